@@ -1,0 +1,17 @@
+import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Database } from "./db/client";
+import type { Env } from "./env";
+
+/** Hono's environment for every route: the Worker bindings and per-request variables. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    requestId: string;
+    db: Database;
+    /** Set by tenantAuth on every tenant route. */
+    tenantId: string;
+  };
+}
+
+export type AppRouter = OpenAPIHono<AppEnv>;
+export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

@@ -1,0 +1,92 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import type { ZodError } from "zod";
+import type { AppEnv } from "./app-env";
+import { database } from "./db/client";
+import { LIMITS } from "./env";
+import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
+import { tenantAuth } from "./middleware/tenant-auth";
+import { adminRoutes } from "./routes/admin/tenants.index";
+import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
+import { healthRoutes } from "./routes/health/health.index";
+import { webhookRoutes } from "./routes/webhooks/webhooks.index";
+
+function renderError(c: Context<AppEnv>, error: ApiError) {
+  const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
+  return c.json({ error: body }, error.status);
+}
+
+function zodFields(error: ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({ field: issue.path.join(".") || "(body)", message: issue.message }));
+}
+
+/** Validation failures of any request part become one 422 shape naming the fields. */
+function validationError(error: ZodError): ApiError {
+  const fields = zodFields(error);
+  return new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
+}
+
+/** Hono's own HTTP errors (malformed JSON, ...) mapped onto our codes. */
+function fromHttpException(error: HTTPException): ApiError {
+  const code: ErrorCode = error.status === 400 ? "invalid_json" : error.status === 413 ? "payload_too_large" : "internal_error";
+  const message = error.status === 400 ? "Request body is not valid JSON" : error.message || "Request failed";
+  return new ApiError(code, message);
+}
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error as ZodError);
+    },
+  });
+
+  app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(async (c, next) => {
+    c.set("db", database(c.env.DB));
+    await next();
+  });
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: LIMITS.maxRequestBodyBytes,
+      onError: () => {
+        throw new ApiError("payload_too_large", `Request body is larger than ${LIMITS.maxRequestBodyBytes} bytes`);
+      },
+    }),
+  );
+  app.use("/api/v1/*", async (c, next) => {
+    const path = c.req.path;
+    if (path === "/api/v1/health" || path.startsWith("/api/v1/admin/")) return next();
+    return tenantAuth(c, next);
+  });
+
+  app.route("/", healthRoutes);
+  app.route("/", adminRoutes);
+  app.route("/", apiKeyRoutes);
+  app.route("/", webhookRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "hr-intel-webhooks",
+      version: "1.0.0",
+      description: "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
+    },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+  app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return renderError(c, error);
+    if (error instanceof HTTPException) return renderError(c, fromHttpException(error));
+    console.error(JSON.stringify({ request_id: c.var.requestId, error: String(error), stack: (error as Error).stack }));
+    return renderError(c, new ApiError("internal_error", "Internal error; quote the request id when reporting it"));
+  });
+  return app;
+}

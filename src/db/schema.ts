@@ -1,0 +1,119 @@
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+// Times are stored as epoch milliseconds (integers compare and subtract cheaply in SQL);
+// the API renders them in the guide's format, e.g. 2024-11-24T12:00:00Z.
+
+export const tenants = sqliteTable("tenants", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** API keys are stored only as SHA-256 hashes; the prefix lets a person recognise a key. */
+export const apiKeys = sqliteTable(
+  "api_keys",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    name: text("name"),
+    keyHash: text("key_hash").notNull(),
+    prefix: text("prefix").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_keys_key_hash").on(t.keyHash), index("api_keys_tenant").on(t.tenantId)],
+);
+
+export const webhooks = sqliteTable(
+  "webhooks",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    url: text("url").notNull(),
+    /** JSON array of subscribed event types. */
+    events: text("events", { mode: "json" }).$type<string[]>().notNull(),
+    description: text("description"),
+    /** AES-GCM ciphertext of secret_key (base64 of iv || ciphertext). */
+    secretEncrypted: text("secret_encrypted").notNull(),
+    isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** Finished deliveries (success or failed) and the failed ones among them. */
+    deliveryCount: integer("delivery_count").notNull().default(0),
+    failureCount: integer("failure_count").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    /** Soft delete: delivery logs outlive their webhook, but the API answers 404. */
+    deletedAt: integer("deleted_at"),
+  },
+  (t) => [index("webhooks_tenant").on(t.tenantId, t.createdAt)],
+);
+
+export const events = sqliteTable(
+  "events",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    type: text("type").notNull(),
+    data: text("data", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    idempotencyKey: text("idempotency_key"),
+    /** The support query that produced this event, if any. */
+    queryId: text("query_id"),
+    deliveriesScheduled: integer("deliveries_scheduled").notNull().default(0),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("events_idempotency").on(t.tenantId, t.idempotencyKey),
+    index("events_query").on(t.queryId),
+  ],
+);
+
+export const DELIVERY_STATUSES = ["pending", "success", "failed", "cancelled"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** One attempt of a delivery, kept in the delivery row's attempt_log JSON array. */
+export interface AttemptRecord {
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  response_time_ms: number;
+  response_excerpt: string | null;
+  attempted_at: string;
+}
+
+/**
+ * One event for one webhook. The row is the truth about attempts (queue messages only
+ * point at it); attempts are kept inline as JSON so a successful delivery costs two row
+ * writes: the insert and the final update.
+ */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    webhookId: text("webhook_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: integer("next_attempt_at"),
+    lastStatusCode: integer("last_status_code"),
+    lastError: text("last_error"),
+    lastResponseMs: integer("last_response_ms"),
+    lastResponseExcerpt: text("last_response_excerpt"),
+    attemptLog: text("attempt_log", { mode: "json" })
+      .$type<AttemptRecord[]>()
+      .notNull()
+      .default(sql`'[]'`),
+    createdAt: integer("created_at").notNull(),
+    finishedAt: integer("finished_at"),
+  },
+  (t) => [
+    index("deliveries_webhook").on(t.webhookId, t.createdAt),
+    // Partial index: the outbox sweep and cancellation only look at pending rows.
+    index("deliveries_pending").on(t.nextAttemptAt).where(sql`status = 'pending'`),
+  ],
+);
+
+export type WebhookRow = typeof webhooks.$inferSelect;
+export type DeliveryRow = typeof deliveries.$inferSelect;
+export type EventRow = typeof events.$inferSelect;

@@ -1,0 +1,52 @@
+import type { DeliveryJob } from "./delivery/job";
+
+/** Bindings declared in wrangler.toml (vars, secrets, D1, queue). */
+export interface Env {
+  DB: D1Database;
+  DELIVERY_QUEUE: Queue<DeliveryJob>;
+  ENVIRONMENT?: string;
+  ADMIN_TOKEN?: string;
+  SECRET_ENCRYPTION_KEY?: string;
+  DELIVERY_MAX_ATTEMPTS?: string;
+  DELIVERY_BACKOFF_BASE_SECONDS?: string;
+  DELIVERY_TIMEOUT_MS?: string;
+}
+
+/** The delivery policy: the guide's values are the defaults, vars may override them. */
+export interface DeliveryPolicy {
+  maxAttempts: number;
+  backoffBaseSeconds: number;
+  timeoutMs: number;
+}
+
+export const GUIDE_DELIVERY_POLICY: DeliveryPolicy = {
+  maxAttempts: 3,
+  backoffBaseSeconds: 1,
+  timeoutMs: 10_000,
+};
+
+/** Limits that are ours, not the guide's. */
+export const LIMITS = {
+  maxRequestBodyBytes: 256 * 1024,
+  maxUrlLength: 2048,
+  responseExcerptChars: 1024,
+  /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
+  sweepGraceMs: 2 * 60_000,
+};
+
+function positiveNumber(raw: string | undefined, fallback: number): number {
+  const value = Number(raw);
+  return raw !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+export function deliveryPolicy(env: Env): DeliveryPolicy {
+  return {
+    maxAttempts: Math.floor(positiveNumber(env.DELIVERY_MAX_ATTEMPTS, GUIDE_DELIVERY_POLICY.maxAttempts)),
+    backoffBaseSeconds: positiveNumber(env.DELIVERY_BACKOFF_BASE_SECONDS, GUIDE_DELIVERY_POLICY.backoffBaseSeconds),
+    timeoutMs: positiveNumber(env.DELIVERY_TIMEOUT_MS, GUIDE_DELIVERY_POLICY.timeoutMs),
+  };
+}
+
+export function isProduction(env: Env): boolean {
+  return (env.ENVIRONMENT ?? "production") !== "development";
+}

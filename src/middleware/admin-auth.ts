@@ -1,0 +1,15 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../app-env";
+import { ApiError } from "../lib/errors";
+import { timingSafeEqual } from "../lib/crypto";
+import { bearerToken } from "./tenant-auth";
+
+/** Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`; without the secret configured they stay closed. */
+export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
+  const expected = c.env.ADMIN_TOKEN;
+  const token = bearerToken(c.req.header("Authorization"));
+  if (!expected || !token || !timingSafeEqual(token, expected)) {
+    throw new ApiError("unauthorized", expected ? "Invalid admin token" : "Admin API is disabled: ADMIN_TOKEN is not configured");
+  }
+  await next();
+});

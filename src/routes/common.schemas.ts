@@ -1,0 +1,56 @@
+import { z } from "@hono/zod-openapi";
+
+/** The one error shape of the API. */
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().openapi({ example: "validation_failed" }),
+      message: z.string().openapi({ example: "events: at least one event type is required" }),
+      fields: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+      request_id: z.string(),
+    }),
+  })
+  .openapi("Error");
+
+const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+
+/** Error responses shared by every authenticated route. */
+export const authErrors = {
+  401: errorResponse("Missing, invalid or revoked API key"),
+} as const;
+
+export const notFoundError = { 404: errorResponse("Unknown id, or a resource of another tenant") } as const;
+
+export const bodyErrors = {
+  400: errorResponse("Malformed JSON"),
+  413: errorResponse("Request body too large"),
+  422: errorResponse("Invalid fields"),
+} as const;
+
+export const conflictError = { 409: errorResponse("The resource is not in a state that allows this") } as const;
+
+export const IdParams = z.object({
+  id: z.string().openapi({ param: { name: "id", in: "path" }, example: "550e8400-e29b-41d4-a716-446655440000" }),
+});
+
+/** skip/limit as in the guide's list endpoints. */
+export const pageQuery = (defaultLimit: number) => ({
+  skip: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
+  limit: z.coerce.number().int().min(1).max(100).default(defaultLimit).openapi({ example: defaultLimit }),
+});
+
+/** Query-string booleans: only "true" and "false". */
+export const booleanQuery = z
+  .enum(["true", "false"])
+  .transform((v) => v === "true")
+  .optional();
+
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  required: true,
+  content: { "application/json": { schema } },
+});
+
+export const jsonResponse = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { "application/json": { schema } },
+});

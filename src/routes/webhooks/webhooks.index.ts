@@ -1,0 +1,20 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../../app-env";
+import { createWebhook, deleteWebhook, findWebhook, listWebhooks, updateWebhook, webhookView } from "../../services/webhooks";
+import * as routes from "./webhooks.routes";
+
+export const webhookRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(routes.create, async (c) => c.json(await createWebhook(c.var.db, c.env, c.var.tenantId, c.req.valid("json")), 201))
+  .openapi(routes.list, async (c) => {
+    const { skip, limit, is_active } = c.req.valid("query");
+    const page = await listWebhooks(c.var.db, c.var.tenantId, { skip, limit, isActive: is_active });
+    return c.json(page.items, 200, { "X-Total-Count": String(page.total) });
+  })
+  .openapi(routes.get, async (c) => c.json(webhookView(await findWebhook(c.var.db, c.var.tenantId, c.req.valid("param").id)), 200))
+  .openapi(routes.update, async (c) =>
+    c.json(await updateWebhook(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id, c.req.valid("json")), 200),
+  )
+  .openapi(routes.remove, async (c) => {
+    await deleteWebhook(c.var.db, c.var.tenantId, c.req.valid("param").id);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,56 @@
+import { createRoute } from "@hono/zod-openapi";
+import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
+import { CreateWebhook, ListWebhooksQuery, UpdateWebhook, Webhook, WebhookList, WebhookWithSecret } from "./webhooks.schemas";
+
+const tags = ["Webhooks"];
+const security = [{ apiKey: [] }];
+
+export const create = createRoute({
+  method: "post",
+  path: "/api/v1/webhooks",
+  tags,
+  security,
+  summary: "Register a webhook",
+  request: { body: jsonBody(CreateWebhook) },
+  responses: { 201: jsonResponse(WebhookWithSecret, "The webhook; secret_key is shown only here"), ...authErrors, ...bodyErrors },
+});
+
+export const list = createRoute({
+  method: "get",
+  path: "/api/v1/webhooks",
+  tags,
+  security,
+  summary: "List webhooks, newest first",
+  request: { query: ListWebhooksQuery },
+  responses: { 200: jsonResponse(WebhookList, "A page of webhooks"), ...authErrors, 422: bodyErrors[422] },
+});
+
+export const get = createRoute({
+  method: "get",
+  path: "/api/v1/webhooks/{id}",
+  tags,
+  security,
+  summary: "Get a webhook",
+  request: { params: IdParams },
+  responses: { 200: jsonResponse(Webhook, "The webhook"), ...authErrors, ...notFoundError },
+});
+
+export const update = createRoute({
+  method: "put",
+  path: "/api/v1/webhooks/{id}",
+  tags,
+  security,
+  summary: "Update url, events, description or is_active",
+  request: { params: IdParams, body: jsonBody(UpdateWebhook) },
+  responses: { 200: jsonResponse(Webhook, "The updated webhook"), ...authErrors, ...notFoundError, ...bodyErrors },
+});
+
+export const remove = createRoute({
+  method: "delete",
+  path: "/api/v1/webhooks/{id}",
+  tags,
+  security,
+  summary: "Delete a webhook and cancel its pending deliveries",
+  request: { params: IdParams },
+  responses: { 204: { description: "Deleted" }, ...authErrors, ...notFoundError },
+});

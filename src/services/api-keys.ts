@@ -1,0 +1,77 @@
+import { and, desc, eq, isNull } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { apiKeys, tenants } from "../db/schema";
+import { randomToken, sha256Hex } from "../lib/crypto";
+import { notFound } from "../lib/errors";
+import { isUuid, newId } from "../lib/ids";
+import { formatTime } from "../lib/time";
+
+const API_KEY_PREFIX = "hrk_";
+/** How much of a key is kept in clear so a person can recognise it in a list. */
+const VISIBLE_PREFIX_CHARS = API_KEY_PREFIX.length + 6;
+
+export interface IssuedKey {
+  id: string;
+  name: string | null;
+  api_key: string;
+  prefix: string;
+  created_at: string;
+}
+
+/** The statement that stores a new key; the key itself is returned once and only its hash is kept. */
+async function newKey(tenantId: string, name: string | null, now: number) {
+  const apiKey = randomToken(API_KEY_PREFIX);
+  const row = {
+    id: newId(),
+    tenantId,
+    name,
+    keyHash: await sha256Hex(apiKey),
+    prefix: apiKey.slice(0, VISIBLE_PREFIX_CHARS),
+    createdAt: now,
+  };
+  const issued: IssuedKey = { id: row.id, name, api_key: apiKey, prefix: row.prefix, created_at: formatTime(now) };
+  return { row, issued };
+}
+
+export async function createTenant(db: Database, name: string) {
+  const now = Date.now();
+  const tenant = { id: newId(), name, createdAt: now };
+  const { row, issued } = await newKey(tenant.id, "default", now);
+  await db.batch([db.insert(tenants).values(tenant), db.insert(apiKeys).values(row)]);
+  return { id: tenant.id, name, api_key: issued.api_key, created_at: formatTime(now) };
+}
+
+export async function createApiKey(db: Database, tenantId: string, name: string | null): Promise<IssuedKey> {
+  const { row, issued } = await newKey(tenantId, name, Date.now());
+  await db.insert(apiKeys).values(row);
+  return issued;
+}
+
+export async function listApiKeys(db: Database, tenantId: string) {
+  const rows = await db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
+    .orderBy(desc(apiKeys.createdAt));
+  return rows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, created_at: formatTime(k.createdAt) }));
+}
+
+export async function revokeApiKey(db: Database, tenantId: string, id: string): Promise<void> {
+  if (!isUuid(id)) throw notFound("API key");
+  const revoked = await db
+    .update(apiKeys)
+    .set({ revokedAt: Date.now() })
+    .where(and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
+  if (revoked.length === 0) throw notFound("API key");
+}
+
+/** The tenant that owns a live key, or null. One indexed read per request. */
+export async function authenticateApiKey(db: Database, apiKey: string): Promise<string | null> {
+  const [row] = await db
+    .select({ tenantId: apiKeys.tenantId })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.keyHash, await sha256Hex(apiKey)), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  return row?.tenantId ?? null;
+}

@@ -1,0 +1,124 @@
+import { and, count, desc, eq, isNull } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { deliveries, webhooks, type WebhookRow } from "../db/schema";
+import type { Env } from "../env";
+import { isProduction } from "../env";
+import { encryptSecret, randomToken } from "../lib/crypto";
+import { ApiError, notFound } from "../lib/errors";
+import { isUuid, newId } from "../lib/ids";
+import { formatTime } from "../lib/time";
+import { checkWebhookUrl } from "../lib/url-policy";
+
+const SECRET_PREFIX = "wsk_live_";
+
+export interface WebhookInput {
+  url: string;
+  events: string[];
+  description?: string | null;
+  is_active?: boolean;
+}
+
+/** The API's view of a webhook; never its secret (see webhookWithSecret). */
+export function webhookView(row: WebhookRow) {
+  return {
+    id: row.id,
+    url: row.url,
+    events: row.events,
+    description: row.description,
+    is_active: row.isActive,
+    delivery_count: row.deliveryCount,
+    failure_count: row.failureCount,
+    created_at: formatTime(row.createdAt),
+    updated_at: formatTime(row.updatedAt),
+  };
+}
+
+/** Only the creation (and later the rotation) response carries secret_key. */
+const webhookWithSecret = (row: WebhookRow, secretKey: string) => ({ ...webhookView(row), secret_key: secretKey });
+
+function acceptedUrl(env: Env, raw: string): string {
+  const verdict = checkWebhookUrl(raw.trim(), isProduction(env));
+  if (!verdict.ok) throw new ApiError("unsafe_url", `Webhook URL refused: ${verdict.reason}`, [{ field: "url", message: verdict.reason }]);
+  return verdict.url;
+}
+
+function encryptionKey(env: Env): string {
+  if (!env.SECRET_ENCRYPTION_KEY) throw new Error("SECRET_ENCRYPTION_KEY is not configured");
+  return env.SECRET_ENCRYPTION_KEY;
+}
+
+export async function createWebhook(db: Database, env: Env, tenantId: string, input: WebhookInput) {
+  const url = acceptedUrl(env, input.url);
+  const secretKey = randomToken(SECRET_PREFIX);
+  const now = Date.now();
+  const [row] = await db
+    .insert(webhooks)
+    .values({
+      id: newId(),
+      tenantId,
+      url,
+      events: input.events,
+      description: input.description ?? null,
+      secretEncrypted: await encryptSecret(secretKey, encryptionKey(env)),
+      isActive: input.is_active ?? true,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning();
+  return webhookWithSecret(row, secretKey);
+}
+
+const ownedBy = (tenantId: string, id: string) =>
+  and(eq(webhooks.id, id), eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt));
+
+/** A live webhook of this tenant, or 404 (also for other tenants' ids and non-UUIDs). */
+export async function findWebhook(db: Database, tenantId: string, id: string): Promise<WebhookRow> {
+  if (!isUuid(id)) throw notFound("Webhook");
+  const [row] = await db.select().from(webhooks).where(ownedBy(tenantId, id)).limit(1);
+  if (!row) throw notFound("Webhook");
+  return row;
+}
+
+export async function listWebhooks(db: Database, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
+  const filter = and(
+    eq(webhooks.tenantId, tenantId),
+    isNull(webhooks.deletedAt),
+    page.isActive === undefined ? undefined : eq(webhooks.isActive, page.isActive),
+  );
+  const [rows, [{ total }]] = await db.batch([
+    db.select().from(webhooks).where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip),
+    db.select({ total: count() }).from(webhooks).where(filter),
+  ]);
+  return { items: rows.map((row) => webhookView(row)), total };
+}
+
+/** Pending deliveries of a webhook that is deleted or deactivated will never be sent. */
+const cancelPendingDeliveries = (db: Database, webhookId: string, now: number) =>
+  db
+    .update(deliveries)
+    .set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: "webhook deleted or deactivated" })
+    .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending")));
+
+export async function updateWebhook(db: Database, env: Env, tenantId: string, id: string, input: Partial<WebhookInput>) {
+  const existing = await findWebhook(db, tenantId, id);
+  const now = Date.now();
+  const changes: Partial<typeof webhooks.$inferInsert> = { updatedAt: now };
+  if (input.url !== undefined) changes.url = acceptedUrl(env, input.url);
+  if (input.events !== undefined) changes.events = input.events;
+  if (input.description !== undefined) changes.description = input.description;
+  if (input.is_active !== undefined) changes.isActive = input.is_active;
+  const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning();
+  const [[row]] =
+    input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, id, now)]) : [await update];
+  if (!row) throw notFound("Webhook");
+  return webhookView(row);
+}
+
+export async function deleteWebhook(db: Database, tenantId: string, id: string): Promise<void> {
+  const existing = await findWebhook(db, tenantId, id);
+  const now = Date.now();
+  await db.batch([
+    db.update(webhooks).set({ deletedAt: now, isActive: false, updatedAt: now }).where(ownedBy(tenantId, existing.id)),
+    cancelPendingDeliveries(db, existing.id, now),
+  ]);
+}

@@ -1,0 +1,54 @@
+import { describe, it, expect } from "vitest";
+import { canonicalJson } from "../../src/delivery/canonical-json";
+import vectors from "./python-vectors.json";
+
+describe("canonicalJson matches Python json.dumps(sort_keys=True, separators=(',', ':'))", () => {
+  for (const v of vectors.canonical) {
+    it(v.name, () => {
+      expect(canonicalJson(JSON.parse(v.input_json))).toBe(v.expected);
+    });
+  }
+
+  it("is a fixed point of Python's loads -> dumps", () => {
+    for (const v of vectors.canonical) {
+      expect(canonicalJson(JSON.parse(v.expected)), v.name).toBe(v.expected);
+    }
+  });
+});
+
+describe("canonicalJson edge cases", () => {
+  it("sorts keys by code point, not UTF-16 code unit", () => {
+    expect(canonicalJson({ "\u{1F600}": 1, "\ue000": 2 })).toBe('{"\\ue000":2,"\\ud83d\\ude00":1}');
+  });
+
+  it("formats numbers like Python", () => {
+    const cases: Array<[number, string]> = [
+      [-0, "0"],
+      [5, "5"],
+      [1e16, "10000000000000000"],
+      [1e21, "1e+21"],
+      [330.5, "330.5"],
+      [0.0001, "0.0001"],
+      [1e-6, "1e-06"],
+      [1.5e-7, "1.5e-07"],
+      [-0.5, "-0.5"],
+      [5e-324, "5e-324"],
+      [1.5e300, "1.5e+300"],
+    ];
+    for (const [n, s] of cases) expect(canonicalJson(n), String(n)).toBe(s);
+  });
+
+  it("rejects non-finite numbers", () => {
+    expect(() => canonicalJson(NaN)).toThrow();
+    expect(() => canonicalJson({ x: Infinity })).toThrow();
+    expect(() => canonicalJson([-Infinity])).toThrow();
+  });
+
+  it("skips undefined object members like JSON.stringify", () => {
+    expect(canonicalJson({ b: undefined, a: 1 })).toBe('{"a":1}');
+  });
+
+  it("does not escape slashes", () => {
+    expect(canonicalJson("a/b")).toBe('"a/b"');
+  });
+});

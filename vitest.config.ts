@@ -1,0 +1,37 @@
+import path from "node:path";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd with the Worker's real bindings from wrangler.toml: local D1
+// (migrations applied in test/setup/apply-migrations.ts) and the local delivery queue,
+// whose consumer runs for real. Receivers are real Node HTTP servers (test/setup/receiver.ts).
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            // Local receivers listen on http://localhost; production policy is tested by overriding this.
+            ENVIRONMENT: "development",
+            ADMIN_TOKEN: "test-admin-token",
+            SECRET_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            // Short per-attempt timeout so the hanging-receiver tests stay quick.
+            DELIVERY_TIMEOUT_MS: "1500",
+          },
+          // Deliver queue batches quickly in tests.
+          queueConsumers: { "hr-intel-webhook-deliveries": { maxBatchTimeout: 0.05 } },
+        },
+      }),
+    ],
+    test: {
+      include: ["test/**/*.test.ts"],
+      setupFiles: ["./test/setup/apply-migrations.ts"],
+      globalSetup: ["./test/setup/receiver.ts"],
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
+    },
+  };
+});
