@@ -12,6 +12,8 @@ import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
 import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
+import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
+import { eventRoutes } from "./routes/events/events.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
 
@@ -30,10 +32,15 @@ function validationError(error: ZodError): ApiError {
   return new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
 }
 
-/** Hono's own HTTP errors (malformed JSON, ...) mapped onto our codes. */
+/** Hono's own HTTP errors (malformed JSON, a body that is not JSON, ...) mapped onto our codes. */
+const HTTP_EXCEPTIONS: Partial<Record<number, [ErrorCode, string]>> = {
+  400: ["invalid_json", "Request body is not valid JSON"],
+  413: ["payload_too_large", "Request body too large"],
+  415: ["unsupported_media_type", "Request body must be sent as Content-Type: application/json"],
+};
+
 function fromHttpException(error: HTTPException): ApiError {
-  const code: ErrorCode = error.status === 400 ? "invalid_json" : error.status === 413 ? "payload_too_large" : "internal_error";
-  const message = error.status === 400 ? "Request body is not valid JSON" : error.message || "Request failed";
+  const [code, message] = HTTP_EXCEPTIONS[error.status] ?? ["internal_error", error.message || "Request failed"];
   return new ApiError(code, message);
 }
 
@@ -68,6 +75,8 @@ export function createApp() {
   app.route("/", adminRoutes);
   app.route("/", apiKeyRoutes);
   app.route("/", webhookRoutes);
+  app.route("/", deliveryRoutes);
+  app.route("/", eventRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });

@@ -1,33 +1,50 @@
+import { toBase64 } from "../lib/crypto";
+import { formatTime } from "../lib/time";
+
 const encoder = new TextEncoder();
 
-/** HMAC-SHA256 of the UTF-8 bytes of `message`, keyed by the UTF-8 bytes of `secret` (Web Crypto only). */
-export async function hmacSha256(secret: string, message: string): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
+/** An HMAC-SHA256 key from the UTF-8 bytes of a webhook's secret_key (Web Crypto). */
+export function importSigningKey(secret: string): Promise<CryptoKey> {
+  return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+async function hmac(key: CryptoKey, message: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
 }
 
 /** The guide's `X-Webhook-Signature`: lowercase hex HMAC-SHA256 of the body. */
-export async function signGuideHex(secret: string, body: string): Promise<string> {
-  const mac = await hmacSha256(secret, body);
-  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("");
+export async function signGuideHex(key: CryptoKey, body: string): Promise<string> {
+  return Array.from(await hmac(key, body), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /**
- * Standard Webhooks `webhook-signature`: `v1,` + base64(HMAC-SHA256(`${msgId}.${timestamp}.${body}`)).
- * The key is the secret's UTF-8 bytes, i.e. what `new Webhook(secret, { format: "raw" })` verifies.
+ * Standard Webhooks `webhook-signature`: `v1,` + base64(HMAC-SHA256(`${msgId}.${timestamp}.${body}`)),
+ * what `new Webhook(secret, { format: "raw" })` of the standardwebhooks package verifies.
  */
-export async function signStandardWebhooks(
-  secret: string,
-  msgId: string,
-  timestampSeconds: number,
+export async function signStandardWebhooks(key: CryptoKey, msgId: string, timestampSeconds: number, body: string): Promise<string> {
+  return `v1,${toBase64(await hmac(key, `${msgId}.${timestampSeconds}.${body}`))}`;
+}
+
+/** Every header of one signed attempt: the guide's three and the Standard Webhooks three. */
+export async function deliveryHeaders(
+  key: CryptoKey,
   body: string,
-): Promise<string> {
-  const mac = await hmacSha256(secret, `${msgId}.${timestampSeconds}.${body}`);
-  return `v1,${btoa(String.fromCharCode(...mac))}`;
+  ids: { webhookId: string; deliveryId: string },
+  attemptedAt: Date,
+): Promise<Record<string, string>> {
+  const unixSeconds = Math.floor(attemptedAt.getTime() / 1000);
+  const [guideSignature, standardSignature] = await Promise.all([
+    signGuideHex(key, body),
+    signStandardWebhooks(key, ids.deliveryId, unixSeconds, body),
+  ]);
+  return {
+    "Content-Type": "application/json",
+    "User-Agent": "hr-intel-webhooks/1.0",
+    "X-Webhook-Signature": guideSignature,
+    "X-Webhook-Timestamp": formatTime(attemptedAt.getTime()),
+    "X-Webhook-ID": ids.webhookId,
+    "webhook-id": ids.deliveryId,
+    "webhook-timestamp": String(unixSeconds),
+    "webhook-signature": standardSignature,
+  };
 }

@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   invalid_json: 400,
   validation_failed: 422,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   unsafe_url: 422,
   conflict: 409,
   enqueue_failed: 502,

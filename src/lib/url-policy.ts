@@ -44,12 +44,11 @@ export function checkWebhookUrl(raw: string, production: boolean): UrlVerdict {
   if (url.protocol !== "https:" && url.protocol !== "http:") return { ok: false, reason: "URL must use http or https" };
   if (url.username || url.password) return { ok: false, reason: "URL must not contain credentials (user:password@)" };
   if (!url.hostname) return { ok: false, reason: "URL has no host" };
-  if (!production) {
-    return url.protocol === "https:" || isLocalhost(url.hostname)
-      ? { ok: true, url: raw }
-      : { ok: false, reason: "in development only https URLs and http://localhost are allowed" };
+  // Development relaxes the policy for the local machine only; every other host gets the production checks.
+  if (!production && isLocalhost(url.hostname)) return { ok: true, url: raw };
+  if (url.protocol !== "https:") {
+    return { ok: false, reason: production ? "URL must use https" : "in development only https URLs and http://localhost are allowed" };
   }
-  if (url.protocol !== "https:") return { ok: false, reason: "URL must use https" };
   const host = url.hostname.toLowerCase().replace(/\.$/, "");
   if (isIpv4Literal(host) || isIpv6Literal(host)) return { ok: false, reason: "URL host must be a domain name, not an IP address" };
   if (BLOCKED_NAMES.has(host) || BLOCKED_SUFFIXES.some((s) => host.endsWith(s)) || !host.includes(".")) {

@@ -24,6 +24,7 @@ export const notFoundError = { 404: errorResponse("Unknown id, or a resource of 
 export const bodyErrors = {
   400: errorResponse("Malformed JSON"),
   413: errorResponse("Request body too large"),
+  415: errorResponse("Request body is not application/json"),
   422: errorResponse("Invalid fields"),
 } as const;
 

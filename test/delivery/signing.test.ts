@@ -1,21 +1,17 @@
 import { describe, it, expect } from "vitest";
 import { Webhook } from "standardwebhooks";
-import { hmacSha256, signGuideHex, signStandardWebhooks } from "../../src/delivery/signing";
+import { importSigningKey, signGuideHex, signStandardWebhooks } from "../../src/delivery/signing";
 import vectors from "./python-vectors.json";
 
 describe("signing matches Python hmac vectors", () => {
   for (const v of vectors.signatures) {
     it(`guide hex: ${v.name}`, async () => {
-      expect(await signGuideHex(v.secret, v.body)).toBe(v.guide_hex);
+      expect(await signGuideHex(await importSigningKey(v.secret), v.body)).toBe(v.guide_hex);
     });
     it(`standard webhooks: ${v.name}`, async () => {
-      expect(await signStandardWebhooks(v.secret, v.msg_id, v.timestamp, v.body)).toBe(v.standard_webhooks);
+      expect(await signStandardWebhooks(await importSigningKey(v.secret), v.msg_id, v.timestamp, v.body)).toBe(v.standard_webhooks);
     });
   }
-
-  it("hmacSha256 returns 32 bytes", async () => {
-    expect((await hmacSha256("k", "m")).length).toBe(32);
-  });
 });
 
 describe("signStandardWebhooks verifies with the standardwebhooks package", () => {
@@ -23,7 +19,7 @@ describe("signStandardWebhooks verifies with the standardwebhooks package", () =
     it(v.name, async () => {
       const ts = Math.floor(Date.now() / 1000);
       const msgId = "msg_verify_1";
-      const signature = await signStandardWebhooks(v.secret, msgId, ts, v.body);
+      const signature = await signStandardWebhooks(await importSigningKey(v.secret), msgId, ts, v.body);
       const wh = new Webhook(v.secret, { format: "raw" });
       const headers = { "webhook-id": msgId, "webhook-timestamp": String(ts), "webhook-signature": signature };
       expect(wh.verify(v.body, headers)).toEqual(JSON.parse(v.body));

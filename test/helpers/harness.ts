@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
 import type { ReceivedRequest } from "../setup/receiver";
@@ -43,15 +43,31 @@ export async function createTenant(name = `Tenant ${++tenantCounter}`): Promise<
   return { id: body.id, name: body.name, key: body.api_key };
 }
 
-export interface WebhookCreated {
+/** A webhook as every response but the creation one shows it. */
+export interface WebhookView {
   id: string;
   url: string;
   events: string[];
-  secret_key: string;
+  description: string | null;
   is_active: boolean;
+  delivery_count: number;
+  failure_count: number;
+  created_at: string;
+  updated_at: string;
 }
 
-export async function createWebhook(tenant: Tenant, body: Record<string, unknown>): Promise<WebhookCreated> {
+export interface WebhookCreated extends WebhookView {
+  secret_key: string;
+}
+
+/** A valid creation body, with fields replaced or added. */
+export const webhookBody = (overrides: Record<string, unknown> = {}) => ({
+  url: "https://hooks.example.com/hr",
+  events: ["query.created", "query.escalated"],
+  ...overrides,
+});
+
+export async function createWebhook(tenant: Tenant, body: Record<string, unknown> = webhookBody()): Promise<WebhookCreated> {
   const res = await api("/api/v1/webhooks", { method: "POST", key: tenant.key, json: body });
   if (res.status !== 201) throw new Error(`webhook creation failed: ${res.status} ${await res.text()}`);
   return (await res.json()) as WebhookCreated;
@@ -69,3 +85,44 @@ export const receiver = {
 };
 
 export const uniqueKey = (label = "r") => `${label}-${crypto.randomUUID().slice(0, 8)}`;
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  fields?: { field: string; message: string }[];
+  request_id: string;
+}
+
+/** Asserts the one error shape with this status and code; returns the error for further checks. */
+export async function expectError(res: Response, status: number, code: string): Promise<ErrorBody> {
+  const text = await res.text();
+  expect(res.headers.get("Content-Type"), text).toMatch(/^application\/json/);
+  const { error } = JSON.parse(text) as { error: ErrorBody };
+  expect({ status: res.status, code: error.code }, text).toEqual({ status, code });
+  expect(error.message).toEqual(expect.any(String));
+  expect(error.request_id).toBe(res.headers.get("X-Request-Id"));
+  return error;
+}
+
+/** A raw request body sent as JSON (for malformed or oversized bodies). */
+export const rawJson = (body: string) => ({ body, headers: { "Content-Type": "application/json" } });
+
+/** Rows in D1, soft-deleted ones included: what a rejected request must not have changed. */
+export async function storedWebhookCount(tenantId: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM webhooks WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+export const storedWebhook = (id: string) => env.DB.prepare("SELECT * FROM webhooks WHERE id = ?").bind(id).first();
+
+/** Runs a request that must be refused and asserts it stored no webhook. */
+export async function withoutNewWebhooks(tenant: Tenant, request: () => Promise<Response>): Promise<Response> {
+  const before = await storedWebhookCount(tenant.id);
+  const res = await request();
+  expect(await storedWebhookCount(tenant.id)).toBe(before);
+  return res;
+}
+
+/** The guide's timestamp format, e.g. 2024-11-24T12:00:00Z. */
+export const GUIDE_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

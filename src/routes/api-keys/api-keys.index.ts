@@ -26,7 +26,7 @@ const list = createRoute({
   tags,
   security,
   summary: "List live API keys (no secrets)",
-  responses: { 200: jsonResponse(z.object({ items: z.array(KeySummary) }).openapi("ApiKeyList"), "Live keys"), ...authErrors },
+  responses: { 200: jsonResponse(z.array(KeySummary).openapi("ApiKeyList"), "Live keys; the total is in X-Total-Count"), ...authErrors },
 });
 
 const revoke = createRoute({
@@ -44,7 +44,10 @@ export const apiKeyRoutes = new OpenAPIHono<AppEnv>()
     const name = c.req.valid("json")?.name ?? null; // the body is optional
     return c.json(await createApiKey(c.var.db, c.var.tenantId, name), 201);
   })
-  .openapi(list, async (c) => c.json({ items: await listApiKeys(c.var.db, c.var.tenantId) }, 200))
+  .openapi(list, async (c) => {
+    const keys = await listApiKeys(c.var.db, c.var.tenantId);
+    return c.json(keys, 200, { "X-Total-Count": String(keys.length) });
+  })
   .openapi(revoke, async (c) => {
     await revokeApiKey(c.var.db, c.var.tenantId, c.req.valid("param").id);
     return c.body(null, 204);

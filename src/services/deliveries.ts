@@ -1,0 +1,96 @@
+import { and, desc, eq } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { deliveries, events, type DeliveryRow, type DeliveryStatus } from "../db/schema";
+import { attemptDelivery } from "../delivery/attempt";
+import { deliveryBody } from "../delivery/payload";
+import { recordOutcomes } from "../delivery/record";
+import { importSigningKey } from "../delivery/signing";
+import { deliveryPolicy, type Env } from "../env";
+import { TEST_EVENT_TYPE } from "../events/catalog";
+import { decryptSecret } from "../lib/crypto";
+import { notFound } from "../lib/errors";
+import { isUuid, newId } from "../lib/ids";
+import { formatOptionalTime, formatTime } from "../lib/time";
+import { findWebhook } from "./webhooks";
+
+export function deliveryView(row: DeliveryRow) {
+  return {
+    id: row.id,
+    webhook_id: row.webhookId,
+    event_id: row.eventId,
+    event: row.eventType,
+    status: row.status,
+    attempts: row.attempts,
+    last_status_code: row.lastStatusCode,
+    last_error: row.lastError,
+    last_response_time_ms: row.lastResponseMs,
+    last_response_excerpt: row.lastResponseExcerpt,
+    next_retry_at: row.status === "pending" ? formatOptionalTime(row.nextAttemptAt) : null,
+    created_at: formatTime(row.createdAt),
+    finished_at: formatOptionalTime(row.finishedAt),
+  };
+}
+
+export interface DeliveryFilter {
+  skip: number;
+  limit: number;
+  status?: DeliveryStatus;
+  event?: string;
+}
+
+export async function listDeliveries(db: Database, tenantId: string, webhookId: string, filter: DeliveryFilter) {
+  const webhook = await findWebhook(db, tenantId, webhookId);
+  const rows = await db
+    .select()
+    .from(deliveries)
+    .where(
+      and(
+        eq(deliveries.webhookId, webhook.id),
+        filter.status ? eq(deliveries.status, filter.status) : undefined,
+        filter.event ? eq(deliveries.eventType, filter.event) : undefined,
+      ),
+    )
+    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .limit(filter.limit)
+    .offset(filter.skip);
+  return rows.map(deliveryView);
+}
+
+export async function getDelivery(db: Database, tenantId: string, webhookId: string, deliveryId: string) {
+  const webhook = await findWebhook(db, tenantId, webhookId);
+  if (!isUuid(deliveryId)) throw notFound("Delivery");
+  const [row] = await db
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.id, deliveryId), eq(deliveries.webhookId, webhook.id)))
+    .limit(1);
+  if (!row) throw notFound("Delivery");
+  return { ...deliveryView(row), attempt_log: row.attemptLog };
+}
+
+const TEST_EVENT_DATA = { message: "This is a test event from hr-intel-webhooks", test: true };
+
+/**
+ * POST /webhooks/{id}/test: one signed attempt right now, no retries, logged (and counted)
+ * like any delivery so it shows up in the delivery log.
+ */
+export async function testWebhook(db: Database, env: Env, tenantId: string, webhookId: string) {
+  const webhook = await findWebhook(db, tenantId, webhookId);
+  const now = Date.now();
+  const event = { id: newId(), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
+  const delivery = { id: newId(), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
+  await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
+
+  const signingKey = await importSigningKey(await decryptSecret(webhook.secretEncrypted, env.SECRET_ENCRYPTION_KEY!));
+  const body = deliveryBody(event, webhook.id);
+  const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKey }, body, deliveryPolicy(env).timeoutMs);
+  const status = result.class === "success" ? "success" : "failed";
+  await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }]);
+  return {
+    success: status === "success",
+    status_code: result.statusCode,
+    response_time_ms: result.responseTimeMs,
+    error: result.error,
+    delivery_id: delivery.id,
+  };
+}
