@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Times are stored as epoch milliseconds (integers compare and subtract cheaply in SQL);
 // the API renders them in the guide's format, e.g. 2024-11-24T12:00:00Z.
@@ -117,3 +117,51 @@ export const deliveries = sqliteTable(
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+
+export const QUERY_STATUSES = ["open", "escalated", "resolved"] as const;
+export type QueryStatus = (typeof QUERY_STATUSES)[number];
+
+/** A customer support query handled by the platform's agents; its changes emit the guide's events. */
+export const queries = sqliteTable(
+  "queries",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    userId: text("user_id").notNull(),
+    query: text("query").notNull(),
+    category: text("category").notNull(),
+    sentiment: text("sentiment").notNull(),
+    priority: integer("priority").notNull(),
+    isVip: integer("is_vip", { mode: "boolean" }).notNull().default(false),
+    status: text("status", { enum: QUERY_STATUSES }).notNull().default("open"),
+    escalated: integer("escalated", { mode: "boolean" }).notNull().default(false),
+    escalationReason: text("escalation_reason"),
+    response: text("response"),
+    resolutionTimeSeconds: real("resolution_time_seconds"),
+    createdAt: integer("created_at").notNull(),
+    escalatedAt: integer("escalated_at"),
+    resolvedAt: integer("resolved_at"),
+  },
+  (t) => [
+    // Triage counts a user's queries of the last 24 h; lists filter by tenant.
+    index("queries_user_recent").on(t.tenantId, t.userId, t.createdAt),
+    index("queries_tenant").on(t.tenantId, t.createdAt),
+  ],
+);
+
+/** At most one rating per query (unique query_id). */
+export const feedback = sqliteTable(
+  "feedback",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull(),
+    queryId: text("query_id").notNull().references(() => queries.id),
+    rating: integer("rating").notNull(),
+    feedbackText: text("feedback_text"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("feedback_query").on(t.queryId)],
+);
+
+export type QueryRow = typeof queries.$inferSelect;
+export type FeedbackRow = typeof feedback.$inferSelect;

@@ -1,14 +1,17 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { runBatch } from "../db/batch";
-import { deliveries, events, webhooks } from "../db/schema";
+import { runBatch, type Statement } from "../db/batch";
+import { events, webhooks } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { Env } from "../env";
 import { newId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
-export interface PublishOptions {
+export interface EventSpec {
+  type: string;
+  data: Record<string, unknown>;
   idempotencyKey?: string;
+  /** The support query that produced the event, if any. */
   queryId?: string;
 }
 
@@ -36,49 +39,73 @@ const sqlUuid = sql`lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4
   substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
 
 /**
- * Stores the event and one pending delivery per subscribed webhook in a single D1 batch
- * (two statements whatever the number of endpoints), then enqueues the jobs. The rows
- * are written before anything is enqueued (outbox): if the enqueue fails, the sweep
- * finds the pending deliveries and enqueues them again.
+ * Two statements per event whatever the number of endpoints: the event row, then one
+ * pending delivery per subscribed webhook (INSERT … SELECT, returning the new ids).
+ * `condition` gates the event row: the deliveries follow only if the event was stored.
  */
+function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now: number, condition: SQL): Statement[] {
+  const insertEvent = sql`INSERT INTO ${events} (id, tenant_id, type, data, idempotency_key, query_id, deliveries_scheduled, created_at)
+    SELECT ${eventId}, ${tenantId}, ${spec.type}, ${JSON.stringify(spec.data)}, ${spec.idempotencyKey ?? null}, ${spec.queryId ?? null},
+      (SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)}), ${now}
+    WHERE ${condition}`;
+  const insertDeliveries = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
+    SELECT ${sqlUuid}, ${tenantId}, ${webhooks.id}, ${eventId}, ${spec.type}, 'pending', 0, ${now}, '[]', ${now}
+    FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)} AND EXISTS (SELECT 1 FROM ${events} WHERE id = ${eventId})
+    RETURNING id`;
+  return [insertEvent, insertDeliveries];
+}
+
+/**
+ * Stores events and all their deliveries in one D1 batch (atomic, one round trip), then
+ * enqueues the jobs. Outbox rule: rows are written before anything is enqueued; if the
+ * enqueue fails the sweep re-enqueues the pending deliveries.
+ *
+ * `change`, if given, is a state change that runs first in the same batch (e.g. a query's
+ * conditional UPDATE): the events are stored only if it changed a row, so a transition
+ * and its events happen together or not at all. Returns null when it changed nothing.
+ */
+export async function publishEvents(env: Env, tenantId: string, specs: EventSpec[], change?: Statement): Promise<PublishResult[] | null> {
+  const now = Date.now();
+  const ids = specs.map(() => newId());
+  const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE id = ${ids[0]})`;
+  const statements = specs.flatMap((spec, i) =>
+    eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`),
+  );
+  const results = await runBatch<{ id: string }>(env.DB, change ? [change, ...statements] : statements);
+  if (change && results[0].meta.changes === 0) return null;
+  const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
+  const enqueued = await enqueueDeliveries(env, deliveryResults.flatMap((r) => r.results.map((row) => row.id)));
+  return specs.map((spec, i) => ({
+    event_id: ids[i],
+    event: spec.type,
+    created_at: formatTime(now),
+    deliveries_scheduled: deliveryResults[i].results.length,
+    enqueued,
+    replayed: false,
+  }));
+}
+
+/** POST /api/v1/events: one event, optionally idempotent by key. */
 export async function publishEvent(
   db: Database,
   env: Env,
   tenantId: string,
   type: string,
   data: Record<string, unknown>,
-  options: PublishOptions = {},
+  options: Pick<EventSpec, "idempotencyKey" | "queryId"> = {},
 ): Promise<PublishResult> {
-  if (options.idempotencyKey) {
-    const earlier = await findByIdempotencyKey(db, tenantId, options.idempotencyKey);
-    if (earlier) return earlier;
-  }
-  const eventId = newId();
-  const now = Date.now();
-  const insertEvent = db.insert(events).values({
-    id: eventId,
-    tenantId,
-    type,
-    data,
-    idempotencyKey: options.idempotencyKey ?? null,
-    queryId: options.queryId ?? null,
-    deliveriesScheduled: sql`(SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, type)})`,
-    createdAt: now,
-  });
-  const insertDeliveries = sql`INSERT INTO ${deliveries} (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
-    SELECT ${sqlUuid}, ${tenantId}, ${webhooks.id}, ${eventId}, ${type}, 'pending', 0, ${now}, '[]', ${now}
-    FROM ${webhooks} WHERE ${subscribers(tenantId, type)} RETURNING id`;
-  let created: { id: string }[];
+  const key = options.idempotencyKey;
+  const earlier = key ? await findByIdempotencyKey(db, tenantId, key) : null;
+  if (earlier) return earlier;
   try {
-    [, { results: created }] = await runBatch<{ id: string }>(env.DB, [insertEvent, insertDeliveries]);
+    const [published] = (await publishEvents(env, tenantId, [{ type, data, ...options }]))!;
+    return published;
   } catch (error) {
     // A concurrent publish with the same Idempotency-Key won the unique index.
-    const earlier = options.idempotencyKey ? await findByIdempotencyKey(db, tenantId, options.idempotencyKey) : null;
-    if (earlier) return earlier;
+    const winner = key ? await findByIdempotencyKey(db, tenantId, key) : null;
+    if (winner) return winner;
     throw error;
   }
-  const enqueued = await enqueueDeliveries(env, created.map((row) => row.id));
-  return { event_id: eventId, event: type, created_at: formatTime(now), deliveries_scheduled: created.length, enqueued, replayed: false };
 }
 
 async function findByIdempotencyKey(db: Database, tenantId: string, key: string): Promise<PublishResult | null> {

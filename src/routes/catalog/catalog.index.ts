@@ -1,0 +1,53 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../../app-env";
+import { EVENT_CATALOG, EVENT_TYPES } from "../../events/catalog";
+import { tenantStats } from "../../services/stats";
+import { authErrors, jsonResponse } from "../common.schemas";
+
+const EventType = z
+  .object({ type: z.string(), description: z.string(), schema: z.record(z.string(), z.unknown()), example: z.record(z.string(), z.unknown()) })
+  .openapi("EventType");
+
+/** Rendered from the same zod schemas that validate POST /api/v1/events. */
+const eventTypes = EVENT_TYPES.map((type) => ({
+  type,
+  description: EVENT_CATALOG[type].description,
+  schema: z.toJSONSchema(EVENT_CATALOG[type].data) as Record<string, unknown>,
+  example: EVENT_CATALOG[type].example as Record<string, unknown>,
+}));
+
+const listEventTypes = createRoute({
+  method: "get",
+  path: "/api/v1/event-types",
+  tags: ["Events"],
+  security: [{ apiKey: [] }],
+  summary: "Each event type with a JSON Schema of its data and an example",
+  responses: { 200: jsonResponse(z.array(EventType), "The event catalog"), ...authErrors },
+});
+
+const Stats = z
+  .object({
+    queries: z.object({
+      total: z.number().int(),
+      by_status: z.record(z.string(), z.number().int()),
+      by_category: z.record(z.string(), z.number().int()),
+      escalation_rate: z.number().nullable(),
+      mean_resolution_time_seconds: z.number().nullable(),
+    }),
+    feedback: z.object({ count: z.number().int(), mean_rating: z.number().nullable() }),
+    deliveries: z.object({ by_status: z.record(z.string(), z.number().int()) }),
+  })
+  .openapi("Stats");
+
+const stats = createRoute({
+  method: "get",
+  path: "/api/v1/stats",
+  tags: ["Support queries"],
+  security: [{ apiKey: [] }],
+  summary: "Counts by status and category, escalation rate, mean resolution time, mean rating, deliveries by status",
+  responses: { 200: jsonResponse(Stats, "The tenant's figures"), ...authErrors },
+});
+
+export const catalogRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(listEventTypes, (c) => c.json(eventTypes, 200))
+  .openapi(stats, async (c) => c.json(await tenantStats(c.env.DB, c.var.tenantId), 200));

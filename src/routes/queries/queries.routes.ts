@@ -1,0 +1,61 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
+import { CreateQuery, EscalateQuery, FeedbackCreated, ListQueriesQuery, Query, QueryDetail, QueryFeedback, QueryWithEvents, ResolveQuery } from "./queries.schemas";
+
+const tags = ["Support queries"];
+const security = [{ apiKey: [] }];
+const QueryParams = IdParams.extend({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "conv_abc123" }) });
+
+export const create = createRoute({
+  method: "post",
+  path: "/api/v1/queries",
+  tags,
+  security,
+  summary: "Store and triage a query; publishes query.created (and query.escalated if triage escalates)",
+  request: { body: jsonBody(CreateQuery) },
+  responses: { 201: jsonResponse(QueryWithEvents, "The stored query and the events it produced"), ...authErrors, ...bodyErrors },
+});
+
+export const list = createRoute({
+  method: "get",
+  path: "/api/v1/queries",
+  tags,
+  security,
+  summary: "List queries, newest first",
+  request: { query: ListQueriesQuery },
+  responses: { 200: jsonResponse(z.array(Query), "A page of queries"), ...authErrors, 422: bodyErrors[422] },
+});
+
+export const get = createRoute({
+  method: "get",
+  path: "/api/v1/queries/{id}",
+  tags,
+  security,
+  summary: "A query with its feedback and the events it produced",
+  request: { params: QueryParams },
+  responses: { 200: jsonResponse(QueryDetail, "The query"), ...authErrors, ...notFoundError },
+});
+
+const change = (path: string, summary: string, body: z.ZodType) =>
+  createRoute({
+    method: "post",
+    path,
+    tags,
+    security,
+    summary,
+    request: { params: QueryParams, body: jsonBody(body) },
+    responses: { 200: jsonResponse(QueryWithEvents, "The query after the change"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors },
+  });
+
+export const escalate = change("/api/v1/queries/{id}/escalate", "Escalate to human support; publishes query.escalated", EscalateQuery);
+export const resolve = change("/api/v1/queries/{id}/resolve", "Resolve; publishes query.resolved", ResolveQuery);
+
+export const addFeedback = createRoute({
+  method: "post",
+  path: "/api/v1/queries/{id}/feedback",
+  tags,
+  security,
+  summary: "Rate a resolved or escalated query (once); publishes feedback.received",
+  request: { params: QueryParams, body: jsonBody(QueryFeedback) },
+  responses: { 201: jsonResponse(FeedbackCreated, "The feedback"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors },
+});
