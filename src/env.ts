@@ -10,6 +10,10 @@ export interface Env {
   DELIVERY_MAX_ATTEMPTS?: string;
   DELIVERY_BACKOFF_BASE_SECONDS?: string;
   DELIVERY_TIMEOUT_MS?: string;
+  /** Seconds past due after which the sweep treats a pending delivery's job as lost (default 120). */
+  SWEEP_GRACE_SECONDS?: string;
+  /** "1": log each invocation's D1, queue and subrequest usage (src/lib/usage.ts). */
+  LOG_USAGE?: string;
 }
 
 /** The delivery policy: the guide's values are the defaults, vars may override them. */
@@ -30,9 +34,10 @@ export const LIMITS = {
   maxRequestBodyBytes: 256 * 1024,
   maxUrlLength: 2048,
   responseExcerptChars: 1024,
-  /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
-  sweepGraceMs: 2 * 60_000,
 };
+
+/** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
+export const sweepGraceMs = (env: Env) => positiveNumber(env.SWEEP_GRACE_SECONDS, 120) * 1000;
 
 function positiveNumber(raw: string | undefined, fallback: number): number {
   const value = Number(raw);

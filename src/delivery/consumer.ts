@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
+import { newUsage, type Usage } from "../lib/usage";
 import { attemptDelivery } from "./attempt";
 import type { DeliveryJob } from "./job";
 import { deliveryBody } from "./payload";
@@ -71,7 +72,7 @@ const cancelDeliveries = (db: Database, ids: string[], now: number) =>
  * concurrently, writes every result in one D1 batch, then acks or schedules the retry
  * through the queue's own delay. If D1 fails, the whole batch is retried (nothing is acked).
  */
-export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env): Promise<void> {
+export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, usage: Usage = newUsage("queue")): Promise<void> {
   const db = database(env.DB);
   const policy = deliveryPolicy(env);
   const now = Date.now();
@@ -80,6 +81,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const orphaned = rows.filter((row) => isDue(row, now) && !row.webhook_live).map((row) => row.id);
   const keyFor = signingKeys(env);
   const outcomes = await Promise.all(due.map((row) => attempt(row, keyFor(row), policy)));
+  usage.subrequests += outcomes.length;
   await recordOutcomes(env.DB, outcomes);
   if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);
 
@@ -91,8 +93,10 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
     if (delaySeconds !== undefined && !retried.has(message.body.deliveryId)) {
       retried.add(message.body.deliveryId);
       message.retry({ delaySeconds: Math.ceil(delaySeconds) }); // the queue takes whole seconds
+      usage.queue_retries++;
     } else {
       message.ack();
+      usage.queue_acks++;
     }
   }
 }

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { database } from "../db/client";
-import { LIMITS, type Env } from "../env";
+import { sweepGraceMs, type Env } from "../env";
 import { enqueueDeliveries } from "./enqueue";
 
 /** Upper bound per cron run, so one run stays within a Worker invocation's limits. */
@@ -15,7 +15,7 @@ const SWEEP_LIMIT = 1000;
 export async function sweepLostDeliveries(env: Env, now = Date.now()): Promise<number> {
   const db = database(env.DB);
   const claimed = await db.all<{ id: string }>(sql`UPDATE deliveries SET next_attempt_at = ${now}
-    WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at < ${now - LIMITS.sweepGraceMs} LIMIT ${SWEEP_LIMIT})
+    WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at < ${now - sweepGraceMs(env)} LIMIT ${SWEEP_LIMIT})
     RETURNING id`);
   if (claimed.length > 0) await enqueueDeliveries(env, claimed.map((row) => row.id));
   return claimed.length;

@@ -1,0 +1,109 @@
+import type { Env } from "../env";
+
+/**
+ * What one Worker invocation costs on Cloudflare, counted (not estimated): D1 round trips
+ * and the rows D1 itself reports in `meta`, queue operations, and outbound subrequests.
+ * Enabled by the LOG_USAGE var ("1"): each invocation then logs one `{"usage":{…}}` line,
+ * which `npm run bench` adds up.
+ */
+export interface Usage {
+  invocation: string;
+  d1_round_trips: number;
+  d1_rows_read: number;
+  d1_rows_written: number;
+  /** Statements run with first()/raw(), for which D1 returns no meta (drizzle selects). */
+  d1_unmetered_statements: number;
+  queue_messages_sent: number;
+  queue_acks: number;
+  queue_retries: number;
+  subrequests: number;
+}
+
+export const newUsage = (invocation: string): Usage => ({
+  invocation,
+  d1_round_trips: 0,
+  d1_rows_read: 0,
+  d1_rows_written: 0,
+  d1_unmetered_statements: 0,
+  queue_messages_sent: 0,
+  queue_acks: 0,
+  queue_retries: 0,
+  subrequests: 0,
+});
+
+function addMeta(usage: Usage, meta: D1Meta | undefined) {
+  usage.d1_rows_read += meta?.rows_read ?? 0;
+  usage.d1_rows_written += meta?.rows_written ?? 0;
+}
+
+const originals = new WeakMap<object, D1PreparedStatement>();
+
+function meterStatement(statement: D1PreparedStatement, usage: Usage): D1PreparedStatement {
+  const metered = new Proxy(statement, {
+    get(target, prop) {
+      if (prop === "bind") return (...values: unknown[]) => meterStatement(target.bind(...values), usage);
+      if (prop === "run" || prop === "all") {
+        return async () => {
+          usage.d1_round_trips++;
+          const result = await target[prop]();
+          addMeta(usage, result.meta);
+          return result;
+        };
+      }
+      if (prop === "first" || prop === "raw") {
+        return (...args: unknown[]) => {
+          usage.d1_round_trips++;
+          usage.d1_unmetered_statements++;
+          return (target[prop] as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  originals.set(metered, statement);
+  return metered;
+}
+
+function meterD1(d1: D1Database, usage: Usage): D1Database {
+  return new Proxy(d1, {
+    get(target, prop) {
+      if (prop === "prepare") return (query: string) => meterStatement(target.prepare(query), usage);
+      if (prop === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          usage.d1_round_trips++;
+          const results = await target.batch(statements.map((s) => originals.get(s) ?? s));
+          for (const result of results) addMeta(usage, result.meta);
+          return results;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+function meterQueue<T>(queue: Queue<T>, usage: Usage): Queue<T> {
+  return {
+    send: (body, options) => {
+      usage.queue_messages_sent++;
+      return queue.send(body, options);
+    },
+    sendBatch: (messages, options) => {
+      usage.queue_messages_sent += [...messages].length;
+      return queue.sendBatch(messages, options);
+    },
+  } as Queue<T>;
+}
+
+/** Runs one invocation with metered bindings when LOG_USAGE is "1", then logs its usage. */
+export async function withUsage<T>(invocation: string, env: Env, run: (env: Env, usage: Usage) => Promise<T>): Promise<T> {
+  const usage = newUsage(invocation);
+  if (env.LOG_USAGE !== "1") return run(env, usage);
+  const metered: Env = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage) };
+  try {
+    return await run(metered, usage);
+  } finally {
+    console.log(JSON.stringify({ usage }));
+  }
+}
