@@ -19,7 +19,7 @@ export function api(path: string, init: RequestInit & { key?: string; json?: unk
 }
 
 /** Calls the app with some bindings overridden (e.g. ENVIRONMENT=production). */
-export function apiWithEnv(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string; json?: unknown } = {}) {
+export async function apiWithEnv(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string; json?: unknown } = {}) {
   const headers = new Headers(init.headers);
   if (init.key) headers.set("Authorization", `Bearer ${init.key}`);
   if (init.json !== undefined) headers.set("Content-Type", "application/json");

@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { api, createTenant, expectError, GUIDE_TIMESTAMP, UUID, type Tenant } from "../helpers/harness";
+
+interface KeySummary {
+  id: string;
+  name: string | null;
+  prefix: string;
+  created_at: string;
+}
+
+interface IssuedKey extends KeySummary {
+  api_key: string;
+}
+
+async function issueKey(tenant: Tenant, json?: unknown): Promise<IssuedKey> {
+  const res = await api("/api/v1/api-keys", { method: "POST", key: tenant.key, json });
+  expect(res.status).toBe(201);
+  return (await res.json()) as IssuedKey;
+}
+
+async function listKeys(tenant: Tenant) {
+  const res = await api("/api/v1/api-keys", { key: tenant.key });
+  expect(res.status).toBe(200);
+  return { keys: (await res.json()) as KeySummary[], total: res.headers.get("X-Total-Count") };
+}
+
+describe("POST /api/v1/api-keys", () => {
+  it("issues a named key, shown in full with its prefix, usable at once", async () => {
+    const tenant = await createTenant();
+    const issued = await issueKey(tenant, { name: "ci" });
+
+    expect(Object.keys(issued).sort()).toEqual(["api_key", "created_at", "id", "name", "prefix"]);
+    expect(issued.id).toMatch(UUID);
+    expect(issued.name).toBe("ci");
+    expect(issued.api_key).toMatch(/^hrk_[A-Za-z0-9_-]{43,}$/);
+    expect(issued.prefix).toBe(issued.api_key.slice(0, 10));
+    expect(issued.created_at).toMatch(GUIDE_TIMESTAMP);
+    expect(issued.api_key).not.toBe(tenant.key);
+
+    expect((await api("/api/v1/webhooks", { key: issued.api_key })).status).toBe(200);
+  });
+
+  it.each([
+    ["no body", undefined],
+    ["an empty object", {}],
+    ["a null name", { name: null }],
+  ])("issues an unnamed key for %s", async (_case, json) => {
+    const tenant = await createTenant();
+    expect((await issueKey(tenant, json)).name).toBeNull();
+  });
+
+  it.each([
+    ["an empty name", { name: "" }, "name"],
+    ["a blank name", { name: "   " }, "name"],
+    ["a name over 200 characters", { name: "n".repeat(201) }, "name"],
+    ["a name that is not a string", { name: 7 }, "name"],
+  ])("refuses %s with 422 validation_failed", async (_case, json, field) => {
+    const tenant = await createTenant();
+    const res = await api("/api/v1/api-keys", { method: "POST", key: tenant.key, json });
+    const error = await expectError(res, 422, "validation_failed");
+    expect(error.fields?.map((f) => f.field)).toEqual([field]);
+    expect((await listKeys(tenant)).total).toBe("1");
+  });
+
+  it("refuses malformed JSON with 400 invalid_json", async () => {
+    const tenant = await createTenant();
+    const res = await api("/api/v1/api-keys", { method: "POST", key: tenant.key, body: "{", headers: { "Content-Type": "application/json" } });
+    await expectError(res, 400, "invalid_json");
+    expect((await listKeys(tenant)).total).toBe("1");
+  });
+});
+
+describe("GET /api/v1/api-keys", () => {
+  it("lists live keys as a bare array with X-Total-Count, with a prefix and no secret", async () => {
+    const tenant = await createTenant();
+    const issued = await issueKey(tenant, { name: "ci" });
+
+    const { keys, total } = await listKeys(tenant);
+    expect(total).toBe("2");
+    expect(keys).toHaveLength(2);
+    for (const key of keys) expect(Object.keys(key).sort()).toEqual(["created_at", "id", "name", "prefix"]);
+    expect(keys).toContainEqual({ id: issued.id, name: "ci", prefix: issued.prefix, created_at: issued.created_at });
+    expect(keys.find((k) => k.id !== issued.id)).toMatchObject({ name: "default", prefix: tenant.key.slice(0, 10) });
+  });
+});
+
+describe("DELETE /api/v1/api-keys/{id}", () => {
+  it("answers 204 and drops the key from the list", async () => {
+    const tenant = await createTenant();
+    const issued = await issueKey(tenant);
+
+    const res = await api(`/api/v1/api-keys/${issued.id}`, { method: "DELETE", key: tenant.key });
+    expect(res.status).toBe(204);
+    expect(await res.text()).toBe("");
+
+    const { keys, total } = await listKeys(tenant);
+    expect(keys.map((k) => k.id)).not.toContain(issued.id);
+    expect(total).toBe("1");
+  });
+
+  it("answers 404 for a key already revoked, an unknown UUID and a non-UUID", async () => {
+    const tenant = await createTenant();
+    const issued = await issueKey(tenant);
+    await api(`/api/v1/api-keys/${issued.id}`, { method: "DELETE", key: tenant.key });
+
+    for (const id of [issued.id, "00000000-0000-4000-8000-000000000000", "not-a-uuid"]) {
+      await expectError(await api(`/api/v1/api-keys/${id}`, { method: "DELETE", key: tenant.key }), 404, "not_found");
+    }
+  });
+});
