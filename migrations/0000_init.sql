@@ -12,7 +12,7 @@ CREATE TABLE `api_keys` (
 CREATE UNIQUE INDEX `api_keys_key_hash` ON `api_keys` (`key_hash`);--> statement-breakpoint
 CREATE INDEX `api_keys_tenant` ON `api_keys` (`tenant_id`);--> statement-breakpoint
 CREATE TABLE `deliveries` (
-	`id` text PRIMARY KEY NOT NULL,
+	`id` text NOT NULL,
 	`tenant_id` text NOT NULL,
 	`webhook_id` text NOT NULL,
 	`event_id` text NOT NULL,
@@ -26,11 +26,10 @@ CREATE TABLE `deliveries` (
 	`last_response_excerpt` text,
 	`attempt_log` text DEFAULT '[]' NOT NULL,
 	`created_at` integer NOT NULL,
-	`finished_at` integer
+	`finished_at` integer,
+	PRIMARY KEY(`webhook_id`, `id`)
 );
 --> statement-breakpoint
-CREATE INDEX `deliveries_webhook` ON `deliveries` (`webhook_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `deliveries_pending` ON `deliveries` (`next_attempt_at`) WHERE status = 'pending';--> statement-breakpoint
 CREATE TABLE `events` (
 	`id` text PRIMARY KEY NOT NULL,
 	`tenant_id` text NOT NULL,
@@ -43,8 +42,41 @@ CREATE TABLE `events` (
 	FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON UPDATE no action ON DELETE no action
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `events_idempotency` ON `events` (`tenant_id`,`idempotency_key`);--> statement-breakpoint
-CREATE INDEX `events_query` ON `events` (`query_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `events_idempotency` ON `events` (`tenant_id`,`idempotency_key`) WHERE idempotency_key IS NOT NULL;--> statement-breakpoint
+CREATE INDEX `events_query` ON `events` (`query_id`) WHERE query_id IS NOT NULL;--> statement-breakpoint
+CREATE TABLE `feedback` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`query_id` text NOT NULL,
+	`rating` integer NOT NULL,
+	`feedback_text` text,
+	`created_at` integer NOT NULL,
+	FOREIGN KEY (`query_id`) REFERENCES `queries`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `feedback_query` ON `feedback` (`query_id`);--> statement-breakpoint
+CREATE TABLE `queries` (
+	`id` text PRIMARY KEY NOT NULL,
+	`tenant_id` text NOT NULL,
+	`user_id` text NOT NULL,
+	`query` text NOT NULL,
+	`category` text NOT NULL,
+	`sentiment` text NOT NULL,
+	`priority` integer NOT NULL,
+	`is_vip` integer DEFAULT false NOT NULL,
+	`status` text DEFAULT 'open' NOT NULL,
+	`escalated` integer DEFAULT false NOT NULL,
+	`escalation_reason` text,
+	`response` text,
+	`resolution_time_seconds` real,
+	`created_at` integer NOT NULL,
+	`escalated_at` integer,
+	`resolved_at` integer,
+	FOREIGN KEY (`tenant_id`) REFERENCES `tenants`(`id`) ON UPDATE no action ON DELETE no action
+);
+--> statement-breakpoint
+CREATE INDEX `queries_user_recent` ON `queries` (`tenant_id`,`user_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `queries_tenant` ON `queries` (`tenant_id`,`created_at`);--> statement-breakpoint
 CREATE TABLE `tenants` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Times are stored as epoch milliseconds (integers compare and subtract cheaply in SQL);
 // the API renders them in the guide's format, e.g. 2024-11-24T12:00:00Z.
@@ -48,6 +48,11 @@ export const webhooks = sqliteTable(
   (t) => [index("webhooks_tenant").on(t.tenantId, t.createdAt)],
 );
 
+/**
+ * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
+ * which drizzle-kit cannot express): the primary key is the table, so a row costs one
+ * D1 row write and no secondary index entry. Their ids are UUIDv7 (time-ordered).
+ */
 export const events = sqliteTable(
   "events",
   {
@@ -61,9 +66,10 @@ export const events = sqliteTable(
     deliveriesScheduled: integer("deliveries_scheduled").notNull().default(0),
     createdAt: integer("created_at").notNull(),
   },
+  // Partial indexes: events without an idempotency key or query cost no index write.
   (t) => [
-    uniqueIndex("events_idempotency").on(t.tenantId, t.idempotencyKey),
-    index("events_query").on(t.queryId),
+    uniqueIndex("events_idempotency").on(t.tenantId, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
+    index("events_query").on(t.queryId).where(sql`query_id IS NOT NULL`),
   ],
 );
 
@@ -82,13 +88,15 @@ export interface AttemptRecord {
 
 /**
  * One event for one webhook. The row is the truth about attempts (queue messages only
- * point at it); attempts are kept inline as JSON so a successful delivery costs two row
- * writes: the insert and the final update.
+ * point at it); attempts are kept inline as JSON, and the only index is the primary key
+ * (webhook_id, id), so a successful delivery costs two row writes: the insert and the
+ * final update. With time-ordered ids that key also serves the newest-first delivery log
+ * and the sweep's time window.
  */
 export const deliveries = sqliteTable(
   "deliveries",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     tenantId: text("tenant_id").notNull(),
     webhookId: text("webhook_id").notNull(),
     eventId: text("event_id").notNull(),
@@ -107,11 +115,7 @@ export const deliveries = sqliteTable(
     createdAt: integer("created_at").notNull(),
     finishedAt: integer("finished_at"),
   },
-  (t) => [
-    index("deliveries_webhook").on(t.webhookId, t.createdAt),
-    // Partial index: the outbox sweep and cancellation only look at pending rows.
-    index("deliveries_pending").on(t.nextAttemptAt).where(sql`status = 'pending'`),
-  ],
+  (t) => [primaryKey({ columns: [t.webhookId, t.id] })],
 );
 
 export type WebhookRow = typeof webhooks.$inferSelect;

@@ -4,13 +4,13 @@ import { deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { newUsage, type Usage } from "../lib/usage";
 import { attemptDelivery } from "./attempt";
-import type { DeliveryJob } from "./job";
+import type { DeliveryJob, DeliveryRef } from "./job";
 import { deliveryBody } from "./payload";
 import { recordOutcomes, type AttemptOutcome } from "./record";
-import { deliveryVerdict } from "./retry-policy";
 import { importSigningKey } from "./signing";
+import { deliveryVerdict } from "./retry-policy";
 
-/** A job arriving this much before its delivery's next_attempt_at is a stale duplicate. */
+/** A job may arrive this much before a delivery's next_attempt_at and still attempt it. */
 const EARLY_TOLERANCE_MS = 500;
 
 interface DueDelivery {
@@ -27,17 +27,16 @@ interface DueDelivery {
   event_created_at: number;
 }
 
-/** Everything the batch needs, for all its messages, in one query. */
-function loadDeliveries(db: Database, ids: string[]) {
+/** Everything the batch needs, for all its messages, in one query (primary-key lookups). */
+function loadDeliveries(db: Database, refs: DeliveryRef[]) {
+  const keys = JSON.stringify(refs.map((r) => [r.webhookId, r.deliveryId]));
   return db.all<DueDelivery>(sql`SELECT d.id, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
       w.url, w.secret_encrypted, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
       e.type AS event_type, e.data AS event_data, e.created_at AS event_created_at
-    FROM deliveries d JOIN events e ON e.id = d.event_id LEFT JOIN webhooks w ON w.id = d.webhook_id
-    WHERE d.id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
-}
-
-function isDue(row: DueDelivery, now: number): boolean {
-  return row.status === "pending" && (row.next_attempt_at ?? 0) - EARLY_TOLERANCE_MS <= now;
+    FROM json_each(${keys}) AS k
+    JOIN deliveries d ON d.webhook_id = k.value ->> 0 AND d.id = k.value ->> 1
+    JOIN events e ON e.id = d.event_id
+    LEFT JOIN webhooks w ON w.id = d.webhook_id`);
 }
 
 /** Decrypts and imports each webhook's signing key once per batch. */
@@ -62,41 +61,68 @@ async function attempt(row: DueDelivery, key: Promise<CryptoKey>, policy: Delive
 }
 
 /** Webhooks deleted or deactivated after the job was queued: their deliveries are cancelled. */
-const cancelDeliveries = (db: Database, ids: string[], now: number) =>
+const cancelDeliveries = (db: Database, rows: DueDelivery[], now: number) =>
   db.run(sql`UPDATE deliveries SET status = 'cancelled', finished_at = ${now}, next_attempt_at = NULL,
       last_error = 'webhook deleted or deactivated'
-    WHERE status = 'pending' AND id IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`);
+    FROM json_each(${JSON.stringify(rows.map((r) => [r.webhook_id, r.id]))}) AS k
+    WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'`);
+
+/**
+ * When each delivery of the batch is next due, if it stays pending: the retry time of a
+ * failed attempt, or the stored due time of a delivery that was not due yet.
+ */
+function nextDueTimes(rows: DueDelivery[], outcomes: AttemptOutcome[], attempted: Set<string>): Map<string, number> {
+  const due = new Map<string, number>();
+  for (const row of rows) {
+    if (row.status === "pending" && !attempted.has(row.id) && row.webhook_live) due.set(row.id, row.next_attempt_at ?? 0);
+  }
+  for (const o of outcomes) {
+    if (o.verdict.status === "pending") due.set(o.deliveryId, o.result.attemptedAt + o.verdict.retryInSeconds * 1000);
+  }
+  return due;
+}
+
+/**
+ * Settles each message: acked when all of its deliveries are finished, otherwise retried
+ * with the queue's own delay until the earliest pending one is due. A delivery named by
+ * several messages of the batch belongs to the first, so duplicates do not multiply.
+ */
+function settleMessages(batch: MessageBatch<DeliveryJob>, nextDue: Map<string, number>, now: number, usage: Usage) {
+  const owned = new Set<string>();
+  for (const message of batch.messages) {
+    const mine = message.body.deliveries.map((r) => r.deliveryId).filter((id) => !owned.has(id) && nextDue.has(id));
+    mine.forEach((id) => owned.add(id));
+    if (mine.length === 0) {
+      message.ack();
+      usage.queue_acks++;
+      continue;
+    }
+    const earliest = Math.min(...mine.map((id) => nextDue.get(id)!));
+    message.retry({ delaySeconds: Math.max(1, Math.ceil((earliest - now) / 1000)) }); // the queue takes whole seconds
+    usage.queue_retries++;
+  }
+}
 
 /**
  * The queue consumer: reads the batch's deliveries in one query, makes the due attempts
- * concurrently, writes every result in one D1 batch, then acks or schedules the retry
- * through the queue's own delay. If D1 fails, the whole batch is retried (nothing is acked).
+ * concurrently, writes every result in one D1 batch, then acks or retries each message
+ * through the queue's delay. If D1 fails, the whole batch is retried (nothing is acked).
  */
 export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, usage: Usage = newUsage("queue")): Promise<void> {
   const db = database(env.DB);
   const policy = deliveryPolicy(env);
   const now = Date.now();
-  const rows = await loadDeliveries(db, [...new Set(batch.messages.map((m) => m.body.deliveryId))]);
-  const due = rows.filter((row) => isDue(row, now) && row.webhook_live);
-  const orphaned = rows.filter((row) => isDue(row, now) && !row.webhook_live).map((row) => row.id);
+  const refs = [...new Map(batch.messages.flatMap((m) => m.body.deliveries).map((r) => [r.deliveryId, r])).values()];
+  const rows = await loadDeliveries(db, refs);
+  const isDue = (row: DueDelivery) => row.status === "pending" && (row.next_attempt_at ?? 0) - EARLY_TOLERANCE_MS <= now;
+  const due = rows.filter((row) => isDue(row) && row.webhook_live);
+  const orphaned = rows.filter((row) => row.status === "pending" && !row.webhook_live);
+
   const keyFor = signingKeys(env);
   const outcomes = await Promise.all(due.map((row) => attempt(row, keyFor(row), policy)));
   usage.subrequests += outcomes.length;
   await recordOutcomes(env.DB, outcomes);
   if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);
 
-  const retries = new Map(outcomes.flatMap((o) => (o.verdict.status === "pending" ? [[o.deliveryId, o.verdict.retryInSeconds]] : [])));
-  const retried = new Set<string>();
-  for (const message of batch.messages) {
-    const delaySeconds = retries.get(message.body.deliveryId);
-    // One retry per delivery even if the batch held duplicate jobs for it.
-    if (delaySeconds !== undefined && !retried.has(message.body.deliveryId)) {
-      retried.add(message.body.deliveryId);
-      message.retry({ delaySeconds: Math.ceil(delaySeconds) }); // the queue takes whole seconds
-      usage.queue_retries++;
-    } else {
-      message.ack();
-      usage.queue_acks++;
-    }
-  }
+  settleMessages(batch, nextDueTimes(rows, outcomes, new Set(due.map((row) => row.id))), Date.now(), usage);
 }

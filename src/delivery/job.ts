@@ -1,8 +1,17 @@
-/**
- * A queue message only points at a delivery row. The row, not the message, is the truth
- * about attempts: a message for a finished delivery, or one that arrives before the
- * delivery's next_attempt_at (a duplicate of a retried job), is acknowledged and ignored.
- */
-export interface DeliveryJob {
+/** Which delivery row a job points at (the row's primary key). */
+export interface DeliveryRef {
+  webhookId: string;
   deliveryId: string;
 }
+
+/**
+ * A queue message carries up to MAX_DELIVERIES_PER_JOB deliveries (one event's fan-out
+ * shares messages), so queue operations per delivery fall with fan-out. The rows, not the
+ * message, are the truth about attempts: finished deliveries in a job are skipped.
+ */
+export interface DeliveryJob {
+  deliveries: DeliveryRef[];
+}
+
+/** 20 refs keep a job far below the 64 KB that one queue operation is billed for, and a batch of 50 jobs within 1,000 subrequests. */
+export const MAX_DELIVERIES_PER_JOB = 20;

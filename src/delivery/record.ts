@@ -35,6 +35,7 @@ function attemptRecord(outcome: AttemptOutcome): AttemptRecord {
 function updateGroup(rows: AttemptOutcome[], now: number, status: "pending" | "success" | "failed"): SQL {
   const values = JSON.stringify(
     rows.map((o) => ({
+      w: o.webhookId,
       id: o.deliveryId,
       before: o.attemptsBefore,
       next: o.verdict.status === "pending" ? o.result.attemptedAt + o.verdict.retryInSeconds * 1000 : null,
@@ -53,7 +54,7 @@ function updateGroup(rows: AttemptOutcome[], now: number, status: "pending" | "s
       attempt_log = json_insert(attempt_log, '$[#]', json(v.value -> '$.attempt')),
       finished_at = ${finishedAt}
     FROM json_each(${values}) AS v
-    WHERE deliveries.id = v.value ->> '$.id' AND deliveries.status = 'pending' AND deliveries.attempts = v.value ->> '$.before'`;
+    WHERE deliveries.webhook_id = v.value ->> '$.w' AND deliveries.id = v.value ->> '$.id' AND deliveries.status = 'pending' AND deliveries.attempts = v.value ->> '$.before'`;
 }
 
 /**

@@ -1,10 +1,18 @@
 import { sql } from "drizzle-orm";
 import { database } from "../db/client";
 import { sweepGraceMs, type Env } from "../env";
+import { firstTimeOrderedId } from "../lib/ids";
 import { enqueueDeliveries } from "./enqueue";
+import type { DeliveryRef } from "./job";
 
 /** Upper bound per cron run, so one run stays within a Worker invocation's limits. */
 const SWEEP_LIMIT = 1000;
+/**
+ * How far back the sweep looks. Every attempt of the guide's policy happens within a minute
+ * of creation, so a day is ample; the scan reads only deliveries created in the window
+ * (primary-key range per webhook), never the whole history.
+ */
+const SWEEP_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The outbox sweep (cron): a delivery still pending well past its due time lost its job
@@ -14,9 +22,13 @@ const SWEEP_LIMIT = 1000;
  */
 export async function sweepLostDeliveries(env: Env, now = Date.now()): Promise<number> {
   const db = database(env.DB);
-  const claimed = await db.all<{ id: string }>(sql`UPDATE deliveries SET next_attempt_at = ${now}
-    WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at < ${now - sweepGraceMs(env)} LIMIT ${SWEEP_LIMIT})
-    RETURNING id`);
-  if (claimed.length > 0) await enqueueDeliveries(env, claimed.map((row) => row.id));
+  const claimed = await db.all<DeliveryRef>(sql`UPDATE deliveries SET next_attempt_at = ${now}
+    WHERE (webhook_id, id) IN (
+      SELECT d.webhook_id, d.id FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+      WHERE d.id >= ${firstTimeOrderedId(now - SWEEP_WINDOW_MS)} AND d.status = 'pending'
+        AND d.next_attempt_at < ${now - sweepGraceMs(env)}
+      LIMIT ${SWEEP_LIMIT})
+    RETURNING webhook_id AS webhookId, id AS deliveryId`);
+  if (claimed.length > 0) await enqueueDeliveries(env, claimed);
   return claimed.length;
 }

@@ -9,7 +9,7 @@ import { deliveryPolicy, type Env } from "../env";
 import { TEST_EVENT_TYPE } from "../events/catalog";
 import { decryptSecret } from "../lib/crypto";
 import { notFound } from "../lib/errors";
-import { isUuid, newId } from "../lib/ids";
+import { isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { findWebhook } from "./webhooks";
 
@@ -50,7 +50,7 @@ export async function listDeliveries(db: Database, tenantId: string, webhookId: 
         filter.event ? eq(deliveries.eventType, filter.event) : undefined,
       ),
     )
-    .orderBy(desc(deliveries.createdAt), desc(deliveries.id))
+    .orderBy(desc(deliveries.id)) // time-ordered ids: newest first along the primary key
     .limit(filter.limit)
     .offset(filter.skip);
   return rows.map(deliveryView);
@@ -62,7 +62,7 @@ export async function getDelivery(db: Database, tenantId: string, webhookId: str
   const [row] = await db
     .select()
     .from(deliveries)
-    .where(and(eq(deliveries.id, deliveryId), eq(deliveries.webhookId, webhook.id)))
+    .where(and(eq(deliveries.webhookId, webhook.id), eq(deliveries.id, deliveryId)))
     .limit(1);
   if (!row) throw notFound("Delivery");
   return { ...deliveryView(row), attempt_log: row.attemptLog };
@@ -77,8 +77,8 @@ const TEST_EVENT_DATA = { message: "This is a test event from hr-intel-webhooks"
 export async function testWebhook(db: Database, env: Env, tenantId: string, webhookId: string) {
   const webhook = await findWebhook(db, tenantId, webhookId);
   const now = Date.now();
-  const event = { id: newId(), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
-  const delivery = { id: newId(), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
+  const event = { id: newTimeOrderedId(now), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
+  const delivery = { id: newTimeOrderedId(now), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
   await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
 
   const signingKey = await importSigningKey(await decryptSecret(webhook.secretEncrypted, env.SECRET_ENCRYPTION_KEY!));

@@ -3,8 +3,9 @@ import type { Database } from "../db/client";
 import { runBatch, type Statement } from "../db/batch";
 import { events, webhooks } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
+import type { DeliveryRef } from "../delivery/job";
 import type { Env } from "../env";
-import { newId } from "../lib/ids";
+import { firstTimeOrderedId, newTimeOrderedId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
 export interface EventSpec {
@@ -34,9 +35,12 @@ const subscribers = (tenantId: string, type: string) =>
     sql`EXISTS (SELECT 1 FROM json_each(${webhooks.events}) WHERE value = ${type})`,
   );
 
-/** A random UUID made inside SQLite, so one INSERT … SELECT creates every delivery row. */
-const sqlUuid = sql`lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' ||
-  substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
+/** A UUIDv7 made inside SQLite (as newTimeOrderedId does), so one INSERT … SELECT creates every delivery row. */
+const sqlUuidV7 = (epochMs: number) => {
+  const timePrefix = `${firstTimeOrderedId(epochMs).slice(0, 14)}7`;
+  return sql`${timePrefix} || lower(substr(hex(randomblob(2)), 2) || '-' ||
+    substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
+};
 
 /**
  * Two statements per event whatever the number of endpoints: the event row, then one
@@ -49,9 +53,9 @@ function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now
       (SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)}), ${now}
     WHERE ${condition}`;
   const insertDeliveries = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
-    SELECT ${sqlUuid}, ${tenantId}, ${webhooks.id}, ${eventId}, ${spec.type}, 'pending', 0, ${now}, '[]', ${now}
+    SELECT ${sqlUuidV7(now)}, ${tenantId}, ${webhooks.id}, ${eventId}, ${spec.type}, 'pending', 0, ${now}, '[]', ${now}
     FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)} AND EXISTS (SELECT 1 FROM ${events} WHERE id = ${eventId})
-    RETURNING id`;
+    RETURNING webhook_id AS webhookId, id AS deliveryId`;
   return [insertEvent, insertDeliveries];
 }
 
@@ -66,15 +70,16 @@ function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now
  */
 export async function publishEvents(env: Env, tenantId: string, specs: EventSpec[], change?: Statement): Promise<PublishResult[] | null> {
   const now = Date.now();
-  const ids = specs.map(() => newId());
+  // Sorted so that events of one publish keep their order under the time-ordered key.
+  const ids = specs.map(() => newTimeOrderedId(now)).sort();
   const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE id = ${ids[0]})`;
   const statements = specs.flatMap((spec, i) =>
     eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`),
   );
-  const results = await runBatch<{ id: string }>(env.DB, change ? [change, ...statements] : statements);
+  const results = await runBatch<DeliveryRef>(env.DB, change ? [change, ...statements] : statements);
   if (change && results[0].meta.changes === 0) return null;
   const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
-  const enqueued = await enqueueDeliveries(env, deliveryResults.flatMap((r) => r.results.map((row) => row.id)));
+  const enqueued = await enqueueDeliveries(env, deliveryResults.flatMap((r) => r.results));
   return specs.map((spec, i) => ({
     event_id: ids[i],
     event: spec.type,

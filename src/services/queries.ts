@@ -197,7 +197,7 @@ export async function getQueryDetail(db: Database, tenantId: string, id: string)
   const [[row], [rating], produced] = await db.batch([
     db.select().from(queries).where(and(eq(queries.id, id), eq(queries.tenantId, tenantId))).limit(1),
     db.select().from(feedback).where(and(eq(feedback.queryId, id), eq(feedback.tenantId, tenantId))).limit(1),
-    db.select().from(events).where(and(eq(events.queryId, id), eq(events.tenantId, tenantId))).orderBy(asc(events.createdAt), sql`rowid`),
+    db.select().from(events).where(and(eq(events.queryId, id), eq(events.tenantId, tenantId))).orderBy(asc(events.id)), // time-ordered ids
   ]);
   if (!row) throw notFound("Query");
   return {
