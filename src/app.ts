@@ -3,6 +3,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { ZodError } from "zod";
 import type { AppEnv } from "./app-env";
@@ -54,6 +55,16 @@ export function createApp() {
   });
 
   app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        const response = renderError(c, new ApiError("method_not_allowed", `${c.req.method} is not allowed here; allowed: ${methods.join(", ")}`));
+        response.headers.set("Allow", methods.join(", "));
+        return response;
+      },
+    }),
+  );
   app.use(async (c, next) => {
     c.set("db", database(c.env.DB));
     await next();

@@ -11,7 +11,6 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   unsafe_url: 422,
   conflict: 409,
-  enqueue_failed: 502,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 

@@ -166,10 +166,18 @@ describe("unknown ids and routes answer 404 JSON", () => {
     ["GET", "/nope"],
     ["GET", "/api/v1/nope"],
     ["GET", "/api/v2/webhooks"],
-    ["PATCH", "/api/v1/webhooks"],
-    ["POST", `/api/v1/webhooks/${UNKNOWN_ID}`],
   ])("%s %s", async (method, path) => {
     const tenant = await createTenant();
     await expectError(await api(path, { method, key: tenant.key }), 404, "not_found");
+  });
+
+  it.each([
+    ["PATCH", "/api/v1/webhooks", "POST, GET, HEAD"],
+    ["POST", `/api/v1/webhooks/${UNKNOWN_ID}`, "GET, HEAD, PUT, DELETE"],
+  ])("%s %s is 405 with Allow", async (method, path, allow) => {
+    const tenant = await createTenant();
+    const res = await api(path, { method, key: tenant.key });
+    await expectError(res, 405, "method_not_allowed");
+    expect(res.headers.get("Allow")).toBe(allow);
   });
 });
