@@ -6,7 +6,7 @@ import { newUsage, type Usage } from "../lib/usage";
 import { attemptDelivery } from "./attempt";
 import type { DeliveryJob, DeliveryRef } from "./job";
 import { deliveryBody } from "./payload";
-import { recordOutcomes, type AttemptOutcome } from "./record";
+import { nextAttemptAt, recordOutcomes, type AttemptOutcome } from "./record";
 import { importSigningKey } from "./signing";
 import { deliveryVerdict } from "./retry-policy";
 
@@ -77,7 +77,8 @@ function nextDueTimes(rows: DueDelivery[], outcomes: AttemptOutcome[], attempted
     if (row.status === "pending" && !attempted.has(row.id) && row.webhook_live) due.set(row.id, row.next_attempt_at ?? 0);
   }
   for (const o of outcomes) {
-    if (o.verdict.status === "pending") due.set(o.deliveryId, o.result.attemptedAt + o.verdict.retryInSeconds * 1000);
+    const next = nextAttemptAt(o);
+    if (next !== null) due.set(o.deliveryId, next);
   }
   return due;
 }

@@ -15,6 +15,12 @@ export interface AttemptOutcome {
   verdict: DeliveryVerdict;
 }
 
+/** A retry is due its delay after the failed attempt ended (the guide: "wait 1 second", then 2). */
+export function nextAttemptAt(outcome: AttemptOutcome): number | null {
+  const { result, verdict } = outcome;
+  return verdict.status === "pending" ? result.attemptedAt + Math.round(result.responseTimeMs) + verdict.retryInSeconds * 1000 : null;
+}
+
 function attemptRecord(outcome: AttemptOutcome): AttemptRecord {
   const { result } = outcome;
   return {
@@ -38,7 +44,7 @@ function updateGroup(rows: AttemptOutcome[], now: number, status: "pending" | "s
       w: o.webhookId,
       id: o.deliveryId,
       before: o.attemptsBefore,
-      next: o.verdict.status === "pending" ? o.result.attemptedAt + o.verdict.retryInSeconds * 1000 : null,
+      next: nextAttemptAt(o),
       attempt: attemptRecord(o),
     })),
   );
