@@ -29,7 +29,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      globalSetup: ["./test/setup/receiver.ts"],
+      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },
