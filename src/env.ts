@@ -34,6 +34,11 @@ export const LIMITS = {
   maxRequestBodyBytes: 256 * 1024,
   maxUrlLength: 2048,
   responseExcerptChars: 1024,
+  /**
+   * Deepest event `data` accepted (the data object is level 1). canonicalJson, and the receivers'
+   * verifiers that re-serialise the body (Python's json stops near 1,000 levels), recurse per level.
+   */
+  maxDataDepth: 32,
 };
 
 /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */

@@ -3,7 +3,7 @@ import { database, type Database } from "../db/client";
 import { deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { newUsage, type Usage } from "../lib/usage";
-import { attemptDelivery } from "./attempt";
+import { attemptDelivery, type AttemptResult } from "./attempt";
 import type { DeliveryJob, DeliveryRef } from "./job";
 import { deliveryBody } from "./payload";
 import { nextAttemptAt, recordOutcomes, type AttemptOutcome } from "./record";
@@ -52,12 +52,29 @@ function signingKeys(env: Env) {
   };
 }
 
+/** An attempt that could not be made because the body cannot be built: it never will be. */
+const unsendable = (error: unknown): AttemptResult => ({
+  statusCode: null,
+  error: `Payload cannot be serialised: ${(error as Error)?.message ?? String(error)}`,
+  responseTimeMs: 0,
+  responseExcerpt: null,
+  attemptedAt: Date.now(),
+  class: "permanent",
+});
+
 async function attempt(row: DueDelivery, key: Promise<CryptoKey>, policy: DeliveryPolicy): Promise<AttemptOutcome> {
-  const body = deliveryBody({ type: row.event_type, data: JSON.parse(row.event_data), createdAt: row.event_created_at }, row.webhook_id);
+  const recorded = { deliveryId: row.id, webhookId: row.webhook_id, attemptsBefore: row.attempts };
+  let body: string;
+  try {
+    body = deliveryBody({ type: row.event_type, data: JSON.parse(row.event_data), createdAt: row.event_created_at }, row.webhook_id);
+  } catch (error) {
+    // Fail this delivery alone: throwing would retry, and block, every other delivery of the batch.
+    return { ...recorded, result: unsendable(error), verdict: { status: "failed" } };
+  }
   const target = { webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKey: await key };
   const result = await attemptDelivery(target, body, policy.timeoutMs);
   const verdict = deliveryVerdict(policy, result.class, row.attempts + 1);
-  return { deliveryId: row.id, webhookId: row.webhook_id, attemptsBefore: row.attempts, result, verdict };
+  return { ...recorded, result, verdict };
 }
 
 /** Webhooks deleted or deactivated after the job was queued: their deliveries are cancelled. */

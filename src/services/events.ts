@@ -4,7 +4,9 @@ import { runBatch, type Statement } from "../db/batch";
 import { events, webhooks } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
-import type { Env } from "../env";
+import { nestedDeeperThan } from "../delivery/payload";
+import { LIMITS, type Env } from "../env";
+import { ApiError } from "../lib/errors";
 import { firstTimeOrderedId, newTimeOrderedId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
@@ -69,6 +71,7 @@ function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now
  * and its events happen together or not at all. Returns null when it changed nothing.
  */
 export async function publishEvents(env: Env, tenantId: string, specs: EventSpec[], change?: Statement): Promise<PublishResult[] | null> {
+  for (const spec of specs) assertDeliverable(spec.data);
   const now = Date.now();
   // Sorted so that events of one publish keep their order under the time-ordered key.
   const ids = specs.map(() => newTimeOrderedId(now)).sort();
@@ -88,6 +91,13 @@ export async function publishEvents(env: Env, tenantId: string, specs: EventSpec
     enqueued,
     replayed: false,
   }));
+}
+
+/** Refuses data whose delivery body could never be built (LIMITS.maxDataDepth), before anything is stored. */
+function assertDeliverable(data: Record<string, unknown>) {
+  if (!nestedDeeperThan(data, LIMITS.maxDataDepth)) return;
+  const message = `nested more than ${LIMITS.maxDataDepth} levels deep`;
+  throw new ApiError("validation_failed", `data: ${message}`, [{ field: "data", message }]);
 }
 
 /** POST /api/v1/events: one event, optionally idempotent by key. */

@@ -1,11 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
+import { chaosAnswer } from "../../bench/lib/chaos.mjs";
 
 /**
  * A real webhook receiver on localhost, started once in Node for the whole run.
  * POST /<key>?respond=500,hang,200 answers the n-th request to <key> with the n-th
  * behaviour (the last one repeats): an HTTP status, "hang" (never answers), "close"
- * (drops the connection) or "redirect" (302). GET /__requests/<key> lists what <key> got.
+ * (drops the connection) or "redirect" (302 to /<key>-redirected on this receiver, so a
+ * followed redirect would show up there). respond=chaos answers each delivery's n-th request
+ * (webhook-id header) as chaosAnswer(id, n) of bench/lib/chaos.mjs decides: the soak's fault mix.
+ * GET /__requests/<key> lists what <key> got.
  */
 export interface ReceivedRequest {
   method: string;
@@ -17,9 +21,11 @@ export interface ReceivedRequest {
 
 const received = new Map<string, ReceivedRequest[]>();
 
-function behaviourFor(url: URL, count: number): string {
-  const script = (url.searchParams.get("respond") ?? "200").split(",");
-  return script[Math.min(count, script.length - 1)];
+function behaviourFor(url: URL, log: ReceivedRequest[], deliveryId = ""): string {
+  const respond = url.searchParams.get("respond") ?? "200";
+  if (respond === "chaos") return String(chaosAnswer(deliveryId, log.filter((r) => r.headers["webhook-id"] === deliveryId).length + 1));
+  const script = respond.split(",");
+  return script[Math.min(log.length, script.length - 1)];
 }
 
 function startReceiver(): Promise<Server> {
@@ -35,12 +41,14 @@ function startReceiver(): Promise<Server> {
     req.on("end", () => {
       const log = received.get(first) ?? [];
       received.set(first, log);
-      const behaviour = behaviourFor(url, log.length);
+      const behaviour = behaviourFor(url, log, req.headers["webhook-id"] as string | undefined);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       log.push({ method: req.method ?? "", path: url.pathname, headers, body: Buffer.concat(chunks).toString("utf8"), received_at: Date.now() });
       if (behaviour === "hang") return;
       if (behaviour === "close") return req.socket.destroy();
-      if (behaviour === "redirect") return res.writeHead(302, { location: "http://localhost/elsewhere" }).end();
+      if (behaviour === "redirect") {
+        return res.writeHead(302, { location: `http://localhost:${req.socket.localPort}/${first}-redirected` }).end();
+      }
       res.writeHead(Number(behaviour), { "content-type": "application/json" }).end(JSON.stringify({ status: "received", key: first }));
     });
   });

@@ -1,0 +1,380 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { classifyAttempt, deliveryVerdict } from "../../src/delivery/retry-policy";
+import { deliveryPolicy, GUIDE_DELIVERY_POLICY } from "../../src/env";
+import { createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
+import {
+  consume,
+  deliveryDetail,
+  exampleData,
+  finishedDelivery,
+  insertDelivery,
+  job,
+  makeDue,
+  published,
+  receiverWebhook,
+  storedDelivery,
+  webhookView,
+} from "../helpers/delivery";
+
+const RESPONSE = (key: string) => JSON.stringify({ status: "received", key });
+
+/** A webhook on a fresh receiver key, one event published to it, and its finished delivery. */
+async function deliverThrough(respond: string) {
+  const tenant = await createTenant();
+  const key = uniqueKey();
+  const webhook = await receiverWebhook(tenant, key, respond);
+  await published(tenant, "query.created");
+  const delivery = await finishedDelivery(tenant, webhook.id);
+  return { tenant, key, webhook, delivery, requests: await receiver.requests(key), counters: await webhookView(tenant, webhook.id) };
+}
+
+describe("retry rules, through the real queue and receiver", () => {
+  it("500 then 200: retried once, then success with 2 attempts", async () => {
+    const { key, delivery, requests, counters } = await deliverThrough("500,200");
+    expect(delivery).toMatchObject({
+      status: "success",
+      attempts: 2,
+      last_status_code: 200,
+      last_error: null,
+      last_response_excerpt: RESPONSE(key),
+      next_retry_at: null,
+    });
+    expect(delivery.finished_at).toMatch(GUIDE_TIMESTAMP);
+    expect(delivery.attempt_log.map(({ attempt, status_code, error }) => ({ attempt, status_code, error }))).toEqual([
+      { attempt: 1, status_code: 500, error: "HTTP 500" },
+      { attempt: 2, status_code: 200, error: null },
+    ]);
+    expect(requests).toHaveLength(2);
+    expect([counters.delivery_count, counters.failure_count]).toEqual([1, 0]);
+  });
+
+  it("404: failed after 1 attempt, not retried", async () => {
+    const { delivery, requests, counters } = await deliverThrough("404,200");
+    expect(delivery).toMatchObject({ status: "failed", attempts: 1, last_status_code: 404, last_error: "HTTP 404", next_retry_at: null });
+    expect(delivery.attempt_log).toHaveLength(1);
+    expect(requests).toHaveLength(1);
+    expect([counters.delivery_count, counters.failure_count]).toEqual([1, 1]);
+  });
+
+  it("302 redirect: failed after 1 attempt, not retried, not followed", async () => {
+    const { key, delivery, requests, counters } = await deliverThrough("redirect,200");
+    expect(delivery).toMatchObject({ status: "failed", attempts: 1, last_status_code: 302, last_error: "Redirect (302) not followed" });
+    expect(requests).toHaveLength(1);
+    expect(await receiver.requests(`${key}-redirected`)).toEqual([]);
+    expect([counters.delivery_count, counters.failure_count]).toEqual([1, 1]);
+  });
+
+  it("500, 500, 500: failed after 3 attempts, all in the attempt log", async () => {
+    const { delivery, requests, counters } = await deliverThrough("500");
+    expect(delivery).toMatchObject({ status: "failed", attempts: 3, last_status_code: 500, last_error: "HTTP 500", next_retry_at: null });
+    expect(delivery.attempt_log.map(({ attempt, status_code, error }) => ({ attempt, status_code, error }))).toEqual([
+      { attempt: 1, status_code: 500, error: "HTTP 500" },
+      { attempt: 2, status_code: 500, error: "HTTP 500" },
+      { attempt: 3, status_code: 500, error: "HTTP 500" },
+    ]);
+    for (const attempt of delivery.attempt_log) expect(attempt.attempted_at).toMatch(GUIDE_TIMESTAMP);
+    expect(requests).toHaveLength(3);
+    expect(new Set(requests.map((r) => r.headers["webhook-id"]))).toEqual(new Set([delivery.id]));
+    expect([counters.delivery_count, counters.failure_count]).toEqual([1, 1]);
+  });
+
+  it("timeout (receiver hangs past DELIVERY_TIMEOUT_MS=1500): retried, then success", async () => {
+    const { delivery, requests } = await deliverThrough("hang,200");
+    expect(delivery).toMatchObject({ status: "success", attempts: 2, last_status_code: 200 });
+    expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: null, error: "Timed out after 1500 ms", response_excerpt: null });
+    expect(delivery.attempt_log[0].response_time_ms).toBeGreaterThanOrEqual(1500);
+    expect(requests).toHaveLength(2);
+  });
+
+  it("connection dropped: retried, then success", async () => {
+    const { delivery, requests } = await deliverThrough("close,200");
+    expect(delivery).toMatchObject({ status: "success", attempts: 2, last_status_code: 200 });
+    expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: null, response_excerpt: null });
+    expect(delivery.attempt_log[0].error).toMatch(/^Connection failed: \S/);
+    expect(requests).toHaveLength(2);
+  });
+
+  it("the guide's timeline: 500, timeout, 503 → failed after 3 attempts", async () => {
+    const { delivery, requests, counters } = await deliverThrough("500,hang,503");
+    expect(delivery.attempt_log.map(({ status_code, error }) => ({ status_code, error }))).toEqual([
+      { status_code: 500, error: "HTTP 500" },
+      { status_code: null, error: "Timed out after 1500 ms" },
+      { status_code: 503, error: "HTTP 503" },
+    ]);
+    expect(delivery).toMatchObject({ status: "failed", attempts: 3, last_status_code: 503 });
+    expect(requests).toHaveLength(3);
+    expect([counters.delivery_count, counters.failure_count]).toEqual([1, 1]);
+  });
+});
+
+describe("the consumer, on hand-made batches", () => {
+  /** A webhook on a fresh receiver key and one pending delivery row for it (no job in the real queue). */
+  async function pendingDelivery(respond: string, row: Parameters<typeof insertDelivery>[2] = {}) {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key, respond);
+    const { deliveryId } = await insertDelivery(tenant, webhook.id, row);
+    return { tenant, key, webhook, deliveryId };
+  }
+
+  it("asks the queue for 1 s after attempt 1 and 2 s after attempt 2; acks after the failed 3rd", async () => {
+    const { tenant, key, webhook, deliveryId } = await pendingDelivery("500");
+    const jobs = [job(webhook.id, deliveryId)];
+
+    const first = await consume(jobs);
+    expect(first.retryMessages).toEqual([{ msgId: "msg-1" }]);
+    expect(first.retryOptions).toEqual({ "msg-1": { delaySeconds: 1 } });
+    const afterFirst = await deliveryDetail(tenant, webhook.id, deliveryId);
+    expect(afterFirst).toMatchObject({ status: "pending", attempts: 1, last_status_code: 500 });
+    expect(afterFirst.next_retry_at).toMatch(GUIDE_TIMESTAMP);
+
+    await makeDue(deliveryId);
+    const second = await consume(jobs);
+    expect(second.retryOptions).toEqual({ "msg-1": { delaySeconds: 2 } });
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 2 });
+
+    await makeDue(deliveryId);
+    const third = await consume(jobs);
+    expect(third.retryMessages).toEqual([]);
+    expect(third.explicitAcks).toEqual(["msg-1"]);
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "failed", attempts: 3, next_retry_at: null });
+    expect(await receiver.requests(key)).toHaveLength(3);
+  });
+
+  it("stores the retry as due its delay after the failed attempt ended", async () => {
+    const { deliveryId, webhook } = await pendingDelivery("500");
+    await consume([job(webhook.id, deliveryId)]);
+    const row = (await storedDelivery(deliveryId))!;
+    const [attempt] = JSON.parse(row.attempt_log as string) as { attempted_at: string; response_time_ms: number }[];
+    const attemptedAt = Date.parse(attempt.attempted_at);
+    // attempted_at is rendered to the second; the stored due time is exact.
+    expect(row.next_attempt_at as number).toBeGreaterThanOrEqual(attemptedAt + 1000 + Math.round(attempt.response_time_ms));
+    expect(row.next_attempt_at as number).toBeLessThan(attemptedAt + 2000 + Math.round(attempt.response_time_ms));
+  });
+
+  it("acks a 2xx as success and a 4xx or 3xx as failed, after one attempt each", async () => {
+    for (const [respond, status] of [
+      ["200", "success"],
+      ["204", "success"],
+      ["299", "success"],
+      ["400", "failed"],
+      ["401", "failed"],
+      ["410", "failed"],
+      ["422", "failed"],
+      ["429", "failed"],
+      ["301", "failed"],
+      ["308", "failed"],
+    ] as const) {
+      const { tenant, key, webhook, deliveryId } = await pendingDelivery(respond);
+      const result = await consume([job(webhook.id, deliveryId)]);
+      expect({ respond, acks: result.explicitAcks, retries: result.retryMessages }).toEqual({ respond, acks: ["msg-1"], retries: [] });
+      expect(await deliveryDetail(tenant, webhook.id, deliveryId), respond).toMatchObject({ status, attempts: 1, last_status_code: Number(respond) });
+      expect(await receiver.requests(key)).toHaveLength(1);
+    }
+  });
+
+  it("a job that arrives early does not attempt, and waits for the remaining time", async () => {
+    const { tenant, key, webhook, deliveryId } = await pendingDelivery("200", { nextAttemptAt: Date.now() + 1_500 });
+    const result = await consume([job(webhook.id, deliveryId)]);
+    expect(result.retryOptions).toEqual({ "msg-1": { delaySeconds: 2 } });
+    expect(await receiver.requests(key)).toEqual([]);
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 0 });
+  });
+
+  it("a job up to 500 ms early attempts", async () => {
+    const { tenant, webhook, deliveryId } = await pendingDelivery("200", { nextAttemptAt: Date.now() + 300 });
+    const result = await consume([job(webhook.id, deliveryId)]);
+    expect(result.explicitAcks).toEqual(["msg-1"]);
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "success", attempts: 1 });
+  });
+
+  it("a job for an unknown delivery is acked", async () => {
+    const { webhook } = await pendingDelivery("200");
+    const result = await consume([job(webhook.id, "01a00000-0000-7000-8000-000000000000")]);
+    expect(result.explicitAcks).toEqual(["msg-1"]);
+  });
+
+  it("a pending delivery whose webhook is no longer active is cancelled, not sent", async () => {
+    const { tenant, key, webhook, deliveryId } = await pendingDelivery("200");
+    // Deactivated behind the API's back, so the row is still pending.
+    await env.DB.prepare("UPDATE webhooks SET is_active = 0 WHERE id = ?").bind(webhook.id).run();
+    const result = await consume([job(webhook.id, deliveryId)]);
+    expect(result.explicitAcks).toEqual(["msg-1"]);
+    expect(await receiver.requests(key)).toEqual([]);
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({
+      status: "cancelled",
+      attempts: 0,
+      last_error: "webhook deleted or deactivated",
+    });
+  });
+
+  it("an event whose body cannot be built fails alone; the rest of the batch is delivered", async () => {
+    const tenant = await createTenant();
+    const [poisonKey, okKey] = [uniqueKey(), uniqueKey()];
+    const poisoned = await receiverWebhook(tenant, poisonKey);
+    const healthy = await receiverWebhook(tenant, okKey);
+    // Nested deeper than canonicalJson's recursion can go (stored by hand: publish refuses it).
+    const deep = JSON.parse(`${"[".repeat(5_000)}${"]".repeat(5_000)}`);
+    const poison = await insertDelivery(tenant, poisoned.id, { data: { ...exampleData("query.created"), deep } });
+    const fine = await insertDelivery(tenant, healthy.id);
+
+    const result = await consume([job(poisoned.id, poison.deliveryId), job(healthy.id, fine.deliveryId)]);
+
+    expect(result.explicitAcks).toEqual(["msg-1", "msg-2"]);
+    expect(await deliveryDetail(tenant, healthy.id, fine.deliveryId)).toMatchObject({ status: "success", attempts: 1 });
+    expect(await receiver.requests(okKey)).toHaveLength(1);
+    const failed = await deliveryDetail(tenant, poisoned.id, poison.deliveryId);
+    expect(failed).toMatchObject({ status: "failed", attempts: 1, last_status_code: null });
+    expect(failed.last_error).toMatch(/^Payload cannot be serialised: /);
+    expect(await receiver.requests(poisonKey)).toEqual([]);
+    expect(await webhookView(tenant, poisoned.id)).toMatchObject({ delivery_count: 1, failure_count: 1 });
+  });
+
+  it("when D1 fails to record the outcome, nothing is acked (the whole batch is retried)", async () => {
+    const { tenant, webhook, deliveryId } = await pendingDelivery("200");
+    const failingBatch = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "batch") return () => Promise.reject(new Error("D1 is down"));
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await expect(consume([job(webhook.id, deliveryId)], { DB: failingBatch })).rejects.toThrow("D1 is down");
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 0 });
+  });
+});
+
+describe("idempotent redelivery", () => {
+  it("a job for a finished delivery does nothing: no request, log and counters unchanged", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key, "200");
+    await published(tenant, "query.created");
+    const delivery = await finishedDelivery(tenant, webhook.id);
+    const counters = await webhookView(tenant, webhook.id);
+
+    const result = await consume([job(webhook.id, delivery.id)]);
+
+    expect(result.explicitAcks).toEqual(["msg-1"]);
+    expect(result.retryMessages).toEqual([]);
+    expect(await receiver.requests(key)).toHaveLength(1);
+    expect(await deliveryDetail(tenant, webhook.id, delivery.id)).toEqual(delivery);
+    expect(await webhookView(tenant, webhook.id)).toEqual(counters);
+    expect([counters.delivery_count, counters.failure_count]).toEqual([1, 0]);
+  });
+
+  it("duplicate jobs for one delivery in one batch make one attempt; only the first message waits for the retry", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key, "500,200");
+    const { deliveryId } = await insertDelivery(tenant, webhook.id);
+    const duplicate = job(webhook.id, deliveryId, deliveryId);
+
+    const failed = await consume([duplicate, duplicate, job(webhook.id, deliveryId)]);
+    expect(await receiver.requests(key)).toHaveLength(1);
+    expect(failed.retryOptions).toEqual({ "msg-1": { delaySeconds: 1 } });
+    expect(failed.explicitAcks).toEqual(["msg-2", "msg-3"]);
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 1 });
+
+    await makeDue(deliveryId);
+    const succeeded = await consume([duplicate, duplicate]);
+    expect(await receiver.requests(key)).toHaveLength(2);
+    expect(succeeded.explicitAcks).toEqual(["msg-1", "msg-2"]);
+    const delivery = await deliveryDetail(tenant, webhook.id, deliveryId);
+    expect(delivery).toMatchObject({ status: "success", attempts: 2 });
+    expect(delivery.attempt_log).toHaveLength(2);
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 0 });
+  });
+
+  it("duplicate batches consumed concurrently record one attempt and count the delivery once", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key, "200");
+    const { deliveryId } = await insertDelivery(tenant, webhook.id);
+
+    await Promise.all([consume([job(webhook.id, deliveryId)]), consume([job(webhook.id, deliveryId)])]);
+
+    const delivery = await deliveryDetail(tenant, webhook.id, deliveryId);
+    expect(delivery).toMatchObject({ status: "success", attempts: 1 });
+    expect(delivery.attempt_log).toHaveLength(1);
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 0 });
+    // Both batches may have sent before either recorded (at-least-once): the receiver dedupes on webhook-id.
+    const requests = await receiver.requests(key);
+    expect(new Set(requests.map((r) => r.headers["webhook-id"]))).toEqual(new Set([deliveryId]));
+  });
+});
+
+describe("retry policy", () => {
+  it("classifies as the guide says: 2xx success; 5xx and no response retryable; 3xx and 4xx permanent", () => {
+    const classes = [200, 201, 299, 300, 302, 308, 400, 404, 429, 499, 500, 502, 503, 599, null].map((code) => [code, classifyAttempt(code)]);
+    expect(Object.fromEntries(classes)).toEqual({
+      200: "success",
+      201: "success",
+      299: "success",
+      300: "permanent",
+      302: "permanent",
+      308: "permanent",
+      400: "permanent",
+      404: "permanent",
+      429: "permanent",
+      499: "permanent",
+      500: "retryable",
+      502: "retryable",
+      503: "retryable",
+      599: "retryable",
+      null: "retryable",
+    });
+  });
+
+  it("defaults to the guide's 3 attempts, 1 s then 2 s, 10 s per attempt; bad overrides fall back", () => {
+    expect(deliveryPolicy({} as never)).toEqual({ maxAttempts: 3, backoffBaseSeconds: 1, timeoutMs: 10_000 });
+    expect(GUIDE_DELIVERY_POLICY).toEqual({ maxAttempts: 3, backoffBaseSeconds: 1, timeoutMs: 10_000 });
+    const bad = { DELIVERY_MAX_ATTEMPTS: "0", DELIVERY_BACKOFF_BASE_SECONDS: "-1", DELIVERY_TIMEOUT_MS: "soon" };
+    expect(deliveryPolicy(bad as never)).toEqual(GUIDE_DELIVERY_POLICY);
+    const policy = GUIDE_DELIVERY_POLICY;
+    expect([1, 2, 3].map((n) => deliveryVerdict(policy, "retryable", n))).toEqual([
+      { status: "pending", retryInSeconds: 1 },
+      { status: "pending", retryInSeconds: 2 },
+      { status: "failed" },
+    ]);
+  });
+
+  it("is configurable: DELIVERY_MAX_ATTEMPTS and DELIVERY_BACKOFF_BASE_SECONDS", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key, "500");
+    const overrides = { DELIVERY_MAX_ATTEMPTS: "4", DELIVERY_BACKOFF_BASE_SECONDS: "5" };
+    const { deliveryId } = await insertDelivery(tenant, webhook.id);
+    const jobs = [job(webhook.id, deliveryId)];
+
+    const delays: unknown[] = [];
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const result = await consume(jobs, overrides);
+      delays.push(result.retryOptions["msg-1"] ?? result.explicitAcks);
+      await makeDue(deliveryId);
+    }
+    expect(delays).toEqual([{ delaySeconds: 5 }, { delaySeconds: 10 }, { delaySeconds: 20 }, ["msg-1"]]);
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "failed", attempts: 4 });
+    expect(await receiver.requests(key)).toHaveLength(4);
+
+    const once = await insertDelivery(tenant, webhook.id);
+    const result = await consume([job(webhook.id, once.deliveryId)], { DELIVERY_MAX_ATTEMPTS: "1" });
+    expect(result.explicitAcks).toEqual(["msg-1"]);
+    expect(await deliveryDetail(tenant, webhook.id, once.deliveryId)).toMatchObject({ status: "failed", attempts: 1 });
+  });
+
+  it("is configurable: DELIVERY_TIMEOUT_MS", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey(), "hang");
+    const { deliveryId } = await insertDelivery(tenant, webhook.id);
+    const result = await consume([job(webhook.id, deliveryId)], { DELIVERY_TIMEOUT_MS: "200" });
+    expect(result.retryOptions).toEqual({ "msg-1": { delaySeconds: 1 } });
+    expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      last_status_code: null,
+      last_error: "Timed out after 200 ms",
+    });
+  });
+});

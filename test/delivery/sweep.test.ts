@@ -1,0 +1,143 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
+import { sweepLostDeliveries } from "../../src/delivery/sweep";
+import { publishEvent } from "../../src/services/events";
+import { database } from "../../src/db/client";
+import { apiWithEnv, createTenant, receiver, uniqueKey } from "../helpers/harness";
+import { exampleData, finishedDelivery, insertDelivery, receiverWebhook, storedDelivery, worker, type Published } from "../helpers/delivery";
+
+const MINUTE = 60_000;
+
+/** The refused enqueues log one line each; keep them out of the test output and check them. */
+let errorLog: ReturnType<typeof vi.spyOn>;
+beforeEach(() => {
+  errorLog = vi.spyOn(console, "error").mockImplementation(() => {});
+  return () => errorLog.mockRestore();
+});
+const enqueueFailureLogged = () =>
+  expect(errorLog).toHaveBeenCalledWith(JSON.stringify({ message: "enqueue failed; the outbox sweep will retry", error: "Error: queue unavailable" }));
+
+/** A queue that refuses every send, as when Queues is unavailable. */
+const refusingQueue = {
+  send: () => Promise.reject(new Error("queue unavailable")),
+  sendBatch: () => Promise.reject(new Error("queue unavailable")),
+} as unknown as Queue<DeliveryJob>;
+
+/** A queue that keeps the refs it is sent instead of delivering them. */
+function recordingQueue() {
+  const refs: DeliveryRef[] = [];
+  const queue = {
+    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryJob>>) => {
+      for (const message of messages) refs.push(...message.body.deliveries);
+    },
+  } as unknown as Queue<DeliveryJob>;
+  return { queue, refs };
+}
+
+/** Moves a delivery's due time back, as if its job had been lost that long ago. */
+const backdate = (deliveryId: string, ms: number) =>
+  env.DB.prepare("UPDATE deliveries SET next_attempt_at = next_attempt_at - ? WHERE id = ?").bind(ms, deliveryId).run();
+
+describe("outbox: a refused enqueue", () => {
+  it("answers 202 with enqueued=false and keeps the delivery pending; the cron sweep then delivers it", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key);
+
+    const res = await apiWithEnv({ DELIVERY_QUEUE: refusingQueue }, "/api/v1/events", {
+      method: "POST",
+      key: tenant.key,
+      json: { event: "query.created", data: exampleData("query.created") },
+    });
+    expect(res.status).toBe(202);
+    const event = (await res.json()) as Published;
+    expect(event).toMatchObject({ deliveries_scheduled: 1, enqueued: false, replayed: false });
+    enqueueFailureLogged();
+
+    const { results } = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE event_id = ?").bind(event.event_id).all<{ id: string }>();
+    expect(results).toEqual([{ id: expect.any(String), status: "pending", attempts: 0 }]);
+    expect(await receiver.requests(key)).toEqual([]);
+
+    await backdate(results[0].id, 3 * MINUTE);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    const delivery = await finishedDelivery(tenant, webhook.id);
+    expect(delivery).toMatchObject({ id: results[0].id, status: "success", attempts: 1, last_status_code: 200 });
+    const requests = await receiver.requests(key);
+    expect(requests).toHaveLength(1);
+    expect(JSON.parse(requests[0].body)).toMatchObject({ event: "query.created", timestamp: event.created_at, webhook_id: webhook.id });
+    expect(requests[0].headers["webhook-id"]).toBe(results[0].id);
+  });
+
+  it("publishEvent returns enqueued=false instead of throwing", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey());
+    const result = await publishEvent(database(env.DB), { ...env, DELIVERY_QUEUE: refusingQueue }, tenant.id, "query.created", exampleData("query.created"));
+    expect(result).toMatchObject({ event: "query.created", deliveries_scheduled: 1, enqueued: false, replayed: false });
+    enqueueFailureLogged();
+    const { results } = await env.DB.prepare("SELECT status FROM deliveries WHERE webhook_id = ?").bind(webhook.id).all();
+    expect(results).toEqual([{ status: "pending" }]);
+  });
+});
+
+describe("sweepLostDeliveries", () => {
+  it("re-enqueues only pending deliveries more than the grace period past due, within its window", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey());
+    const now = Date.now();
+    const lost = await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 3 * MINUTE });
+    const inGrace = await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - MINUTE });
+    const finished = await Promise.all(
+      ["success", "failed", "cancelled"].map((status) => insertDelivery(tenant, webhook.id, { status, nextAttemptAt: now - 3 * MINUTE })),
+    );
+    const tooOld = await insertDelivery(tenant, webhook.id, { createdAt: now - 25 * 60 * MINUTE });
+    const queue = recordingQueue();
+
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, now);
+
+    expect(queue.refs.filter((r) => r.webhookId === webhook.id)).toEqual([{ webhookId: webhook.id, deliveryId: lost.deliveryId }]);
+    expect((await storedDelivery(lost.deliveryId))!.next_attempt_at).toBe(now);
+    expect((await storedDelivery(inGrace.deliveryId))!.next_attempt_at).toBe(now - MINUTE);
+    for (const row of [...finished, tooOld]) expect((await storedDelivery(row.deliveryId))!.next_attempt_at).not.toBe(now);
+  });
+
+  it("claims a delivery once per grace period, so runs do not pile up jobs; a lost job is found again", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey());
+    const now = Date.now();
+    const lost = await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 3 * MINUTE });
+    const ours = (refs: DeliveryRef[]) => refs.filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId);
+
+    // The first run claims it, but its enqueue is refused: the job is lost again.
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: refusingQueue }, now);
+    expect((await storedDelivery(lost.deliveryId))!).toMatchObject({ status: "pending", next_attempt_at: now });
+    enqueueFailureLogged();
+
+    // Time passes by moving our row's due time back, never by sweeping at a future `now`,
+    // which would claim (and postpone) every other test's pending deliveries.
+    await backdate(lost.deliveryId, MINUTE);
+    const nextMinute = recordingQueue();
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: nextMinute.queue }, now);
+    expect(ours(nextMinute.refs)).toEqual([]);
+
+    await backdate(lost.deliveryId, MINUTE + 1);
+    const afterGrace = recordingQueue();
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: afterGrace.queue }, now);
+    expect(ours(afterGrace.refs)).toEqual([lost.deliveryId]);
+  });
+
+  it("honours SWEEP_GRACE_SECONDS", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey());
+    const now = Date.now();
+    const late = await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 11_000 });
+    await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 9_000 });
+    const queue = recordingQueue();
+    await sweepLostDeliveries({ ...env, SWEEP_GRACE_SECONDS: "10", DELIVERY_QUEUE: queue.queue }, now);
+    expect(queue.refs.filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId)).toEqual([late.deliveryId]);
+  });
+});

@@ -1,0 +1,194 @@
+import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect, vi } from "vitest";
+import type { DeliveryJob } from "../../src/delivery/job";
+import type { Env } from "../../src/env";
+import { EVENT_CATALOG, type EventType } from "../../src/events/catalog";
+import entry from "../../src/index";
+import { newTimeOrderedId } from "../../src/lib/ids";
+import type { ReceivedRequest } from "../setup/receiver";
+import { api, createWebhook, receiver, webhookBody, type Tenant, type WebhookCreated, type WebhookView } from "./harness";
+
+/** The guide's example `data` of each event type: valid publish bodies. */
+export const exampleData = (type: EventType): Record<string, unknown> => ({ ...EVENT_CATALOG[type].example });
+
+export interface Published {
+  event_id: string;
+  event: string;
+  created_at: string;
+  deliveries_scheduled: number;
+  enqueued: boolean;
+  replayed: boolean;
+}
+
+export interface AttemptView {
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  response_time_ms: number;
+  response_excerpt: string | null;
+  attempted_at: string;
+}
+
+export interface DeliveryView {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event: string;
+  status: "pending" | "success" | "failed" | "cancelled";
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_response_time_ms: number | null;
+  last_response_excerpt: string | null;
+  next_retry_at: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface DeliveryDetail extends DeliveryView {
+  attempt_log: AttemptView[];
+}
+
+/** POST /api/v1/events as the tenant. */
+export function publish(tenant: Tenant, event: string, data: unknown, headers: Record<string, string> = {}) {
+  return api("/api/v1/events", { method: "POST", key: tenant.key, headers, json: { event, data } });
+}
+
+/** Publishes and asserts the 202. */
+export async function published(tenant: Tenant, event: EventType, data = exampleData(event), headers: Record<string, string> = {}) {
+  const res = await publish(tenant, event, data, headers);
+  const text = await res.text();
+  expect(res.status, text).toBe(202);
+  return JSON.parse(text) as Published;
+}
+
+/** A webhook of the tenant pointing at the local receiver under `key`, scripted with `respond`. */
+export function receiverWebhook(tenant: Tenant, key: string, respond?: string, overrides: Record<string, unknown> = {}): Promise<WebhookCreated> {
+  return createWebhook(tenant, webhookBody({ url: receiver.url(key, respond), events: ["query.created"], ...overrides }));
+}
+
+export async function deliveryLog(tenant: Tenant, webhookId: string, query = ""): Promise<DeliveryView[]> {
+  const res = await api(`/api/v1/webhooks/${webhookId}/deliveries${query}`, { key: tenant.key });
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  return JSON.parse(text) as DeliveryView[];
+}
+
+export async function deliveryDetail(tenant: Tenant, webhookId: string, deliveryId: string): Promise<DeliveryDetail> {
+  const res = await api(`/api/v1/webhooks/${webhookId}/deliveries/${deliveryId}`, { key: tenant.key });
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  return JSON.parse(text) as DeliveryDetail;
+}
+
+export async function webhookView(tenant: Tenant, webhookId: string): Promise<WebhookView> {
+  const res = await api(`/api/v1/webhooks/${webhookId}`, { key: tenant.key });
+  expect(res.status).toBe(200);
+  return (await res.json()) as WebhookView;
+}
+
+const POLL = { timeout: 15_000, interval: 25 };
+
+/** Polls until `check` returns a value that is not null/undefined/false, and returns it. */
+export async function eventually<T>(check: () => Promise<T | null | undefined | false>, timeout = POLL.timeout): Promise<T> {
+  return (await vi.waitUntil(check, { ...POLL, timeout })) as T;
+}
+
+/** The webhook's only delivery once it has left `pending`, with its attempt log. */
+export async function finishedDelivery(tenant: Tenant, webhookId: string): Promise<DeliveryDetail> {
+  const [delivery] = await eventually(async () => {
+    const log = await deliveryLog(tenant, webhookId);
+    return log.length === 1 && log[0].status !== "pending" ? log : null;
+  });
+  return deliveryDetail(tenant, webhookId, delivery.id);
+}
+
+/** The receiver's requests under `key` once there are at least `count`. */
+export function receivedAtLeast(key: string, count: number): Promise<ReceivedRequest[]> {
+  return eventually(async () => {
+    const requests = await receiver.requests(key);
+    return requests.length >= count ? requests : null;
+  });
+}
+
+/** The Worker's default export, typed as the runtime calls it (handler, env, ctx). */
+export const worker = entry as ExportedHandler<Env, DeliveryJob> & Required<Pick<ExportedHandler<Env, DeliveryJob>, "queue" | "scheduled">>;
+
+/** The stored delivery row, straight from D1. */
+export const storedDelivery = (deliveryId: string) =>
+  env.DB.prepare("SELECT * FROM deliveries WHERE id = ?").bind(deliveryId).first<Record<string, unknown>>();
+
+export const storedEventCount = async (tenantId: string) =>
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
+
+export const storedDeliveryCount = async (tenantId: string) =>
+  (await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
+
+/**
+ * Writes an event and one pending delivery for the webhook straight into D1, bypassing the
+ * publish API, so no job reaches the real queue: the test decides which jobs exist.
+ */
+export async function insertDelivery(
+  tenant: Tenant,
+  webhookId: string,
+  row: { attempts?: number; nextAttemptAt?: number; status?: string; createdAt?: number; data?: Record<string, unknown> } = {},
+): Promise<{ eventId: string; deliveryId: string; createdAt: number }> {
+  const createdAt = row.createdAt ?? Date.now();
+  const eventId = newTimeOrderedId(createdAt);
+  const deliveryId = newTimeOrderedId(createdAt);
+  await env.DB.batch([
+    env.DB.prepare(
+      "INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, created_at) VALUES (?, ?, 'query.created', ?, 1, ?)",
+    ).bind(eventId, tenant.id, JSON.stringify(row.data ?? exampleData("query.created")), createdAt),
+    env.DB.prepare(
+      `INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
+       VALUES (?, ?, ?, ?, 'query.created', ?, ?, ?, '[]', ?)`,
+    ).bind(deliveryId, tenant.id, webhookId, eventId, row.status ?? "pending", row.attempts ?? 0, row.nextAttemptAt ?? createdAt, createdAt),
+  ]);
+  return { eventId, deliveryId, createdAt };
+}
+
+/** Makes a pending delivery due now, as if its retry delay had passed. */
+export const makeDue = (deliveryId: string) =>
+  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now(), deliveryId).run();
+
+export const job = (webhookId: string, ...deliveryIds: string[]): DeliveryJob => ({
+  deliveries: deliveryIds.map((deliveryId) => ({ webhookId, deliveryId })),
+});
+
+export interface ConsumeResult extends QueueResult {
+  /** The options each message's retry() got, by message id: getQueueResult drops delaySeconds. */
+  retryOptions: Record<string, QueueRetryOptions | undefined>;
+}
+
+/** Runs the Worker's queue handler on a hand-made batch and returns what it acked and retried. */
+export async function consume(jobs: DeliveryJob[], overrides: Partial<Env> = {}): Promise<ConsumeResult> {
+  const batch = createMessageBatch<DeliveryJob>(
+    "hr-intel-webhook-deliveries",
+    jobs.map((body, i) => ({ id: `msg-${i + 1}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const retryOptions: Record<string, QueueRetryOptions | undefined> = {};
+  for (const message of batch.messages) {
+    const retry = message.retry.bind(message);
+    vi.spyOn(message, "retry").mockImplementation((options?: QueueRetryOptions) => {
+      retryOptions[message.id] = options;
+      retry(options);
+    });
+  }
+  const ctx = createExecutionContext();
+  await worker.queue(batch, { ...env, ...overrides }, ctx);
+  return { ...(await getQueueResult(batch, ctx)), retryOptions };
+}
+
+/**
+ * Asserts that the receiver's count under `key` stays at `count` until `untilMs`: the one
+ * place a test must let time pass, to show that a retry the queue may still hold does nothing.
+ */
+export async function staysAt(key: string, count: number, untilMs: number): Promise<void> {
+  do {
+    expect(await receiver.requests(key)).toHaveLength(count);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } while (Date.now() < untilMs);
+  expect(await receiver.requests(key)).toHaveLength(count);
+}
