@@ -21,8 +21,10 @@ export default defineConfig(async () => {
             // Short per-attempt timeout so the hanging-receiver tests stay quick.
             DELIVERY_TIMEOUT_MS: "1500",
           },
-          // Deliver queue batches quickly in tests.
-          queueConsumers: { "hr-intel-webhook-deliveries": { maxBatchTimeout: 0.05 } },
+          // Deliver queue batches quickly in tests. This replaces wrangler.toml's consumer settings,
+          // so max_retries is repeated: Miniflare's default (2) drops a job after 3 deliveries, and
+          // the consumer retries jobs to wait out each delivery's backoff.
+          queueConsumers: { "hr-intel-webhook-deliveries": { maxBatchTimeout: 0.05, maxRetries: 10 } },
         },
       }),
     ],

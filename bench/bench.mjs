@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+// `npm run bench`: throughput, latency and counted cost of webhook delivery, on this machine.
+//
+// Starts the Worker with `wrangler dev` (local D1 and queues, a fresh --persist-to directory, a
+// private copy of wrangler.toml, src/ bundled once so edits during the run do not reload it), a
+// second `wrangler dev` running bench/baseline-worker.js, and a local receiver answering 200 at
+// once. For 1, 10, 100 and 1,000 subscribed endpoints per event:
+//   latency run  events published one at a time: publish latency (POST /api/v1/events) and the
+//                event-to-receipt latency of a lightly loaded system;
+//   burst        >= 5,000 deliveries published as fast as PUBLISH_CONCURRENCY clients can:
+//                deliveries per second and event-to-receipt latency under load, and the counters
+//                of every invocation in the window (LOG_USAGE=1 lines: D1 round trips and rows,
+//                queue operations, subrequests) plus workerd CPU, per successful delivery;
+//   baseline     the same runtime making the same number of plain fetch POSTs (no D1, no queue, no
+//                signing) to the same receiver at the concurrency the consumer reached (the number
+//                of connections it opened to the receiver during the burst).
+// Prints tables and writes everything to bench/results/bench-<time>.json. Prices: lib/prices.mjs.
+//
+// Options: --fanouts=1,10,100,1000  --burst=5000  --consumer=max_batch_size:100,max_batch_timeout:0.2
+// (overrides [[queues.consumers]] in the private config copy, to try consumer settings).
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ApiClient, eventData } from "./lib/api.mjs";
+import { PRICES, costPerMillion } from "./lib/prices.mjs";
+import { startReceiver } from "./lib/receiver.mjs";
+import { fmt, pool, summarize, table } from "./lib/stats.mjs";
+import { perUnit, sumUsage } from "./lib/usage.mjs";
+import { ROOT, WranglerDev, applyMigrations, snapshotWorker, writeBaselineConfig, writeConfig } from "./lib/wrangler.mjs";
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
+const FANOUTS = (args.fanouts ?? "1,10,100,1000").split(",").map(Number);
+const BURST_DELIVERIES = Number(args.burst ?? 5000);
+const LATENCY_EVENTS = { 1: 200, 10: 100, 100: 50, 1000: 10 };
+const PUBLISH_CONCURRENCY = 8;
+const CONSUMER = Object.fromEntries((args.consumer ? args.consumer.split(",") : []).map((kv) => kv.split(":")).map(([k, v]) => [k, Number(v)]));
+const PORTS = { worker: 8797, baseline: 8798 };
+const ADMIN_TOKEN = "bench-admin-token";
+const VARS = {
+  ENVIRONMENT: "development", // http://127.0.0.1 receivers
+  LOG_USAGE: "1",
+  ADMIN_TOKEN,
+  SECRET_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+  DELIVERY_TIMEOUT_MS: "10000",
+};
+const PHASE_TIMEOUT_MS = 180_000;
+let quietMs = 1500; // no invocation for this long (> max_batch_timeout) means the consumer is idle; set in main()
+
+const wallNow = () => performance.timeOrigin + performance.now();
+const log = (...parts) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...parts);
+
+async function waitFor(condition, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/** Resolves once the Worker has logged no invocation for quietMs. */
+async function quiet(worker) {
+  let count = -1;
+  let since = Date.now();
+  await waitFor(
+    () => {
+      if (worker.usage.length !== count) [count, since] = [worker.usage.length, Date.now()];
+      return Date.now() - since >= quietMs;
+    },
+    PHASE_TIMEOUT_MS,
+    "the Worker to go idle",
+  );
+}
+
+/** Miniflare's queue batches in the window: count, sizes, busy time and how many ran at once. */
+function batchStats(batches) {
+  const spans = batches.map((b) => ({ start: b.at - b.ms, end: b.at, size: b.total }));
+  let maxOverlap = 0;
+  for (const s of spans) maxOverlap = Math.max(maxOverlap, spans.filter((o) => o.start < s.end && o.end > s.start).length);
+  let busyMs = 0; // the union of the batches' spans: time in which at least one batch ran
+  let coveredTo = -Infinity;
+  for (const s of [...spans].sort((a, b) => a.start - b.start)) {
+    busyMs += Math.max(0, s.end - Math.max(s.start, coveredTo));
+    coveredTo = Math.max(coveredTo, s.end);
+  }
+  return { count: spans.length, mean_messages: spans.length ? spans.reduce((a, s) => a + s.size, 0) / spans.length : 0, busy_ms: busyMs, max_concurrent: maxOverlap };
+}
+
+const sumCounters = (hooks) => hooks.reduce((a, h) => ({ delivered: a.delivered + h.delivery_count, failed: a.failed + h.failure_count }), { delivered: 0, failed: 0 });
+
+/**
+ * Publishes `events` events for a tenant with `fanout` endpoints, `concurrency` at a time, waits until
+ * the receiver has every delivery and the Worker is idle, and returns what happened in that window.
+ */
+async function phase({ name, fanout, tenant, events, concurrency, worker, receiver, api }) {
+  await quiet(worker);
+  const before = sumCounters(await api.webhooks(tenant.key));
+  await quiet(worker);
+  const mark = { usage: worker.usage.length, batches: worker.batches.length, requests: receiver.requests.length, cpu: worker.cpuSeconds() };
+  const sentAt = new Map();
+  const publishMs = [];
+  const failures = [];
+  const started = wallNow();
+  await pool(events, concurrency, async (i) => {
+    const seq = `${name}-${fanout}-${i}`;
+    sentAt.set(seq, wallNow());
+    const res = await api.publish(tenant.key, eventData(seq));
+    publishMs.push(res.ms);
+    if (res.status !== 202 || res.body.deliveries_scheduled !== fanout) failures.push({ seq, status: res.status, body: res.body });
+  });
+  const published = wallNow();
+  const expected = events * fanout;
+  const mine = () => receiver.requests.slice(mark.requests).filter((r) => sentAt.has(r.seq));
+  await waitFor(() => mine().length >= expected || failures.length > 0, PHASE_TIMEOUT_MS, `${expected} deliveries of ${name} fan-out ${fanout}`);
+  await quiet(worker);
+  const cpu = worker.cpuSeconds();
+  const usageEntries = worker.usage.slice(mark.usage);
+  const batches = worker.batches.slice(mark.batches);
+  const received = mine();
+  const after = sumCounters(await api.webhooks(tenant.key));
+  const successes = after.delivered - after.failed - (before.delivered - before.failed);
+  const lastReceipt = Math.max(...received.map((r) => r.receivedAt));
+  const e2e = received.map((r) => r.receivedAt - sentAt.get(r.seq));
+  const usage = sumUsage(usageEntries);
+  const cpuMs = { worker: (cpu.worker - mark.cpu.worker) * 1000, proxy: (cpu.proxy - mark.cpu.proxy) * 1000 };
+  const per = { ...perUnit(usage, successes), cpu_ms: cpuMs.worker / successes };
+  return {
+    name,
+    fanout,
+    events,
+    publish_concurrency: concurrency,
+    deliveries_expected: expected,
+    deliveries_received: received.length,
+    distinct_deliveries_received: new Set(received.map((r) => r.deliveryId)).size,
+    successes,
+    failures_reported: after.failed - before.failed,
+    publish_failures: failures.slice(0, 5),
+    publish_ms: summarize(publishMs),
+    publish_seconds: (published - started) / 1000,
+    e2e_ms: summarize(e2e),
+    seconds: (lastReceipt - started) / 1000,
+    deliveries_per_second: received.length / ((lastReceipt - started) / 1000),
+    consumer_connections: new Set(received.map((r) => r.socket)).size,
+    batches: batchStats(batches),
+    usage,
+    cpu_ms: cpuMs,
+    per_delivery: per,
+    usd_per_million_deliveries: costPerMillion(per),
+  };
+}
+
+/**
+ * The baseline Worker makes `n` POSTs to the receiver with `c` in flight; returns deliveries per
+ * second. mode "plain" is the baseline; "attempt" runs the consumer's attemptDelivery() instead.
+ */
+async function baseline(baselineWorker, receiver, n, c, mode = "plain") {
+  const cpu0 = baselineWorker.cpuSeconds().worker;
+  const from = receiver.requests.length;
+  const url = `${baselineWorker.base}/run?mode=${mode}&n=${n}&c=${c}&url=${encodeURIComponent(`${receiver.url}/baseline`)}`;
+  const res = await fetch(url, { method: "POST", signal: AbortSignal.timeout(PHASE_TIMEOUT_MS) });
+  const body = await res.json();
+  if (body.failed > 0) throw new Error(`baseline: ${body.failed} of ${n} POSTs failed: ${body.errors.join("; ")}`);
+  return {
+    mode,
+    n,
+    concurrency: c,
+    elapsed_ms: body.elapsed_ms,
+    deliveries_per_second: n / (body.elapsed_ms / 1000),
+    connections: new Set(receiver.requests.slice(from).map((r) => r.socket)).size,
+    cpu_ms_per_post: ((baselineWorker.cpuSeconds().worker - cpu0) * 1000) / n,
+  };
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "hr-intel-bench-"));
+
+async function main() {
+  const runStarted = Date.now();
+  const { file: config, consumer } = writeConfig(dir, CONSUMER);
+  const baselineConfig = writeBaselineConfig(dir);
+  await Promise.all([snapshotWorker(config), snapshotWorker(baselineConfig)]);
+  const persistDir = path.join(dir, "state");
+  log(`work dir ${dir}; consumer ${JSON.stringify(consumer)}`);
+  quietMs = Math.max(1500, (consumer.max_batch_timeout ?? 1) * 1000 + 500);
+  await applyMigrations(config, persistDir);
+  const worker = new WranglerDev({ config, port: PORTS.worker, persistDir, vars: VARS, logFile: path.join(dir, "worker.log") });
+  const baselineWorker = new WranglerDev({ config: baselineConfig, port: PORTS.baseline, persistDir: path.join(dir, "baseline-state"), logFile: path.join(dir, "baseline.log") });
+  const receiver = await startReceiver();
+  const results = { started_at: new Date(runStarted).toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg() }, consumer, prices: PRICES, runs: [] };
+  try {
+    await Promise.all([worker.start(), baselineWorker.start()]);
+    log(`Worker on ${worker.base}, baseline on ${baselineWorker.base}, receiver on ${receiver.url}`);
+    const api = new ApiClient(worker.base, { adminToken: ADMIN_TOKEN });
+    const tenants = {};
+    for (const fanout of FANOUTS) {
+      tenants[fanout] = await api.createTenant(`bench fan-out ${fanout}`);
+      await pool(fanout, 8, (i) => api.createWebhook(tenants[fanout].key, `${receiver.url}/h/${fanout}/${i}`));
+    }
+    log(`created ${FANOUTS.reduce((a, f) => a + f, 0)} webhooks`);
+
+    for (const fanout of FANOUTS) {
+      const common = { fanout, tenant: tenants[fanout], worker, receiver, api };
+      const latency = await phase({ ...common, name: "latency", events: LATENCY_EVENTS[fanout] ?? 20, concurrency: 1 });
+      log(`fan-out ${fanout}: publish p50 ${fmt(latency.publish_ms.p50)} ms p99 ${fmt(latency.publish_ms.p99)} ms (n=${latency.publish_ms.n})`);
+      const burst = await phase({ ...common, name: "burst", events: Math.ceil(BURST_DELIVERIES / fanout), concurrency: PUBLISH_CONCURRENCY });
+      log(`fan-out ${fanout}: burst ${burst.deliveries_received} deliveries in ${fmt(burst.seconds, 2)} s = ${fmt(burst.deliveries_per_second, 0)}/s over ${burst.consumer_connections} connections`);
+      const base = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections);
+      const attemptOnly = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections, "attempt");
+      log(`fan-out ${fanout}: baseline ${base.n} POSTs at concurrency ${base.concurrency}: ${fmt(base.deliveries_per_second, 0)}/s (attemptDelivery() alone: ${fmt(attemptOnly.deliveries_per_second, 0)}/s)`);
+      results.runs.push({ fanout, latency, burst, baseline: base, attempt_only: attemptOnly, ratio: burst.deliveries_per_second / base.deliveries_per_second });
+    }
+  } finally {
+    await Promise.all([worker.stop(), baselineWorker.stop(), receiver.close()]);
+  }
+  results.seconds = (Date.now() - runStarted) / 1000;
+  report(results);
+  const outDir = path.join(ROOT, "bench", "results");
+  mkdirSync(outDir, { recursive: true });
+  const out = path.join(outDir, `bench-${results.started_at.replace(/[:.]/g, "-")}.json`);
+  writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nWrote ${path.relative(ROOT, out)} (${fmt(results.seconds, 0)} s).`);
+  rmSync(dir, { recursive: true, force: true });
+  const complete = (p) => p.successes === p.deliveries_expected && p.distinct_deliveries_received === p.deliveries_received;
+  const broken = results.runs.filter((r) => !complete(r.burst) || !complete(r.latency));
+  if (broken.length > 0) {
+    console.error(`Deliveries missing, failed or duplicated at fan-out ${broken.map((r) => r.fanout).join(", ")}`);
+    process.exitCode = 1;
+  }
+}
+
+function report(results) {
+  const rows = results.runs;
+  console.log(`\nhr-intel-webhooks bench — ${results.started_at}, ${results.machine.cpus} CPUs, consumer ${JSON.stringify(results.consumer)}`);
+  console.log("\nTime (latency run: one publish at a time; burst: >= 5,000 deliveries, 8 publishers; baseline: same runtime, plain fetch, same receiver, N and concurrency)");
+  console.log(
+    table(
+      ["endpoints/event", "publish p50 ms", "publish p99 ms", "idle e2e p50 ms", "idle e2e p99 ms", "burst deliveries", "deliveries/s", "e2e p50 ms", "e2e p99 ms", "consumer conc.", "baseline/s", "ratio"],
+      rows.map((r) => [
+        r.fanout,
+        fmt(r.latency.publish_ms.p50),
+        fmt(r.latency.publish_ms.p99),
+        fmt(r.latency.e2e_ms.p50, 0),
+        fmt(r.latency.e2e_ms.p99, 0),
+        r.burst.deliveries_received,
+        fmt(r.burst.deliveries_per_second, 0),
+        fmt(r.burst.e2e_ms.p50, 0),
+        fmt(r.burst.e2e_ms.p99, 0),
+        r.burst.consumer_connections,
+        fmt(r.baseline.deliveries_per_second, 0),
+        fmt(r.ratio, 2),
+      ]),
+    ),
+  );
+  console.log("\nWhere the burst's time goes: deliveries/s of plain fetch (baseline) → + the attempt code (signing, canonical JSON, excerpt) → + D1, queue and batching (consumer while a batch runs) → + publishing and waiting (end to end)");
+  console.log(
+    table(
+      ["endpoints/event", "plain fetch/s", "attemptDelivery/s", "consumer busy/s", "end-to-end/s", "publish s", "batches", "msgs/batch", "batches at once", "CPU ms/delivery", "CPU ms/plain POST"],
+      rows.map((r) => [
+        r.fanout,
+        fmt(r.baseline.deliveries_per_second, 0),
+        fmt(r.attempt_only.deliveries_per_second, 0),
+        fmt(r.burst.deliveries_received / (r.burst.batches.busy_ms / 1000), 0),
+        fmt(r.burst.deliveries_per_second, 0),
+        fmt(r.burst.publish_seconds, 2),
+        r.burst.batches.count,
+        fmt(r.burst.batches.mean_messages, 1),
+        r.burst.batches.max_concurrent,
+        fmt(r.burst.per_delivery.cpu_ms, 2),
+        fmt(r.baseline.cpu_ms_per_post, 2),
+      ]),
+    ),
+  );
+  console.log("\nCost per successful delivery (burst; counted from the Worker's usage lines; publishes included)");
+  console.log(
+    table(
+      ["endpoints/event", "invocations", "D1 round trips", "rows read", "rows written", "unmetered stmts", "queue sent", "acks", "retries", "queue ops", "subrequests", "$/M deliveries", "of which D1 writes"],
+      rows.map(({ fanout, burst: { per_delivery: p, usd_per_million_deliveries: usd } }) => [
+        fanout,
+        fmt(p.requests, 4),
+        fmt(p.d1_round_trips, 4),
+        fmt(p.d1_rows_read, 2),
+        fmt(p.d1_rows_written, 3),
+        fmt(p.d1_unmetered_statements, 4),
+        fmt(p.queue_messages_sent, 4),
+        fmt(p.queue_acks, 4),
+        fmt(p.queue_retries, 4),
+        fmt(p.queue_operations, 4),
+        fmt(p.subrequests, 2),
+        `$${fmt(usd.total, 2)}`,
+        `$${fmt(usd.d1_write, 2)}`,
+      ]),
+    ),
+  );
+  console.log("\nPrices (USD, Workers Paid list prices beyond the included usage; $/M deliveries = Σ count per delivery × $ per million units):");
+  for (const [name, price] of Object.entries(PRICES)) console.log(`  ${name.padEnd(17)} $${price.usd_per_million} per million ${price.unit} — ${price.source}`);
+  console.log("  CPU is workerd's process CPU time, which locally also runs D1's SQLite and the queue broker: an upper bound.");
+}
+
+main().catch((error) => {
+  console.error(`npm run bench failed: ${error.stack ?? error}\n(wrangler logs: ${dir})`);
+  process.exit(1);
+});

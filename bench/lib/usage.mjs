@@ -1,0 +1,38 @@
+// Adding up the {"usage":{…}} lines the Worker logs with LOG_USAGE=1 (src/lib/usage.ts).
+
+export const USAGE_FIELDS = [
+  "d1_round_trips",
+  "d1_rows_read",
+  "d1_rows_written",
+  "d1_unmetered_statements",
+  "queue_messages_sent",
+  "queue_acks",
+  "queue_retries",
+  "subrequests",
+];
+
+/** Totals of usage entries ({ usage }), with the number of invocations of each kind. */
+export function sumUsage(entries) {
+  const total = Object.fromEntries(USAGE_FIELDS.map((f) => [f, 0]));
+  const invocations = { fetch: 0, queue: 0, scheduled: 0 };
+  for (const { usage } of entries) {
+    invocations[usage.invocation] = (invocations[usage.invocation] ?? 0) + 1;
+    for (const f of USAGE_FIELDS) total[f] += usage[f] ?? 0;
+  }
+  return {
+    ...total,
+    invocations,
+    requests: Object.values(invocations).reduce((a, b) => a + b, 0),
+    // Cloudflare bills a write (send), a read per delivery to a consumer (ack or retry) and a delete (ack).
+    queue_operations: total.queue_messages_sent + total.queue_acks + total.queue_retries + total.queue_acks,
+  };
+}
+
+/** Each counter divided by n (per delivery). */
+export function perUnit(totals, n) {
+  const out = {};
+  for (const [key, value] of Object.entries(totals)) {
+    if (typeof value === "number") out[key] = n > 0 ? value / n : Number.NaN;
+  }
+  return out;
+}

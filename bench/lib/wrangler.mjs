@@ -1,0 +1,233 @@
+// Starting the Worker under `wrangler dev` (local D1 and queues, as scripts/dev.mjs does) for
+// `npm run bench` and `npm run soak`: a private copy of wrangler.toml with absolute paths (so no
+// .dev.vars is picked up and consumer settings can be overridden), migrations applied to a fresh
+// --persist-to directory, and a process group we can SIGKILL to simulate a crash.
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, createWriteStream } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
+const QUIET_ENV = { CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
+
+/** The [[queues.consumers]] settings of a wrangler.toml text (numbers only). */
+export function consumerSettings(tomlText) {
+  const block = tomlText.split("[[queues.consumers]]")[1]?.split(/\n\[/)[0] ?? "";
+  const settings = {};
+  for (const match of block.matchAll(/^\s*(max_[a-z_]+)\s*=\s*([\d.]+)/gm)) settings[match[1]] = Number(match[2]);
+  return settings;
+}
+
+/**
+ * Writes `dir/wrangler.toml`: the project's config with absolute main/migrations paths and the given
+ * [[queues.consumers]] keys replaced (or added). Returns its path and the consumer settings in force.
+ */
+export function writeConfig(dir, consumer = {}) {
+  mkdirSync(dir, { recursive: true });
+  let text = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
+    .replace(/^main\s*=\s*"([^"]+)"/m, (_, main) => `main = ${JSON.stringify(path.join(ROOT, main))}`)
+    .replace(/^migrations_dir\s*=\s*"([^"]+)"/m, (_, dir) => `migrations_dir = ${JSON.stringify(path.join(ROOT, dir))}`);
+  const [head, rest] = text.split("[[queues.consumers]]");
+  if (rest !== undefined) {
+    const end = rest.search(/\n\[/);
+    let block = end === -1 ? rest : rest.slice(0, end);
+    const tail = end === -1 ? "" : rest.slice(end);
+    for (const [key, value] of Object.entries(consumer)) {
+      const line = new RegExp(`^(\\s*${key}\\s*=\\s*)[^#\\n]*`, "m");
+      block = line.test(block) ? block.replace(line, `$1${value} `) : `${block.trimEnd()}\n${key} = ${value}\n`;
+    }
+    text = `${head}[[queues.consumers]]${block}${tail}`;
+  }
+  const file = path.join(dir, "wrangler.toml");
+  writeFileSync(file, text);
+  return { file, consumer: consumerSettings(text) };
+}
+
+function run(args, { cwd = ROOT } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WRANGLER, ...args], { cwd, env: { ...process.env, ...QUIET_ENV }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk) => (output += chunk));
+    child.stderr.on("data", (chunk) => (output += chunk));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(output) : reject(new Error(`wrangler ${args.slice(0, 4).join(" ")} failed (${code}):\n${output}`))));
+  });
+}
+
+/**
+ * Bundles the Worker of `configFile` once (wrangler deploy --dry-run) and points the config at
+ * the bundle with no_bundle = true. `wrangler dev` then runs this snapshot of src/ and does not
+ * hot-reload (which drops the local queue's messages) when someone edits src/ during a run.
+ */
+export async function snapshotWorker(configFile) {
+  const outdir = path.join(path.dirname(configFile), `dist-${path.basename(configFile, ".toml")}`);
+  await run(["deploy", "--dry-run", "--outdir", outdir, "-c", configFile], { cwd: path.dirname(configFile) });
+  const bundle = readdirSync(outdir).find((name) => name.endsWith(".js")); // named after the entry point
+  const text = readFileSync(configFile, "utf8").replace(
+    /^main\s*=\s*"[^"]+"/m,
+    `main = ${JSON.stringify(path.join(outdir, bundle))}\nno_bundle = true`,
+  );
+  writeFileSync(configFile, text);
+  return configFile;
+}
+
+export const applyMigrations = (config, persistDir) => run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, "-c", config]);
+
+/** Rows of a read-only SQL query against the local D1 (run it while no `wrangler dev` uses persistDir). */
+export async function queryD1(config, persistDir, sql) {
+  const out = await run(["d1", "execute", "DB", "--local", "--persist-to", persistDir, "-c", config, "--json", "--command", sql]);
+  return JSON.parse(out.slice(out.indexOf("[")))[0].results;
+}
+
+/**
+ * CPU seconds (user + system) of the workerd processes below `rootPid`: `worker` is the runtime
+ * running the Worker (and, locally, D1's SQLite and the queue broker), `proxy` the one wrangler
+ * puts in front of it on the dev port.
+ */
+export function workerdCpuSeconds(rootPid) {
+  const procs = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const fields = stat.slice(close + 2).split(" ");
+      procs.set(Number(entry), { comm, ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // the process went away
+    }
+  }
+  const below = (pid) => {
+    for (let p = procs.get(pid); p; p = procs.get(p.ppid)) if (p.ppid === rootPid) return true;
+    return false;
+  };
+  const cpu = { worker: 0, proxy: 0 };
+  for (const [pid, p] of procs) {
+    if (p.comm !== "workerd" || !below(pid)) continue;
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    } catch {
+      continue;
+    }
+    cpu[cmdline.includes("--inspector-addr") ? "worker" : "proxy"] += p.ticks / 100; // USER_HZ
+  }
+  return cpu;
+}
+
+const QUEUE_LINE = /QUEUE (\S+) (\d+)\/(\d+) \((\d+)ms\)/;
+
+/**
+ * `wrangler dev` on 127.0.0.1:port in its own process group. Collects the {"usage":…} lines the
+ * Worker logs (LOG_USAGE=1) and Miniflare's per-batch "QUEUE name acked/total (ms)" lines; the rest
+ * of the output goes to `logFile`.
+ */
+export class WranglerDev {
+  constructor({ config, port, persistDir, vars = {}, logFile }) {
+    Object.assign(this, { config, port, persistDir, vars, logFile });
+    this.base = `http://127.0.0.1:${port}`;
+    this.usage = []; // { at, usage }
+    this.batches = []; // { at, acked, total, ms }
+    this.droppedMessages = 0; // Miniflare's "Dropped message … after N failed attempts" (max_retries used up)
+    this.child = null;
+    this.starts = 0;
+  }
+
+  async start({ timeoutMs = 90_000 } = {}) {
+    const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(this.port), "-c", this.config, "--persist-to", this.persistDir];
+    args.push("--show-interactive-dev-session=false", "--inspector-port", "0");
+    for (const [key, value] of Object.entries(this.vars)) args.push("--var", `${key}:${value}`);
+    const log = this.logFile ? createWriteStream(this.logFile, { flags: "a" }) : null;
+    log?.write(`\n==== start ${++this.starts} at ${new Date().toISOString()}\n`);
+    const child = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: path.dirname(this.config),
+      env: { ...process.env, ...QUIET_ENV },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // its own process group: kill() takes workerd down with it
+    });
+    this.child = child;
+    let buffered = "";
+    child.stdout.on("data", (chunk) => {
+      buffered += chunk;
+      const lines = buffered.split("\n");
+      buffered = lines.pop();
+      const at = performance.timeOrigin + performance.now();
+      for (const line of lines) {
+        if (line.startsWith('{"usage":')) {
+          this.usage.push({ at, usage: JSON.parse(line).usage });
+          continue;
+        }
+        if (line.includes("Dropped message")) this.droppedMessages++;
+        const queue = line.match(QUEUE_LINE);
+        if (queue) this.batches.push({ at, acked: Number(queue[2]), total: Number(queue[3]), ms: Number(queue[4]) });
+        log?.write(`${line}\n`);
+      }
+    });
+    child.stderr.on("data", (chunk) => {
+      this.droppedMessages += String(chunk).split("Dropped message").length - 1;
+      log?.write(chunk);
+    });
+    child.on("exit", (code, signal) => log?.end(`==== exit ${code ?? signal}\n`));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`wrangler dev exited early; see ${this.logFile}`);
+      try {
+        const res = await fetch(`${this.base}/__bench_ready`, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        return this;
+      } catch {
+        await sleep(250);
+      }
+    }
+    throw new Error(`wrangler dev did not answer on ${this.base} within ${timeoutMs} ms; see ${this.logFile}`);
+  }
+
+  get running() {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Kills the whole process group (SIGKILL simulates a crash; SIGTERM for a clean stop). */
+  async stop(signal = "SIGTERM") {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, sleep(5000)]);
+    if (this.running) process.kill(-child.pid, "SIGKILL");
+    await sleep(200); // workerd children of the group die with it
+  }
+
+  /**
+   * Runs the Worker's scheduled handler (the outbox sweep) now. Miniflare's trigger endpoint, since
+   * --test-scheduled's /__scheduled is bundler middleware that a snapshot (no_bundle) lacks.
+   */
+  async scheduled() {
+    const res = await fetch(`${this.base}/cdn-cgi/local/scheduled`, { signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  cpuSeconds() {
+    return this.child ? workerdCpuSeconds(this.child.pid) : { worker: 0, proxy: 0 };
+  }
+}
+
+/** `dir/baseline.wrangler.toml` for bench/baseline-worker.js: the project's compatibility date and flags, no bindings. */
+export function writeBaselineConfig(dir) {
+  mkdirSync(dir, { recursive: true });
+  const project = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8");
+  const keep = project.split("\n").filter((line) => /^compatibility_(date|flags)\s*=/.test(line));
+  const file = path.join(dir, "baseline.wrangler.toml");
+  writeFileSync(
+    file,
+    [`name = "hr-intel-webhooks-baseline"`, `main = ${JSON.stringify(path.join(ROOT, "bench", "baseline-worker.js"))}`, ...keep, ""].join("\n"),
+  );
+  return file;
+}
