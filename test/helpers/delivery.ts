@@ -12,23 +12,10 @@ import { api, createWebhook, receiver, webhookBody, type Tenant, type WebhookCre
 /** The guide's example `data` of each event type: valid publish bodies. */
 export const exampleData = (type: EventType): Record<string, unknown> => ({ ...EVENT_CATALOG[type].example });
 
-export interface Published {
-  event_id: string;
-  event: string;
-  created_at: string;
-  deliveries_scheduled: number;
-  enqueued: boolean;
-  replayed: boolean;
-}
+import type { AttemptRecord as AttemptView } from "../../src/db/schema";
+import type { PublishResult as Published } from "../../src/services/events";
 
-export interface AttemptView {
-  attempt: number;
-  status_code: number | null;
-  error: string | null;
-  response_time_ms: number;
-  response_excerpt: string | null;
-  attempted_at: string;
-}
+export type { AttemptView, Published };
 
 export interface DeliveryView {
   id: string;

@@ -122,14 +122,9 @@ export interface QueryView {
   resolved_at: string | null;
 }
 
-export interface PublishedRef {
-  event_id: string;
-  event: string;
-  created_at: string;
-  deliveries_scheduled: number;
-  enqueued: boolean;
-  replayed: boolean;
-}
+import type { PublishResult as PublishedRef } from "../../src/services/events";
+
+export type { PublishedRef };
 
 export interface QueryChange extends QueryView {
   events: PublishedRef[];
