@@ -61,6 +61,12 @@ function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now
   return [insertEvent, insertDeliveries];
 }
 
+/** A conditional write that the events report on, and when it happened (epoch ms). */
+export interface StateChange {
+  statement: Statement;
+  at: number;
+}
+
 /**
  * Stores events and all their deliveries in one D1 batch (atomic, one round trip), then
  * enqueues the jobs. Outbox rule: rows are written before anything is enqueued; if the
@@ -69,17 +75,19 @@ function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now
  * `change`, if given, is a state change that runs first in the same batch (e.g. a query's
  * conditional UPDATE): the events are stored only if it changed a row, so a transition
  * and its events happen together or not at all. Returns null when it changed nothing.
+ * The events take the change's time, so an event's created_at equals the timestamp in
+ * the resource it reports on.
  */
-export async function publishEvents(env: Env, tenantId: string, specs: EventSpec[], change?: Statement): Promise<PublishResult[] | null> {
+export async function publishEvents(env: Env, tenantId: string, specs: EventSpec[], change?: StateChange): Promise<PublishResult[] | null> {
   for (const spec of specs) assertDeliverable(spec.data);
-  const now = Date.now();
+  const now = change?.at ?? Date.now();
   // Sorted so that events of one publish keep their order under the time-ordered key.
   const ids = specs.map(() => newTimeOrderedId(now)).sort();
   const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE id = ${ids[0]})`;
   const statements = specs.flatMap((spec, i) =>
     eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`),
   );
-  const results = await runBatch<DeliveryRef>(env.DB, change ? [change, ...statements] : statements);
+  const results = await runBatch<DeliveryRef>(env.DB, change ? [change.statement, ...statements] : statements);
   if (change && results[0].meta.changes === 0) return null;
   const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
   const enqueued = await enqueueDeliveries(env, deliveryResults.flatMap((r) => r.results));

@@ -95,7 +95,7 @@ export async function createQuery(db: Database, env: Env, tenantId: string, inpu
   };
   const specs = [event("query.created", row, createdData(row))];
   if (triage.escalate) specs.push(event("query.escalated", row, escalatedData(row)));
-  const published = await publishEvents(env, tenantId, specs, db.insert(queries).values(row));
+  const published = await publishEvents(env, tenantId, specs, { statement: db.insert(queries).values(row), at: now });
   return { ...queryView(row), events: published! };
 }
 
@@ -117,6 +117,7 @@ async function transition(
   current: QueryRow,
   from: QueryStatus[],
   changes: Partial<QueryRow>,
+  at: number,
   eventFor: (next: QueryRow) => EventSpec,
 ) {
   const next: QueryRow = { ...current, ...changes };
@@ -124,7 +125,7 @@ async function transition(
     .update(queries)
     .set(changes)
     .where(and(eq(queries.id, current.id), eq(queries.tenantId, current.tenantId), inArray(queries.status, from)));
-  const published = await publishEvents(env, current.tenantId, [eventFor(next)], update);
+  const published = await publishEvents(env, current.tenantId, [eventFor(next)], { statement: update, at });
   if (!published) throw new ApiError("conflict", "The query changed state concurrently; reload it and try again");
   return { ...queryView(next), events: published };
 }
@@ -137,8 +138,9 @@ export async function escalateQuery(db: Database, env: Env, tenantId: string, id
   const q = await findQuery(db, tenantId, id);
   if (q.status === "resolved") refuse("A resolved query cannot be escalated");
   if (q.status === "escalated") refuse("The query is already escalated");
-  const changes = { status: "escalated" as const, escalated: true, escalationReason: reason, escalatedAt: Date.now() };
-  return transition(db, env, q, ["open"], changes, (next) => event("query.escalated", next, escalatedData(next)));
+  const now = Date.now();
+  const changes = { status: "escalated" as const, escalated: true, escalationReason: reason, escalatedAt: now };
+  return transition(db, env, q, ["open"], changes, now, (next) => event("query.escalated", next, escalatedData(next)));
 }
 
 export async function resolveQuery(db: Database, env: Env, tenantId: string, id: string, response: string) {
@@ -148,7 +150,7 @@ export async function resolveQuery(db: Database, env: Env, tenantId: string, id:
   // Seconds from creation, to a tenth (the guide's 330.5).
   const resolutionTimeSeconds = Math.round((now - q.createdAt) / 100) / 10;
   const changes = { status: "resolved" as const, response, resolvedAt: now, resolutionTimeSeconds };
-  return transition(db, env, q, ["open", "escalated"], changes, (next) => event("query.resolved", next, resolvedData(next)));
+  return transition(db, env, q, ["open", "escalated"], changes, now, (next) => event("query.resolved", next, resolvedData(next)));
 }
 
 export async function addFeedback(db: Database, env: Env, tenantId: string, id: string, rating: number, feedbackText: string | null) {
@@ -158,7 +160,7 @@ export async function addFeedback(db: Database, env: Env, tenantId: string, id: 
   // The unique index on query_id makes "once per query" hold even under concurrent requests.
   const insert = sql`INSERT OR IGNORE INTO ${feedback} (id, tenant_id, query_id, rating, feedback_text, created_at)
     VALUES (${row.id}, ${tenantId}, ${q.id}, ${rating}, ${feedbackText}, ${row.createdAt})`;
-  const published = await publishEvents(env, tenantId, [event("feedback.received", q, feedbackData(q, row))], insert);
+  const published = await publishEvents(env, tenantId, [event("feedback.received", q, feedbackData(q, row))], { statement: insert, at: row.createdAt });
   if (!published) refuse("Feedback was already given for this query");
   return { id: row.id, query_id: q.id, rating, feedback_text: feedbackText, created_at: formatTime(row.createdAt), events: published };
 }

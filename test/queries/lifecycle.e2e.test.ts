@@ -57,6 +57,7 @@ describe("the guide's journey, end to end through the queue", () => {
     expect(resolved).toMatchObject({ id: created.id, status: "resolved", escalated: false, response: TEXTS.response });
     expect(resolved.resolved_at).toMatch(GUIDE_TIMESTAMP);
     expect(resolved.events.map((e) => [e.event, e.deliveries_scheduled])).toEqual([["query.resolved", 1]]);
+    expect(resolved.events[0].created_at).toBe(resolved.resolved_at);
 
     const feedback = await giveFeedback(tenant, created.id, { rating: 4, feedback_text: TEXTS.feedback });
     expect(feedback).toMatchObject({ query_id: created.id, rating: 4, feedback_text: TEXTS.feedback });
