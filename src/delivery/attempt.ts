@@ -18,16 +18,27 @@ export interface AttemptResult {
   class: AttemptClass;
 }
 
+const SMALL_BODY_BYTES = 16 * 1024;
+
 /** Reads at most `limit` characters of the response, so a huge body costs nothing. */
 async function excerpt(response: Response, limit: number): Promise<string | null> {
   if (!response.body) return null;
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  // A small body with a declared length is read whole (the cheapest path); anything else
+  // through a plain reader, stopping at the limit (a TextDecoderStream costs more than the fetch).
+  const declared = Number(response.headers.get("Content-Length") ?? Infinity);
+  if (declared <= SMALL_BODY_BYTES) {
+    const text = await response.text();
+    return text.length > 0 ? text.slice(0, limit) : null;
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
   let text = "";
   while (text.length < limit) {
     const { done, value } = await reader.read();
     if (done) break;
-    text += value;
+    text += decoder.decode(value, { stream: true });
   }
+  if (text.length < limit) text += decoder.decode();
   await reader.cancel().catch(() => {});
   return text.length > 0 ? text.slice(0, limit) : null;
 }

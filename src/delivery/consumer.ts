@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
+import { mapWithLimit } from "../lib/pool";
 import { newUsage, type Usage } from "../lib/usage";
 import { attemptDelivery, type AttemptResult } from "./attempt";
 import type { DeliveryJob, DeliveryRef } from "./job";
@@ -9,6 +10,13 @@ import { deliveryBody } from "./payload";
 import { nextAttemptAt, recordOutcomes, type AttemptOutcome } from "./record";
 import { importSigningKey } from "./signing";
 import { deliveryVerdict } from "./retry-policy";
+
+/**
+ * A Worker invocation keeps at most six connections open; further fetches wait for one to
+ * close. Waiting inside fetch() would count against the attempt's timeout, so attempts are
+ * started six at a time and each one's timeout covers only its own request.
+ */
+const OPEN_CONNECTIONS_PER_INVOCATION = 6;
 
 /** A job may arrive this much before a delivery's next_attempt_at and still attempt it. */
 const EARLY_TOLERANCE_MS = 500;
@@ -123,7 +131,7 @@ function settleMessages(batch: MessageBatch<DeliveryJob>, nextDue: Map<string, n
 
 /**
  * The queue consumer: reads the batch's deliveries in one query, makes the due attempts
- * concurrently, writes every result in one D1 batch, then acks or retries each message
+ * (six at a time), writes every result in one D1 batch, then acks or retries each message
  * through the queue's delay. If D1 fails, the whole batch is retried (nothing is acked).
  */
 export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, usage: Usage = newUsage("queue")): Promise<void> {
@@ -137,7 +145,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const orphaned = rows.filter((row) => row.status === "pending" && !row.webhook_live);
 
   const keyFor = signingKeys(env);
-  const outcomes = await Promise.all(due.map((row) => attempt(row, keyFor(row), policy)));
+  const outcomes = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, (row) => attempt(row, keyFor(row), policy));
   usage.subrequests += outcomes.length;
   await recordOutcomes(env.DB, outcomes);
   if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);

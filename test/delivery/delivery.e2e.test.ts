@@ -4,7 +4,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
 import { api, createTenant, createWebhook, GUIDE_TIMESTAMP, receiver, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
-import { deliveryLog, eventually, exampleData, finishedDelivery, published, receivedAtLeast, receiverWebhook, webhookView } from "../helpers/delivery";
+import { deliveryLog, eventually, exampleData, finishedDelivery, published, receivedAtLeast, receiverWebhook, staysAt, webhookView } from "../helpers/delivery";
 import type { ReceivedRequest } from "../setup/receiver";
 
 /** The guide's Python verifier, in JS: HMAC over json.dumps(payload, sort_keys=True, separators=(',', ':')). */
@@ -132,6 +132,25 @@ describe("fan-out", () => {
     expect(requests.map((r) => JSON.parse(r.body).webhook_id).sort()).toEqual([...ids].sort());
     expect(new Set(requests.map((r) => r.headers["webhook-id"])).size).toBe(150);
     expect(await receiver.requests(key)).toHaveLength(150);
+  });
+
+  it("keeps at most six requests open per invocation (the Workers limit), and times each from its own start", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const ids = await manyWebhooks(tenant, 8, receiver.url(key, "hang"));
+
+    await published(tenant, "query.escalated");
+    const firstSix = await receivedAtLeast(key, 6);
+    // The six hang until DELIVERY_TIMEOUT_MS (1500); no seventh starts before one of them ends.
+    await staysAt(key, 6, firstSix[5].received_at + 700);
+    const requests = await receivedAtLeast(key, 8);
+    expect(new Set(requests.slice(0, 8).map((r) => r.headers["x-webhook-id"]))).toEqual(new Set(ids));
+    // Each attempt was sent and then timed out; none timed out while waiting for a connection.
+    const logs = await eventually(async () => {
+      const all = await Promise.all(ids.map(async (id) => (await deliveryLog(tenant, id))[0]));
+      return all.every((d) => d.attempts >= 1) && all;
+    });
+    for (const delivery of logs) expect(delivery.last_error).toBe("Timed out after 1500 ms");
   });
 
   it("only active webhooks subscribed to the type receive it", async () => {

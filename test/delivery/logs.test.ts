@@ -5,6 +5,7 @@ import {
   deliveryDetail,
   deliveryLog,
   eventually,
+  finishedDelivery,
   insertDelivery,
   job,
   published,
@@ -157,6 +158,14 @@ describe("GET /api/v1/webhooks/{id}/deliveries/{delivery_id}", () => {
     ]);
     expect(Date.parse(attempt_log[1].attempted_at)).toBeGreaterThan(Date.parse(attempt_log[0].attempted_at));
     expect(detail.last_response_time_ms).toBe(attempt_log[1].response_time_ms);
+  });
+
+  it.each(["big", "big-sized"])("keeps the first 1,024 characters of a large response (%s)", async (respond) => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey(), respond);
+    await published(tenant, "query.created");
+    const delivery = await finishedDelivery(tenant, webhook.id);
+    expect(delivery).toMatchObject({ status: "success", last_status_code: 200, last_response_excerpt: "é".repeat(1024) });
   });
 
   it("answers 404 for an unknown or malformed delivery id, and for another webhook's delivery", async () => {

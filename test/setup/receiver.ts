@@ -7,7 +7,8 @@ import { chaosAnswer } from "../../bench/lib/chaos.mjs";
  * POST /<key>?respond=500,hang,200 answers the n-th request to <key> with the n-th
  * behaviour (the last one repeats): an HTTP status, "hang" (never answers), "close"
  * (drops the connection) or "redirect" (302 to /<key>-redirected on this receiver, so a
- * followed redirect would show up there). respond=chaos answers each delivery's n-th request
+ * followed redirect would show up there), "big" (200 with 1 MiB of "é", chunked, no length) or
+ * "big-sized" (200 with 4,000 "é" and a Content-Length). respond=chaos answers each delivery's n-th request
  * (webhook-id header) as chaosAnswer(id, n) of bench/lib/chaos.mjs decides: the soak's fault mix.
  * GET /__requests/<key> lists what <key> got.
  */
@@ -49,6 +50,12 @@ function startReceiver(): Promise<Server> {
       if (behaviour === "redirect") {
         return res.writeHead(302, { location: `http://localhost:${req.socket.localPort}/${first}-redirected` }).end();
       }
+      if (behaviour === "big") {
+        res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+        for (let i = 0; i < 64; i++) res.write("é".repeat(8192));
+        return res.end();
+      }
+      if (behaviour === "big-sized") return res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("é".repeat(4000));
       res.writeHead(Number(behaviour), { "content-type": "application/json" }).end(JSON.stringify({ status: "received", key: first }));
     });
   });
