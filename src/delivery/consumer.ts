@@ -6,7 +6,7 @@ import { mapWithLimit } from "../lib/pool";
 import { newUsage, type Usage } from "../lib/usage";
 import { attemptDelivery, type AttemptResult } from "./attempt";
 import type { DeliveryJob, DeliveryRef } from "./job";
-import { deliveryBody } from "./payload";
+import { bodyForWebhooks } from "./payload";
 import { nextAttemptAt, recordOutcomes, type AttemptOutcome } from "./record";
 import { importSigningKey } from "./signing";
 import { deliveryVerdict } from "./retry-policy";
@@ -23,6 +23,7 @@ const EARLY_TOLERANCE_MS = 500;
 
 interface DueDelivery {
   id: string;
+  event_id: string;
   webhook_id: string;
   status: string;
   attempts: number;
@@ -38,7 +39,7 @@ interface DueDelivery {
 /** Everything the batch needs, for all its messages, in one query (primary-key lookups). */
 function loadDeliveries(db: Database, refs: DeliveryRef[]) {
   const keys = JSON.stringify(refs.map((r) => [r.webhookId, r.deliveryId]));
-  return db.all<DueDelivery>(sql`SELECT d.id, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
+  return db.all<DueDelivery>(sql`SELECT d.id, d.event_id, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
       w.url, w.secret_encrypted, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
       e.type AS event_type, e.data AS event_data, e.created_at AS event_created_at
     FROM json_each(${keys}) AS k
@@ -47,16 +48,35 @@ function loadDeliveries(db: Database, refs: DeliveryRef[]) {
     LEFT JOIN webhooks w ON w.id = d.webhook_id`);
 }
 
-/** Decrypts and imports each webhook's signing key once per batch. */
-function signingKeys(env: Env) {
-  const keys = new Map<string, Promise<CryptoKey>>();
-  return (row: DueDelivery) => {
-    let key = keys.get(row.webhook_id);
-    if (!key) {
-      key = decryptSecret(row.secret_encrypted!, env.SECRET_ENCRYPTION_KEY!).then(importSigningKey);
-      keys.set(row.webhook_id, key);
+/**
+ * Signing keys by sealed secret, kept for the isolate's life: a webhook's key is decrypted
+ * and imported once, not once per batch. A rotated secret is sealed anew (fresh IV), so a
+ * replaced key is never looked up again. Bounded: the oldest entry goes first.
+ */
+const SIGNING_KEY_CACHE_SIZE = 10_000;
+const signingKeyCache = new Map<string, Promise<CryptoKey>>();
+
+function signingKey(sealed: string, env: Env): Promise<CryptoKey> {
+  let key = signingKeyCache.get(sealed);
+  if (!key) {
+    key = decryptSecret(sealed, env.SECRET_ENCRYPTION_KEY!).then(importSigningKey);
+    key.catch(() => signingKeyCache.delete(sealed));
+    if (signingKeyCache.size >= SIGNING_KEY_CACHE_SIZE) signingKeyCache.delete(signingKeyCache.keys().next().value!);
+    signingKeyCache.set(sealed, key);
+  }
+  return key;
+}
+
+/** Builds each delivery's body, parsing and serialising each event's data once per batch. */
+function bodyBuilder() {
+  const byEvent = new Map<string, (webhookId: string) => string>();
+  return (row: DueDelivery): string => {
+    let bodyFor = byEvent.get(row.event_id);
+    if (!bodyFor) {
+      bodyFor = bodyForWebhooks({ type: row.event_type, data: JSON.parse(row.event_data), createdAt: row.event_created_at });
+      byEvent.set(row.event_id, bodyFor);
     }
-    return key;
+    return bodyFor(row.webhook_id);
   };
 }
 
@@ -70,16 +90,16 @@ const unsendable = (error: unknown): AttemptResult => ({
   class: "permanent",
 });
 
-async function attempt(row: DueDelivery, key: Promise<CryptoKey>, policy: DeliveryPolicy): Promise<AttemptOutcome> {
+async function attempt(row: DueDelivery, buildBody: (row: DueDelivery) => string, env: Env, policy: DeliveryPolicy): Promise<AttemptOutcome> {
   const recorded = { deliveryId: row.id, webhookId: row.webhook_id, attemptsBefore: row.attempts };
   let body: string;
   try {
-    body = deliveryBody({ type: row.event_type, data: JSON.parse(row.event_data), createdAt: row.event_created_at }, row.webhook_id);
+    body = buildBody(row);
   } catch (error) {
     // Fail this delivery alone: throwing would retry, and block, every other delivery of the batch.
     return { ...recorded, result: unsendable(error), verdict: { status: "failed" } };
   }
-  const target = { webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKey: await key };
+  const target = { webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKey: await signingKey(row.secret_encrypted!, env) };
   const result = await attemptDelivery(target, body, policy.timeoutMs);
   const verdict = deliveryVerdict(policy, result.class, row.attempts + 1);
   return { ...recorded, result, verdict };
@@ -144,8 +164,8 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const due = rows.filter((row) => isDue(row) && row.webhook_live);
   const orphaned = rows.filter((row) => row.status === "pending" && !row.webhook_live);
 
-  const keyFor = signingKeys(env);
-  const outcomes = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, (row) => attempt(row, keyFor(row), policy));
+  const buildBody = bodyBuilder();
+  const outcomes = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, (row) => attempt(row, buildBody, env, policy));
   usage.subrequests += outcomes.length;
   await recordOutcomes(env.DB, outcomes);
   if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);

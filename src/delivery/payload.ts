@@ -7,10 +7,17 @@ export interface PayloadEvent {
   createdAt: number;
 }
 
-/** The guide's body `{ event, timestamp, webhook_id, data }`, in the bytes its verifiers recompute. */
-export function deliveryBody(event: PayloadEvent, webhookId: string): string {
-  return canonicalJson({ event: event.type, timestamp: formatTime(event.createdAt), webhook_id: webhookId, data: event.data });
+/**
+ * The guide's body `{ event, timestamp, webhook_id, data }` for each webhook of one event, in
+ * the bytes its verifiers recompute. The data is serialised once per event; only webhook_id
+ * differs between webhooks. Keys are in canonicalJson's sorted order: data, event, timestamp, webhook_id.
+ */
+export function bodyForWebhooks(event: PayloadEvent): (webhookId: string) => string {
+  const head = `{"data":${canonicalJson(event.data)},"event":${canonicalJson(event.type)},"timestamp":${canonicalJson(formatTime(event.createdAt))},"webhook_id":`;
+  return (webhookId) => `${head}${canonicalJson(webhookId)}}`;
 }
+
+export const deliveryBody = (event: PayloadEvent, webhookId: string): string => bodyForWebhooks(event)(webhookId);
 
 /** True if the JSON value nests objects/arrays more than `limit` levels deep (checked without recursion). */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {

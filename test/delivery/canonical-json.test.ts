@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
+import { bodyForWebhooks } from "../../src/delivery/payload";
 import vectors from "./python-vectors.json";
 
 describe("canonicalJson matches Python json.dumps(sort_keys=True, separators=(',', ':'))", () => {
@@ -50,5 +51,15 @@ describe("canonicalJson edge cases", () => {
 
   it("does not escape slashes", () => {
     expect(canonicalJson("a/b")).toBe('"a/b"');
+  });
+});
+
+describe("bodyForWebhooks", () => {
+  it("builds, per webhook, exactly the canonical JSON of the guide's body", () => {
+    const event = { type: "query.created", createdAt: Date.parse("2024-11-24T12:00:00Z"), data: { query: "Grüße \u{1F600}", priority: 5, nested: { b: [1.5, null], a: "x" } } };
+    const bodyFor = bodyForWebhooks(event);
+    for (const webhookId of ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]) {
+      expect(bodyFor(webhookId)).toBe(canonicalJson({ event: event.type, timestamp: "2024-11-24T12:00:00Z", webhook_id: webhookId, data: event.data }));
+    }
   });
 });
