@@ -272,11 +272,12 @@ function report(results) {
   console.log("\nCost per successful delivery (burst; counted from the Worker's usage lines; publishes included)");
   console.log(
     table(
-      ["endpoints/event", "invocations", "D1 round trips", "rows read", "rows written", "unmetered stmts", "queue sent", "acks", "retries", "queue ops", "subrequests", "$/M deliveries", "of which D1 writes"],
-      rows.map(({ fanout, burst: { per_delivery: p, usd_per_million_deliveries: usd } }) => [
+      ["endpoints/event", "invocations", "D1 round trips", "max D1 stmts/inv.", "rows read", "rows written", "unmetered stmts", "queue sent", "acks", "retries", "queue ops", "subrequests", "$/M deliveries", "of which D1 writes"],
+      rows.map(({ fanout, burst: { usage, per_delivery: p, usd_per_million_deliveries: usd } }) => [
         fanout,
         fmt(p.requests, 4),
         fmt(p.d1_round_trips, 4),
+        usage.max_d1_statements_per_invocation,
         fmt(p.d1_rows_read, 2),
         fmt(p.d1_rows_written, 3),
         fmt(p.d1_unmetered_statements, 4),

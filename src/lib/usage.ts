@@ -9,6 +9,8 @@ import type { Env } from "../env";
 export interface Usage {
   invocation: string;
   d1_round_trips: number;
+  /** SQL statements, each counting against D1's 1,000 queries per invocation (Workers Paid). */
+  d1_statements: number;
   d1_rows_read: number;
   d1_rows_written: number;
   /** Statements run with first()/raw(), for which D1 returns no meta (drizzle selects). */
@@ -22,6 +24,7 @@ export interface Usage {
 export const newUsage = (invocation: string): Usage => ({
   invocation,
   d1_round_trips: 0,
+  d1_statements: 0,
   d1_rows_read: 0,
   d1_rows_written: 0,
   d1_unmetered_statements: 0,
@@ -45,6 +48,7 @@ function meterStatement(statement: D1PreparedStatement, usage: Usage): D1Prepare
       if (prop === "run" || prop === "all") {
         return async () => {
           usage.d1_round_trips++;
+          usage.d1_statements++;
           const result = await target[prop]();
           addMeta(usage, result.meta);
           return result;
@@ -53,6 +57,7 @@ function meterStatement(statement: D1PreparedStatement, usage: Usage): D1Prepare
       if (prop === "first" || prop === "raw") {
         return (...args: unknown[]) => {
           usage.d1_round_trips++;
+          usage.d1_statements++;
           usage.d1_unmetered_statements++;
           return (target[prop] as (...a: unknown[]) => unknown)(...args);
         };
@@ -72,6 +77,7 @@ function meterD1(d1: D1Database, usage: Usage): D1Database {
       if (prop === "batch") {
         return async (statements: D1PreparedStatement[]) => {
           usage.d1_round_trips++;
+          usage.d1_statements += statements.length;
           const results = await target.batch(statements.map((s) => originals.get(s) ?? s));
           for (const result of results) addMeta(usage, result.meta);
           return results;

@@ -1,0 +1,66 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { AttemptResult } from "../../src/delivery/attempt";
+import { recordOutcomes, type AttemptOutcome } from "../../src/delivery/record";
+import type { DeliveryVerdict } from "../../src/delivery/retry-policy";
+import { createTenant, createWebhook, webhookBody } from "../helpers/harness";
+import { insertDelivery, webhookView } from "../helpers/delivery";
+
+const answered = (statusCode: number): AttemptResult => ({
+  statusCode,
+  error: statusCode < 300 ? null : `HTTP ${statusCode}`,
+  responseTimeMs: 3,
+  responseExcerpt: "ok",
+  attemptedAt: Date.now(),
+  class: statusCode < 300 ? "success" : "permanent",
+});
+
+const outcome = (webhookId: string, deliveryId: string, statusCode: number, verdict: DeliveryVerdict): AttemptOutcome => ({
+  deliveryId,
+  webhookId,
+  attemptsBefore: 0,
+  result: answered(statusCode),
+  verdict,
+});
+
+describe("recordOutcomes: a handful of statements per batch, counters equal to the log", () => {
+  it("writes 250 outcomes across 3 webhooks; the counters count each finished delivery once", async () => {
+    const tenant = await createTenant();
+    const hooks = await Promise.all([1, 2, 3].map(() => createWebhook(tenant, webhookBody())));
+    const outcomes: AttemptOutcome[] = [];
+    for (let i = 0; i < 250; i++) {
+      const hook = hooks[i % 3];
+      const { deliveryId } = await insertDelivery(tenant, hook.id);
+      outcomes.push(i % 5 === 0 ? outcome(hook.id, deliveryId, 404, { status: "failed" }) : outcome(hook.id, deliveryId, 200, { status: "success" }));
+    }
+    await recordOutcomes(env.DB, outcomes);
+
+    for (const hook of hooks) {
+      const mine = outcomes.filter((o) => o.webhookId === hook.id);
+      expect(await webhookView(tenant, hook.id)).toMatchObject({
+        delivery_count: mine.length,
+        failure_count: mine.filter((o) => o.verdict.status === "failed").length,
+      });
+    }
+  });
+
+  it("a duplicate recording (another consumer was first) changes nothing and leaves the counters exact", async () => {
+    const tenant = await createTenant();
+    const hook = await createWebhook(tenant, webhookBody());
+    const first = await insertDelivery(tenant, hook.id);
+    const second = await insertDelivery(tenant, hook.id);
+    const firstDone = outcome(hook.id, first.deliveryId, 200, { status: "success" });
+    await recordOutcomes(env.DB, [firstDone]);
+
+    // The same delivery again (already finished) next to a new one: the chunk's UPDATE changes
+    // one row of two, so the counters are recounted instead of added.
+    await recordOutcomes(env.DB, [firstDone, outcome(hook.id, second.deliveryId, 500, { status: "failed" })]);
+
+    expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
+    const rows = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(hook.id).all();
+    expect(rows.results).toEqual([
+      { id: first.deliveryId, status: "success", attempts: 1 },
+      { id: second.deliveryId, status: "failed", attempts: 1 },
+    ]);
+  });
+});
