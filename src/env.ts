@@ -10,6 +10,8 @@ export interface Env {
   DELIVERY_MAX_ATTEMPTS?: string;
   DELIVERY_BACKOFF_BASE_SECONDS?: string;
   DELIVERY_TIMEOUT_MS?: string;
+  /** Seconds after which a consumer batch starts no new attempt (default 60); the rest wait for the message's retry. */
+  CONSUMER_ATTEMPT_BUDGET_SECONDS?: string;
   /** Seconds past due after which the sweep treats a pending delivery's job as lost (default 120). */
   SWEEP_GRACE_SECONDS?: string;
   /** "1": log each invocation's D1, queue and subrequest usage (src/lib/usage.ts). */
@@ -40,6 +42,13 @@ export const LIMITS = {
    */
   maxDataDepth: 32,
 };
+
+/**
+ * How long one consumer batch keeps starting attempts. Six at a time, a batch of 1,000
+ * deliveries to endpoints that all time out would need 28 minutes, past the 15 minutes a
+ * consumer invocation may run; stopping early keeps every batch short and fair.
+ */
+export const consumerAttemptBudgetMs = (env: Env) => positiveNumber(env.CONSUMER_ATTEMPT_BUDGET_SECONDS, 60) * 1000;
 
 /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
 export const sweepGraceMs = (env: Env) => positiveNumber(env.SWEEP_GRACE_SECONDS, 120) * 1000;

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
+import { consumerAttemptBudgetMs, deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { mapWithLimit } from "../lib/pool";
 import { newUsage, type Usage } from "../lib/usage";
@@ -151,7 +151,7 @@ function settleMessages(batch: MessageBatch<DeliveryJob>, nextDue: Map<string, n
 
 /**
  * The queue consumer: reads the batch's deliveries in one query, makes the due attempts
- * (six at a time), writes every result in one D1 batch, then acks or retries each message
+ * (six at a time, within the attempt budget), writes every result in one D1 batch, then acks or retries each message
  * through the queue's delay. If D1 fails, the whole batch is retried (nothing is acked).
  */
 export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, usage: Usage = newUsage("queue")): Promise<void> {
@@ -165,10 +165,15 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const orphaned = rows.filter((row) => row.status === "pending" && !row.webhook_live);
 
   const buildBody = bodyBuilder();
-  const outcomes = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, (row) => attempt(row, buildBody, env, policy));
+  // Past the budget no new attempt starts; those deliveries stay pending and due, so their message is retried.
+  const startBy = now + consumerAttemptBudgetMs(env);
+  const results = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, async (row) =>
+    Date.now() < startBy ? attempt(row, buildBody, env, policy) : null,
+  );
+  const outcomes = results.filter((o): o is AttemptOutcome => o !== null);
   usage.subrequests += outcomes.length;
   await recordOutcomes(env.DB, outcomes);
   if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);
 
-  settleMessages(batch, nextDueTimes(rows, outcomes, new Set(due.map((row) => row.id))), Date.now(), usage);
+  settleMessages(batch, nextDueTimes(rows, outcomes, new Set(outcomes.map((o) => o.deliveryId))), Date.now(), usage);
 }

@@ -364,6 +364,26 @@ describe("retry policy", () => {
     expect(await deliveryDetail(tenant, webhook.id, once.deliveryId)).toMatchObject({ status: "failed", attempts: 1 });
   });
 
+  it("starts no attempt past CONSUMER_ATTEMPT_BUDGET_SECONDS: the rest stay pending and their messages are retried", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const jobs = [];
+    for (let i = 0; i < 8; i++) {
+      const webhook = await receiverWebhook(tenant, key, "hang");
+      jobs.push(job(webhook.id, (await insertDelivery(tenant, webhook.id)).deliveryId));
+    }
+    // Six attempts start at once and hang for DELIVERY_TIMEOUT_MS (1.5 s), past the 1 s budget.
+    const result = await consume(jobs, { CONSUMER_ATTEMPT_BUDGET_SECONDS: "1" });
+
+    const attempts = await Promise.all(jobs.map(async (j) => (await storedDelivery(j.deliveries[0].deliveryId))!.attempts));
+    expect(attempts).toEqual([1, 1, 1, 1, 1, 1, 0, 0]);
+    expect(await receiver.requests(key)).toHaveLength(6);
+    expect(result.explicitAcks).toEqual([]);
+    expect(result.retryMessages).toHaveLength(8);
+    // The two never attempted are due now: their messages come back after the shortest delay.
+    expect([result.retryOptions["msg-7"], result.retryOptions["msg-8"]]).toEqual([{ delaySeconds: 1 }, { delaySeconds: 1 }]);
+  });
+
   it("is configurable: DELIVERY_TIMEOUT_MS", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey(), "hang");
