@@ -4,7 +4,8 @@
 // Starts the Worker with `wrangler dev` (local D1 and queues, a fresh --persist-to directory, a
 // private copy of wrangler.toml, src/ bundled once so edits during the run do not reload it), a
 // second `wrangler dev` running bench/baseline-worker.js, and a local receiver answering 200 at
-// once. For 1, 10, 100 and 1,000 subscribed endpoints per event:
+// once. First the request floor (what a request without D1, and one with the key lookup and a query,
+// cost this local runtime), then for 1, 10, 100 and 1,000 subscribed endpoints per event:
 //   latency run  events published one at a time: publish latency (POST /api/v1/events) and the
 //                event-to-receipt latency of a lightly loaded system;
 //   burst        >= 5,000 deliveries published as fast as PUBLISH_CONCURRENCY clients can:
@@ -171,6 +172,25 @@ async function baseline(baselineWorker, receiver, n, c, mode = "plain") {
   };
 }
 
+/**
+ * What any request costs this local runtime, for reading the publish figures: requests per second
+ * and workerd CPU per request, PUBLISH_CONCURRENCY at a time, for a route with no D1 (health) and
+ * one with the API-key lookup and one D1 query (list webhooks).
+ */
+async function requestFloor(worker, api, tenant, n = 1000) {
+  const routes = { health: { path: "/api/v1/health" }, authenticated_read: { path: "/api/v1/webhooks?limit=1", key: tenant.key } };
+  const out = {};
+  for (const [name, { path: route, key }] of Object.entries(routes)) {
+    await quiet(worker);
+    const cpu0 = worker.cpuSeconds().worker;
+    const started = wallNow();
+    await pool(n, PUBLISH_CONCURRENCY, () => api.expect(200, "GET", route, { key }));
+    const seconds = (wallNow() - started) / 1000;
+    out[name] = { requests_per_second: n / seconds, cpu_ms_per_request: ((worker.cpuSeconds().worker - cpu0) * 1000) / n };
+  }
+  return out;
+}
+
 const dir = mkdtempSync(path.join(os.tmpdir(), "hr-intel-bench-"));
 
 async function main() {
@@ -196,6 +216,7 @@ async function main() {
       await pool(fanout, 8, (i) => api.createWebhook(tenants[fanout].key, `${receiver.url}/h/${fanout}/${i}`));
     }
     log(`created ${FANOUTS.reduce((a, f) => a + f, 0)} webhooks`);
+    results.request_floor = await requestFloor(worker, api, tenants[FANOUTS[0]]);
 
     for (const fanout of FANOUTS) {
       const common = { fanout, tenant: tenants[fanout], worker, receiver, api };
@@ -249,6 +270,11 @@ function report(results) {
         fmt(r.ratio, 2),
       ]),
     ),
+  );
+  const floor = results.request_floor;
+  console.log(
+    `\nRequest floor of this runtime (${PUBLISH_CONCURRENCY} clients): GET /api/v1/health ${fmt(floor.health.requests_per_second, 0)}/s at ${fmt(floor.health.cpu_ms_per_request, 2)} CPU ms; ` +
+      `authenticated GET /api/v1/webhooks (key lookup + 1 query) ${fmt(floor.authenticated_read.requests_per_second, 0)}/s at ${fmt(floor.authenticated_read.cpu_ms_per_request, 2)} CPU ms`,
   );
   console.log("\nWhere the burst's time goes: deliveries/s of plain fetch (baseline) → + the attempt code (signing, canonical JSON, excerpt) → + D1, queue and batching (consumer while a batch runs) → + publishing and waiting (end to end)");
   console.log(
