@@ -1,4 +1,5 @@
 import { createApp } from "./app";
+import { foldCounterDeltas } from "./db/counters";
 import { consumeDeliveries } from "./delivery/consumer";
 import type { DeliveryJob } from "./delivery/job";
 import { sweepLostDeliveries } from "./delivery/sweep";
@@ -10,5 +11,7 @@ const app = createApp();
 export default {
   fetch: (request, env, ctx) => withUsage("fetch", env, (metered) => Promise.resolve(app.fetch(request, metered, ctx))),
   queue: (batch, env) => withUsage("queue", env, (metered, usage) => consumeDeliveries(batch, metered, usage)),
-  scheduled: (_controller, env) => withUsage("scheduled", env, async (metered) => void (await sweepLostDeliveries(metered))),
+  // Every minute: re-enqueue lost jobs, and fold the webhook counter deltas into the webhooks.
+  scheduled: (_controller, env) =>
+    withUsage("scheduled", env, async (metered) => void (await Promise.all([sweepLostDeliveries(metered), foldCounterDeltas(metered.DB)]))),
 } satisfies ExportedHandler<Env, DeliveryJob>;

@@ -37,7 +37,10 @@ export const webhooks = sqliteTable(
     /** AES-GCM ciphertext of secret_key (base64 of iv || ciphertext). */
     secretEncrypted: text("secret_encrypted").notNull(),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
-    /** Finished deliveries (success or failed) and the failed ones among them. */
+    /**
+     * Finished deliveries (success or failed) and the failed ones among them, up to the last
+     * fold of webhook_counter_deltas; readers add the deltas not yet folded.
+     */
     deliveryCount: integer("delivery_count").notNull().default(0),
     failureCount: integer("failure_count").notNull().default(0),
     createdAt: integer("created_at").notNull(),
@@ -117,6 +120,19 @@ export const deliveries = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.webhookId, t.id] })],
 );
+
+/**
+ * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
+ * failed counts of up to 100 recorded outcomes as JSON `{ webhookId: [finished, failed] }`,
+ * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
+ * The cron folds them into webhooks.delivery_count / failure_count and deletes them.
+ * An INTEGER PRIMARY KEY (the rowid, no AUTOINCREMENT): one row write per insert.
+ */
+export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
+  id: integer("id").primaryKey(),
+  counts: text("counts", { mode: "json" }).$type<Record<string, [number, number]>>().notNull(),
+  createdAt: integer("created_at").notNull(),
+});
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;

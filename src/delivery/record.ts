@@ -1,6 +1,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch } from "../db/batch";
-import type { AttemptRecord } from "../db/schema";
+import { unfoldedCount } from "../db/counters";
+import { webhookCounterDeltas, type AttemptRecord } from "../db/schema";
 import { formatTime } from "../lib/time";
 import type { AttemptResult } from "./attempt";
 import type { DeliveryVerdict } from "./retry-policy";
@@ -84,21 +85,21 @@ function finishedCounts(outcomes: AttemptOutcome[]): Record<string, [number, num
 /**
  * The webhooks' counters for a chunk, right after its UPDATE, so that they always equal the
  * delivery log. If the UPDATE changed every row it was given (changes()), the chunk's counts
- * are added. If not, another consumer recorded some of them first (a duplicate job): the
- * second statement then recounts these webhooks from their deliveries, a rare, exact repair.
+ * are stored as one counter-delta row. If not, another consumer recorded some of them first
+ * (a duplicate job): the second statement then sets these webhooks' counters from their
+ * deliveries, less the deltas not yet folded, a rare and exact repair.
  */
-function updateCounters(outcomes: AttemptOutcome[]): SQL[] {
+function updateCounters(outcomes: AttemptOutcome[], now: number): SQL[] {
   const counts = finishedCounts(outcomes);
-  const webhookIds = JSON.stringify(Object.keys(counts));
-  if (webhookIds === "[]") return [];
-  const add = sql`UPDATE webhooks SET delivery_count = delivery_count + (c.value ->> 0), failure_count = failure_count + (c.value ->> 1)
-    FROM json_each(${JSON.stringify(counts)}) AS c
-    WHERE webhooks.id = c.key AND changes() = ${outcomes.length}`;
-  const recount = sql`UPDATE webhooks SET
-      delivery_count = (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status IN ('success', 'failed')),
-      failure_count = (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status = 'failed')
-    WHERE webhooks.id IN (SELECT value FROM json_each(${webhookIds})) AND changes() = 0`;
-  return [add, recount];
+  const webhookIds = Object.keys(counts);
+  if (webhookIds.length === 0) return [];
+  const addDelta = sql`INSERT INTO ${webhookCounterDeltas} (counts, created_at)
+    SELECT ${JSON.stringify(counts)}, ${now} WHERE changes() = ${outcomes.length}`;
+  const repair = sql`UPDATE webhooks SET
+      delivery_count = (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status IN ('success', 'failed')) - ${unfoldedCount(sql`webhooks.id`, 0)},
+      failure_count = (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status = 'failed') - ${unfoldedCount(sql`webhooks.id`, 1)}
+    WHERE webhooks.id IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)})) AND changes() = 0`;
+  return [addDelta, repair];
 }
 
 /**
@@ -113,7 +114,7 @@ export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[],
   const statements: SQL[] = [];
   for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) {
     const chunk = sorted.slice(i, i + OUTCOMES_PER_STATEMENT);
-    statements.push(updateDeliveries(chunk, now), ...updateCounters(chunk));
+    statements.push(updateDeliveries(chunk, now), ...updateCounters(chunk, now));
   }
   await runBatch(d1, statements);
 }

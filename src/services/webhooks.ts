@@ -1,4 +1,5 @@
-import { and, count, desc, eq, isNull } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, isNull } from "drizzle-orm";
+import { webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
 import type { Env } from "../env";
@@ -71,12 +72,23 @@ export async function createWebhook(db: Database, env: Env, tenantId: string, in
 const ownedBy = (tenantId: string, id: string) =>
   and(eq(webhooks.id, id), eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt));
 
+/** A webhook's columns with its counters as the API shows them (see webhookCounters). */
+const withCounters = { ...getTableColumns(webhooks), ...webhookCounters };
+
 /** A live webhook of this tenant, or 404 (also for other tenants' ids and non-UUIDs). */
 export async function findWebhook(db: Database, tenantId: string, id: string): Promise<WebhookRow> {
   if (!isUuid(id)) throw notFound("Webhook");
   const [row] = await db.select().from(webhooks).where(ownedBy(tenantId, id)).limit(1);
   if (!row) throw notFound("Webhook");
   return row;
+}
+
+/** GET /webhooks/{id}: the webhook with its current counters. */
+export async function getWebhook(db: Database, tenantId: string, id: string) {
+  if (!isUuid(id)) throw notFound("Webhook");
+  const [row] = await db.select(withCounters).from(webhooks).where(ownedBy(tenantId, id)).limit(1);
+  if (!row) throw notFound("Webhook");
+  return webhookView(row);
 }
 
 export async function listWebhooks(db: Database, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
@@ -86,7 +98,7 @@ export async function listWebhooks(db: Database, tenantId: string, page: { skip:
     page.isActive === undefined ? undefined : eq(webhooks.isActive, page.isActive),
   );
   const [rows, [{ total }]] = await db.batch([
-    db.select().from(webhooks).where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip),
+    db.select(withCounters).from(webhooks).where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip),
     db.select({ total: count() }).from(webhooks).where(filter),
   ]);
   return { items: rows.map((row) => webhookView(row)), total };
@@ -107,7 +119,7 @@ export async function updateWebhook(db: Database, env: Env, tenantId: string, id
   if (input.events !== undefined) changes.events = input.events;
   if (input.description !== undefined) changes.description = input.description;
   if (input.is_active !== undefined) changes.isActive = input.is_active;
-  const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning();
+  const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
   const [[row]] =
     input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, id, now)]) : [await update];
   if (!row) throw notFound("Webhook");

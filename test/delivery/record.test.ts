@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AttemptResult } from "../../src/delivery/attempt";
+import { foldCounterDeltas } from "../../src/db/counters";
 import { recordOutcomes, type AttemptOutcome } from "../../src/delivery/record";
 import type { DeliveryVerdict } from "../../src/delivery/retry-policy";
 import { createTenant, createWebhook, webhookBody } from "../helpers/harness";
@@ -23,8 +24,12 @@ const outcome = (webhookId: string, deliveryId: string, statusCode: number, verd
   verdict,
 });
 
+const storedCounters = (id: string) =>
+  env.DB.prepare("SELECT delivery_count, failure_count FROM webhooks WHERE id = ?").bind(id).first<{ delivery_count: number; failure_count: number }>();
+const deltaRows = async () => (await env.DB.prepare("SELECT count(*) AS n FROM webhook_counter_deltas").first<{ n: number }>())!.n;
+
 describe("recordOutcomes: a handful of statements per batch, counters equal to the log", () => {
-  it("writes 250 outcomes across 3 webhooks; the counters count each finished delivery once", async () => {
+  it("writes 250 outcomes across 3 webhooks; the counters count each finished delivery once, before and after the fold", async () => {
     const tenant = await createTenant();
     const hooks = await Promise.all([1, 2, 3].map(() => createWebhook(tenant, webhookBody())));
     const outcomes: AttemptOutcome[] = [];
@@ -33,14 +38,23 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
       const { deliveryId } = await insertDelivery(tenant, hook.id);
       outcomes.push(i % 5 === 0 ? outcome(hook.id, deliveryId, 404, { status: "failed" }) : outcome(hook.id, deliveryId, 200, { status: "success" }));
     }
+    const deltasBefore = await deltaRows();
     await recordOutcomes(env.DB, outcomes);
+    // One counter row per chunk of 100 outcomes, not one per webhook; the webhook rows are untouched.
+    expect((await deltaRows()) - deltasBefore).toBe(3);
+    expect(await storedCounters(hooks[0].id)).toEqual({ delivery_count: 0, failure_count: 0 });
 
-    for (const hook of hooks) {
+    const expected = hooks.map((hook) => {
       const mine = outcomes.filter((o) => o.webhookId === hook.id);
-      expect(await webhookView(tenant, hook.id)).toMatchObject({
-        delivery_count: mine.length,
-        failure_count: mine.filter((o) => o.verdict.status === "failed").length,
-      });
+      return { delivery_count: mine.length, failure_count: mine.filter((o) => o.verdict.status === "failed").length };
+    });
+    for (const [i, hook] of hooks.entries()) expect(await webhookView(tenant, hook.id)).toMatchObject(expected[i]);
+
+    await foldCounterDeltas(env.DB);
+    expect(await deltaRows()).toBe(0);
+    for (const [i, hook] of hooks.entries()) {
+      expect(await storedCounters(hook.id)).toEqual(expected[i]);
+      expect(await webhookView(tenant, hook.id)).toMatchObject(expected[i]);
     }
   });
 
@@ -57,6 +71,8 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
     await recordOutcomes(env.DB, [firstDone, outcome(hook.id, second.deliveryId, 500, { status: "failed" })]);
 
     expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
+    await foldCounterDeltas(env.DB);
+    expect(await storedCounters(hook.id)).toEqual({ delivery_count: 2, failure_count: 1 });
     const rows = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(hook.id).all();
     expect(rows.results).toEqual([
       { id: first.deliveryId, status: "success", attempts: 1 },

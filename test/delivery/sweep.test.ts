@@ -6,7 +6,7 @@ import { sweepLostDeliveries } from "../../src/delivery/sweep";
 import { publishEvent } from "../../src/services/events";
 import { database } from "../../src/db/client";
 import { apiWithEnv, createTenant, receiver, uniqueKey } from "../helpers/harness";
-import { exampleData, finishedDelivery, insertDelivery, receiverWebhook, storedDelivery, worker, type Published } from "../helpers/delivery";
+import { deliveryLog, eventually, exampleData, finishedDelivery, insertDelivery, published, receiverWebhook, storedDelivery, webhookView, worker, type Published } from "../helpers/delivery";
 
 const MINUTE = 60_000;
 
@@ -139,5 +139,29 @@ describe("sweepLostDeliveries", () => {
     const queue = recordingQueue();
     await sweepLostDeliveries({ ...env, SWEEP_GRACE_SECONDS: "10", DELIVERY_QUEUE: queue.queue }, now);
     expect(queue.refs.filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId)).toEqual([late.deliveryId]);
+  });
+});
+
+describe("the cron folds webhook counter deltas", () => {
+  it("moves finished counts from webhook_counter_deltas into the webhook row; the API shows the same before and after", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey(), "200,404");
+    await published(tenant, "query.created");
+    await published(tenant, "query.created");
+    await eventually(async () => {
+      const log = await deliveryLog(tenant, webhook.id);
+      return log.length === 2 && log.every((d) => d.status !== "pending");
+    });
+    const stored = () => env.DB.prepare("SELECT delivery_count, failure_count FROM webhooks WHERE id = ?").bind(webhook.id).first();
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
+    expect(await stored()).toEqual({ delivery_count: 0, failure_count: 0 });
+
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+
+    expect(await stored()).toEqual({ delivery_count: 2, failure_count: 1 });
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
+    expect(await env.DB.prepare("SELECT count(*) AS n FROM webhook_counter_deltas").first()).toEqual({ n: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
-import { createWebhook, deleteWebhook, findWebhook, listWebhooks, updateWebhook, webhookView } from "../../services/webhooks";
+import { createWebhook, deleteWebhook, getWebhook, listWebhooks, updateWebhook } from "../../services/webhooks";
 import * as routes from "./webhooks.routes";
 
 export const webhookRoutes = new OpenAPIHono<AppEnv>()
@@ -10,7 +10,7 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
     const page = await listWebhooks(c.var.db, c.var.tenantId, { skip, limit, isActive: is_active });
     return c.json(page.items, 200, { "X-Total-Count": String(page.total) });
   })
-  .openapi(routes.get, async (c) => c.json(webhookView(await findWebhook(c.var.db, c.var.tenantId, c.req.valid("param").id)), 200))
+  .openapi(routes.get, async (c) => c.json(await getWebhook(c.var.db, c.var.tenantId, c.req.valid("param").id), 200))
   .openapi(routes.update, async (c) =>
     c.json(await updateWebhook(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id, c.req.valid("json")), 200),
   )
