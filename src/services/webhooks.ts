@@ -1,5 +1,6 @@
 import { and, count, desc, eq, getTableColumns, isNull } from "drizzle-orm";
-import { webhookCounters } from "../db/counters";
+import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
+import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
 import type { Env } from "../env";
@@ -72,7 +73,7 @@ export async function createWebhook(db: Database, env: Env, tenantId: string, in
 const ownedBy = (tenantId: string, id: string) =>
   and(eq(webhooks.id, id), eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt));
 
-/** A webhook's columns with its counters as the API shows them (see webhookCounters). */
+/** One webhook's columns with its counters as the API shows them (see webhookCounters). */
 const withCounters = { ...getTableColumns(webhooks), ...webhookCounters };
 
 /** A live webhook of this tenant, or 404 (also for other tenants' ids and non-UUIDs). */
@@ -97,11 +98,19 @@ export async function listWebhooks(db: Database, tenantId: string, page: { skip:
     isNull(webhooks.deletedAt),
     page.isActive === undefined ? undefined : eq(webhooks.isActive, page.isActive),
   );
-  const [rows, [{ total }]] = await db.batch([
-    db.select(withCounters).from(webhooks).where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip),
+  const pageOf = <T extends SQLiteSelect>(query: T) => query.where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip);
+  const [rows, unfolded, [{ total }]] = await db.batch([
+    pageOf(db.select().from(webhooks).$dynamic()),
+    unfoldedCounts(db, pageOf(db.select({ id: webhooks.id }).from(webhooks).$dynamic())),
     db.select({ total: count() }).from(webhooks).where(filter),
   ]);
-  return { items: rows.map((row) => webhookView(row)), total };
+  const byId = new Map(unfolded.map((u) => [u.id, u]));
+  const counted = (row: WebhookRow): WebhookRow => ({
+    ...row,
+    deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
+    failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
+  });
+  return { items: rows.map((row) => webhookView(counted(row))), total };
 }
 
 /** Pending deliveries of a webhook that is deleted or deactivated will never be sent. */

@@ -4,7 +4,7 @@ import type { AttemptResult } from "../../src/delivery/attempt";
 import { foldCounterDeltas } from "../../src/db/counters";
 import { recordOutcomes, type AttemptOutcome } from "../../src/delivery/record";
 import type { DeliveryVerdict } from "../../src/delivery/retry-policy";
-import { createTenant, createWebhook, webhookBody } from "../helpers/harness";
+import { api, createTenant, createWebhook, webhookBody } from "../helpers/harness";
 import { insertDelivery, webhookView } from "../helpers/delivery";
 
 const answered = (statusCode: number): AttemptResult => ({
@@ -78,5 +78,33 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
       { id: first.deliveryId, status: "success", attempts: 1 },
       { id: second.deliveryId, status: "failed", attempts: 1 },
     ]);
+  });
+});
+
+describe("counters on read: folded value plus unfolded deltas", () => {
+  it("list pages and single reads add each webhook's deltas, and only its own", async () => {
+    const tenant = await createTenant();
+    const hooks = await Promise.all([1, 2, 3].map(() => createWebhook(tenant, webhookBody())));
+    await env.DB.prepare("UPDATE webhooks SET delivery_count = 10, failure_count = 1 WHERE id = ?").bind(hooks[0].id).run();
+    const deltas = [
+      { [hooks[0].id]: [2, 1], [hooks[1].id]: [5, 0], [crypto.randomUUID()]: [7, 7] },
+      { [hooks[0].id]: [3, 0], [hooks[2].id]: [1, 1] },
+    ];
+    for (const counts of deltas) {
+      await env.DB.prepare("INSERT INTO webhook_counter_deltas (counts, created_at) VALUES (?, ?)").bind(JSON.stringify(counts), Date.now()).run();
+    }
+    const expected = { [hooks[0].id]: [15, 2], [hooks[1].id]: [5, 0], [hooks[2].id]: [1, 1] };
+
+    for (const limit of [1, 3]) {
+      const res = await api(`/api/v1/webhooks?limit=${limit}&skip=0`, { key: tenant.key });
+      const page = (await res.json()) as Array<{ id: string; delivery_count: number; failure_count: number }>;
+      expect(page).toHaveLength(limit);
+      for (const hook of page) expect([hook.delivery_count, hook.failure_count]).toEqual(expected[hook.id]);
+    }
+    for (const hook of hooks) {
+      expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: expected[hook.id][0], failure_count: expected[hook.id][1] });
+    }
+    const updated = await api(`/api/v1/webhooks/${hooks[0].id}`, { method: "PUT", key: tenant.key, json: { description: "x" } });
+    expect(await updated.json()).toMatchObject({ delivery_count: 15, failure_count: 2 });
   });
 });
