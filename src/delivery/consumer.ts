@@ -7,7 +7,7 @@ import { newUsage, type Usage } from "../lib/usage";
 import { attemptDelivery, type AttemptResult } from "./attempt";
 import type { DeliveryJob, DeliveryRef } from "./job";
 import { bodyForWebhooks } from "./payload";
-import { nextAttemptAt, recordOutcomes, type AttemptOutcome } from "./record";
+import { nextAttemptAt, outcomeRecorder, type AttemptOutcome } from "./record";
 import { importSigningKey } from "./signing";
 import { deliveryVerdict } from "./retry-policy";
 
@@ -151,8 +151,9 @@ function settleMessages(batch: MessageBatch<DeliveryJob>, nextDue: Map<string, n
 
 /**
  * The queue consumer: reads the batch's deliveries in one query, makes the due attempts
- * (six at a time, within the attempt budget), writes every result in one D1 batch, then acks or retries each message
- * through the queue's delay. If D1 fails, the whole batch is retried (nothing is acked).
+ * (six at a time, within the attempt budget), writes their results 100 at a time as they
+ * come, then acks or retries each message through the queue's delay. If D1 fails, the
+ * whole batch is retried (nothing is acked).
  */
 export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, usage: Usage = newUsage("queue")): Promise<void> {
   const db = database(env.DB);
@@ -167,12 +168,16 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const buildBody = bodyBuilder();
   // Past the budget no new attempt starts; those deliveries stay pending and due, so their message is retried.
   const startBy = now + consumerAttemptBudgetMs(env);
-  const results = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, async (row) =>
-    Date.now() < startBy ? attempt(row, buildBody, env, policy) : null,
-  );
+  const recorder = outcomeRecorder(env.DB);
+  const results = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, async (row) => {
+    if (Date.now() >= startBy) return null;
+    const outcome = await attempt(row, buildBody, env, policy);
+    recorder.add(outcome);
+    return outcome;
+  });
+  await recorder.flush();
   const outcomes = results.filter((o): o is AttemptOutcome => o !== null);
   usage.subrequests += outcomes.length;
-  await recordOutcomes(env.DB, outcomes);
   if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);
 
   settleMessages(batch, nextDueTimes(rows, outcomes, new Set(outcomes.map((o) => o.deliveryId))), Date.now(), usage);

@@ -118,3 +118,31 @@ export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[],
   }
   await runBatch(d1, statements);
 }
+
+/**
+ * Records a consumer batch's outcomes as they arrive, 100 at a time (one D1 batch each,
+ * written one after another): the log is current while slower attempts of the same batch
+ * are still running, and a crash loses only the outcomes not yet written. flush() writes
+ * the rest and throws if any write failed (the queue batch is then retried; the rows tell
+ * which deliveries still need an attempt).
+ */
+export function outcomeRecorder(d1: D1Database) {
+  let unwritten: AttemptOutcome[] = [];
+  let writes = Promise.resolve();
+  const write = () => {
+    const chunk = unwritten;
+    unwritten = [];
+    writes = writes.then(() => recordOutcomes(d1, chunk));
+    writes.catch(() => {}); // reported by flush(), not as an unhandled rejection
+  };
+  return {
+    add(outcome: AttemptOutcome) {
+      unwritten.push(outcome);
+      if (unwritten.length >= OUTCOMES_PER_STATEMENT) write();
+    },
+    async flush() {
+      if (unwritten.length > 0) write();
+      await writes;
+    },
+  };
+}

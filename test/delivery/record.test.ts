@@ -4,8 +4,8 @@ import type { AttemptResult } from "../../src/delivery/attempt";
 import { foldCounterDeltas } from "../../src/db/counters";
 import { recordOutcomes, type AttemptOutcome } from "../../src/delivery/record";
 import type { DeliveryVerdict } from "../../src/delivery/retry-policy";
-import { api, createTenant, createWebhook, webhookBody } from "../helpers/harness";
-import { insertDelivery, webhookView } from "../helpers/delivery";
+import { api, createTenant, createWebhook, uniqueKey, webhookBody } from "../helpers/harness";
+import { consume, eventually, insertDelivery, job, receiverWebhook, storedDelivery, webhookView } from "../helpers/delivery";
 
 const answered = (statusCode: number): AttemptResult => ({
   statusCode,
@@ -106,5 +106,28 @@ describe("counters on read: folded value plus unfolded deltas", () => {
     }
     const updated = await api(`/api/v1/webhooks/${hooks[0].id}`, { method: "PUT", key: tenant.key, json: { description: "x" } });
     expect(await updated.json()).toMatchObject({ delivery_count: 15, failure_count: 2 });
+  });
+});
+
+describe("the consumer records outcomes as they come", () => {
+  it("writes results 100 at a time: a hanging attempt does not hold back the others' results", async () => {
+    const tenant = await createTenant();
+    const fast = await receiverWebhook(tenant, uniqueKey());
+    const slow = await receiverWebhook(tenant, uniqueKey(), "hang");
+    const fastIds: string[] = [];
+    for (let i = 0; i < 100; i++) fastIds.push((await insertDelivery(tenant, fast.id)).deliveryId);
+    const hung = await insertDelivery(tenant, slow.id);
+    const succeeded = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ? AND status = 'success'").bind(fast.id).first<{ n: number }>())!.n;
+
+    let finished = false;
+    const consuming = consume([job(slow.id, hung.deliveryId), job(fast.id, ...fastIds)]).then(() => (finished = true));
+    // The hanging attempt holds the batch for DELIVERY_TIMEOUT_MS (1.5 s); the 100 others are already logged.
+    await eventually(async () => (await succeeded()) === 100);
+    expect(finished).toBe(false);
+    expect(await storedDelivery(hung.deliveryId)).toMatchObject({ status: "pending", attempts: 0 });
+
+    await consuming;
+    expect(await storedDelivery(hung.deliveryId)).toMatchObject({ status: "pending", attempts: 1, last_error: "Timed out after 1500 ms" });
   });
 });
