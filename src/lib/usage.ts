@@ -70,7 +70,8 @@ function meterStatement(statement: D1PreparedStatement, usage: Usage): D1Prepare
   return metered;
 }
 
-function meterD1(d1: D1Database, usage: Usage): D1Database {
+/** D1 wrapped to add each round trip, statement and metered row to `usage` (also used by tests). */
+export function meterD1(d1: D1Database, usage: Usage): D1Database {
   return new Proxy(d1, {
     get(target, prop) {
       if (prop === "prepare") return (query: string) => meterStatement(target.prepare(query), usage);

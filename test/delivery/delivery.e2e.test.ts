@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
-import { api, createTenant, createWebhook, GUIDE_TIMESTAMP, receiver, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
-import { deliveryLog, eventually, exampleData, finishedDelivery, published, receivedAtLeast, receiverWebhook, staysAt, webhookView } from "../helpers/delivery";
+import { api, createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
+import { deliveryLog, eventually, exampleData, finishedDelivery, manyWebhooks, published, receivedAtLeast, receiverWebhook, staysAt, webhookView } from "../helpers/delivery";
 import type { ReceivedRequest } from "../setup/receiver";
 
 /** The guide's Python verifier, in JS: HMAC over json.dumps(payload, sort_keys=True, separators=(',', ':')). */
@@ -101,21 +101,10 @@ describe("publish → queue → consumer → receiver", () => {
 });
 
 describe("fan-out", () => {
-  async function manyWebhooks(tenant: Tenant, n: number, url: string): Promise<string[]> {
-    const ids: string[] = [];
-    for (let i = 0; i < n; i += 25) {
-      const created = await Promise.all(
-        Array.from({ length: Math.min(25, n - i) }, () => createWebhook(tenant, webhookBody({ url, events: ["query.escalated"] }))),
-      );
-      ids.push(...created.map((w) => w.id));
-    }
-    return ids;
-  }
-
   it("150 endpoints each receive the event exactly once, with their own webhook_id", async () => {
     const tenant = await createTenant();
     const key = uniqueKey();
-    const ids = await manyWebhooks(tenant, 150, receiver.url(key));
+    const ids = await manyWebhooks(tenant, 150, receiver.url(key), "query.escalated");
 
     const event = await published(tenant, "query.escalated");
     expect(event.deliveries_scheduled).toBe(150);
@@ -137,7 +126,7 @@ describe("fan-out", () => {
   it("keeps at most six requests open per invocation (the Workers limit), and times each from its own start", async () => {
     const tenant = await createTenant();
     const key = uniqueKey();
-    const ids = await manyWebhooks(tenant, 8, receiver.url(key, "hang"));
+    const ids = await manyWebhooks(tenant, 8, receiver.url(key, "hang"), "query.escalated");
 
     await published(tenant, "query.escalated");
     const firstSix = await receivedAtLeast(key, 6);

@@ -3,11 +3,13 @@ import { describe, expect, it } from "vitest";
 import { database } from "../../src/db/client";
 import { sendJobs } from "../../src/delivery/enqueue";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
+import { meterD1, newUsage } from "../../src/lib/usage";
 import { publishEvent } from "../../src/services/events";
 import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, rawJson, receiver, uniqueKey, UUID, webhookBody, type Tenant } from "../helpers/harness";
 import {
   exampleData,
   finishedDelivery,
+  manyWebhooks,
   publish,
   published,
   receivedAtLeast,
@@ -28,55 +30,6 @@ function recordingQueue() {
     },
   } as unknown as Queue<DeliveryJob>;
   return { queue, calls, refs: () => calls.flat().flatMap((m) => m.body.deliveries) };
-}
-
-/** D1 wrapped to count round trips: batch() and every prepared statement's run/all/first/raw. */
-function countingD1(d1: D1Database) {
-  const counter = { roundTrips: 0 };
-  const originals = new WeakMap<object, D1PreparedStatement>();
-  const wrap = (statement: D1PreparedStatement): D1PreparedStatement => {
-    const proxy = new Proxy(statement, {
-      get(target, prop) {
-        if (prop === "bind") return (...values: unknown[]) => wrap(target.bind(...values));
-        if (prop === "run" || prop === "all" || prop === "first" || prop === "raw") {
-          return (...args: unknown[]) => {
-            counter.roundTrips++;
-            return (target[prop] as (...a: unknown[]) => unknown)(...args);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    originals.set(proxy, statement);
-    return proxy;
-  };
-  const db = new Proxy(d1, {
-    get(target, prop) {
-      if (prop === "prepare") return (query: string) => wrap(target.prepare(query));
-      if (prop === "batch") {
-        return (statements: D1PreparedStatement[]) => {
-          counter.roundTrips++;
-          return target.batch(statements.map((s) => originals.get(s) ?? s));
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { db, counter };
-}
-
-/** `n` webhooks of the tenant subscribed to query.created, created through the API. */
-async function manyWebhooks(tenant: Tenant, n: number, url: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i += 25) {
-    const created = await Promise.all(
-      Array.from({ length: Math.min(25, n - i) }, () => createWebhook(tenant, webhookBody({ url, events: ["query.created"] }))),
-    );
-    ids.push(...created.map((w) => w.id));
-  }
-  return ids;
 }
 
 describe("POST /api/v1/events", () => {
@@ -249,12 +202,13 @@ describe("publishEvent cost", () => {
     await manyWebhooks(many, 150, url);
 
     const roundTrips = async (tenant: Tenant, idempotencyKey?: string) => {
-      const { db, counter } = countingD1(env.DB);
+      const usage = newUsage("test");
+      const db = meterD1(env.DB, usage);
       const queue = recordingQueue();
       const result = await publishEvent(database(db), { ...env, DB: db, DELIVERY_QUEUE: queue.queue }, tenant.id, "query.created", exampleData("query.created"), {
         idempotencyKey,
       });
-      return { result, roundTrips: counter.roundTrips, queue };
+      return { result, roundTrips: usage.d1_round_trips, queue };
     };
 
     const single = await roundTrips(one);

@@ -55,6 +55,16 @@ export function receiverWebhook(tenant: Tenant, key: string, respond?: string, o
   return createWebhook(tenant, webhookBody({ url: receiver.url(key, respond), events: ["query.created"], ...overrides }));
 }
 
+/** `n` webhooks of the tenant at `url`, subscribed to `event`, created through the API 25 at a time. */
+export async function manyWebhooks(tenant: Tenant, n: number, url: string, event: EventType = "query.created"): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 25) {
+    const created = await Promise.all(Array.from({ length: Math.min(25, n - i) }, () => createWebhook(tenant, webhookBody({ url, events: [event] }))));
+    ids.push(...created.map((w) => w.id));
+  }
+  return ids;
+}
+
 export async function deliveryLog(tenant: Tenant, webhookId: string, query = ""): Promise<DeliveryView[]> {
   const res = await api(`/api/v1/webhooks/${webhookId}/deliveries${query}`, { key: tenant.key });
   const text = await res.text();
