@@ -7,6 +7,7 @@
 import { attemptDelivery } from "../src/delivery/attempt.ts";
 import { deliveryBody } from "../src/delivery/payload.ts";
 import { importSigningKey } from "../src/delivery/signing.ts";
+import { mapWithLimit } from "../src/lib/pool.ts";
 
 const WEBHOOK_ID = "00000000-0000-4000-8000-000000000000";
 const EVENT = {
@@ -37,23 +38,19 @@ export default {
     const url = params.get("url");
     const mode = params.get("mode") ?? "plain";
     const signingKey = await importSigningKey("wsk_live_baseline");
-    let next = 0;
     let ok = 0;
     let failed = 0;
     const errors = new Set();
     const started = Date.now();
-    const worker = async () => {
-      while (next < n) {
-        const i = next++;
-        try {
-          (mode === "attempt" ? await attempt(url, signingKey, i) : await plain(url)) ? ok++ : failed++;
-        } catch (error) {
-          failed++;
-          errors.add(String(error).slice(0, 200));
-        }
+    // The consumer's own limiter, so both sides keep the same number of requests in flight.
+    await mapWithLimit([...Array(n).keys()], c, async (i) => {
+      try {
+        (mode === "attempt" ? await attempt(url, signingKey, i) : await plain(url)) ? ok++ : failed++;
+      } catch (error) {
+        failed++;
+        errors.add(String(error).slice(0, 200));
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(c, n) }, worker));
+    });
     return Response.json({ mode, n, c, ok, failed, elapsed_ms: Date.now() - started, errors: [...errors] });
   },
 };
