@@ -58,6 +58,14 @@ function positiveNumber(raw: string | undefined, fallback: number): number {
   return raw !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
 }
 
+/**
+ * The waits between attempts of a webhook without its own retry_schedule_seconds: with the
+ * guide's policy [1, 2] (3 attempts, 1 s then 2 s), in general base·2^(n−1) for each retry.
+ */
+export function defaultRetrySchedule(policy: DeliveryPolicy): number[] {
+  return Array.from({ length: policy.maxAttempts - 1 }, (_, n) => policy.backoffBaseSeconds * 2 ** n);
+}
+
 export function deliveryPolicy(env: Env): DeliveryPolicy {
   return {
     maxAttempts: Math.floor(positiveNumber(env.DELIVERY_MAX_ATTEMPTS, GUIDE_DELIVERY_POLICY.maxAttempts)),

@@ -37,6 +37,26 @@ export const webhooks = sqliteTable(
     /** AES-GCM ciphertext of secret_key (base64 of iv || ciphertext). */
     secretEncrypted: text("secret_encrypted").notNull(),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
+    /** Waits in seconds between attempts; null: the deployment's default (the guide's [1, 2]). */
+    retrySchedule: text("retry_schedule", { mode: "json" }).$type<number[]>(),
+    /** At most this many attempts per second to this webhook; null: no limit. */
+    rateLimitPerSecond: integer("rate_limit_per_second"),
+    /** The rate limiter's next free slot (epoch ms): a claim moves it on by 1000 / rate per delivery. */
+    rateNextAt: integer("rate_next_at"),
+    /**
+     * Endpoint health, written by the consumer only when it changes (a failure, the first
+     * success after failures, or at most once a minute for the timestamps).
+     */
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    /** When the current streak of failed deliveries began (null: no streak). */
+    failingSince: integer("failing_since"),
+    lastDeliveryAt: integer("last_delivery_at"),
+    lastSuccessAt: integer("last_success_at"),
+    /** Set when the platform disabled the webhook (auto-disable or 410 Gone); cleared on re-enable. */
+    disabledAt: integer("disabled_at"),
+    disabledReason: text("disabled_reason"),
+    /** Until then the endpoint's deliveries go to the slow lane (it timed out or answered slowly). */
+    slowUntil: integer("slow_until"),
     /**
      * Finished deliveries (success or failed) and the failed ones among them, up to the last
      * fold of webhook_counter_deltas; readers add the deltas not yet folded.
@@ -106,6 +126,8 @@ export const deliveries = sqliteTable(
     eventType: text("event_type").notNull(),
     status: text("status", { enum: DELIVERY_STATUSES }).notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
+    /** Attempts made before the current cycle (a manual retry or recover starts a new one): the schedule restarts there. */
+    cycleStart: integer("cycle_start").notNull().default(0),
     nextAttemptAt: integer("next_attempt_at"),
     lastStatusCode: integer("last_status_code"),
     lastError: text("last_error"),

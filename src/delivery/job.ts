@@ -2,6 +2,14 @@
 export interface DeliveryRef {
   webhookId: string;
   deliveryId: string;
+  /**
+   * The row's attempt count when the job was sent. A job whose count no longer matches
+   * is stale (another job made that attempt and sent its own retry) and does nothing.
+   * Absent on jobs that predate it: they match any count.
+   */
+  attempt?: number;
+  /** A rate-limit slot (epoch ms) already claimed for this delivery: it is not claimed again. */
+  slot?: number;
 }
 
 /**
