@@ -19,12 +19,15 @@ export default defineConfig(async () => {
             ADMIN_TOKEN: "test-admin-token",
             SECRET_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             // Short per-attempt timeout so the hanging-receiver tests stay quick.
-            DELIVERY_TIMEOUT_MS: "1500",
+            DELIVERY_TIMEOUT_MS: "3000",
           },
           // Deliver queue batches quickly in tests. This replaces wrangler.toml's consumer settings,
           // so max_retries is repeated: Miniflare's default (2) drops a job after 3 deliveries, and
           // the consumer retries jobs to wait out each delivery's backoff.
-          queueConsumers: { "hr-intel-webhook-deliveries": { maxBatchTimeout: 0.05, maxRetries: 10 } },
+          queueConsumers: {
+            "hr-intel-webhook-deliveries": { maxBatchTimeout: 0.05, maxRetries: 10 },
+            "hr-intel-webhook-deliveries-slow": { maxBatchTimeout: 0.05, maxRetries: 10 },
+          },
         },
       }),
     ],

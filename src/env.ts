@@ -3,15 +3,22 @@ import type { DeliveryJob } from "./delivery/job";
 /** Bindings declared in wrangler.toml (vars, secrets, D1, queue). */
 export interface Env {
   DB: D1Database;
+  /** The fast lane; SLOW_DELIVERY_QUEUE the slow one (src/delivery/lanes.ts). */
   DELIVERY_QUEUE: Queue<DeliveryJob>;
+  SLOW_DELIVERY_QUEUE: Queue<DeliveryJob>;
   ENVIRONMENT?: string;
   ADMIN_TOKEN?: string;
   SECRET_ENCRYPTION_KEY?: string;
   DELIVERY_MAX_ATTEMPTS?: string;
   DELIVERY_BACKOFF_BASE_SECONDS?: string;
   DELIVERY_TIMEOUT_MS?: string;
-  /** Seconds after which a consumer batch starts no new attempt (default 60); the rest wait for the message's retry. */
+  /** Seconds after which a consumer batch starts no new attempt (default 10); the rest are handed to a new job. */
   CONSUMER_ATTEMPT_BUDGET_SECONDS?: string;
+  /** An attempt still running after this many ms is detached from its batch and its endpoint goes to the slow lane (default 1000). */
+  SLOW_ATTEMPT_MS?: string;
+  /** Failed deliveries in a row, spanning AUTO_DISABLE_MIN_SECONDS, after which a webhook is disabled (defaults 50 and 432000). */
+  AUTO_DISABLE_AFTER_FAILURES?: string;
+  AUTO_DISABLE_MIN_SECONDS?: string;
   /** Seconds past due after which the sweep treats a pending delivery's job as lost (default 120). */
   SWEEP_GRACE_SECONDS?: string;
   /** "1": log each invocation's D1, queue and subrequest usage (src/lib/usage.ts). */
@@ -36,6 +43,8 @@ export const LIMITS = {
   maxRequestBodyBytes: 256 * 1024,
   maxUrlLength: 2048,
   responseExcerptChars: 1024,
+  /** Bytes of a response body read for its excerpt, at most: 4 per character, UTF-8's longest. */
+  responseReadBytes: 1024 * 4,
   /**
    * Deepest event `data` accepted (the data object is level 1). canonicalJson, and the receivers'
    * verifiers that re-serialise the body (Python's json stops near 1,000 levels), recurse per level.
@@ -44,11 +53,20 @@ export const LIMITS = {
 };
 
 /**
- * How long one consumer batch keeps starting attempts. Six at a time, a batch of 1,000
- * deliveries to endpoints that all time out would need 28 minutes, past the 15 minutes a
- * consumer invocation may run; stopping early keeps every batch short and fair.
+ * How long one consumer batch keeps starting attempts. A batch that stops early hands its
+ * unstarted deliveries to a new job, so retries and other tenants' jobs waiting behind it on
+ * the queue get their turn.
  */
-export const consumerAttemptBudgetMs = (env: Env) => positiveNumber(env.CONSUMER_ATTEMPT_BUDGET_SECONDS, 60) * 1000;
+export const consumerAttemptBudgetMs = (env: Env) => positiveNumber(env.CONSUMER_ATTEMPT_BUDGET_SECONDS, 10) * 1000;
+
+/** See SLOW_ATTEMPT_MS: the line between the fast and the slow lane. */
+export const slowAttemptMs = (env: Env) => positiveNumber(env.SLOW_ATTEMPT_MS, 1000);
+
+/** Endpoint health: when a failing webhook is disabled (Svix's rule: 5 days of failures). */
+export const autoDisablePolicy = (env: Env) => ({
+  afterFailures: Math.floor(positiveNumber(env.AUTO_DISABLE_AFTER_FAILURES, 50)),
+  minMs: positiveNumber(env.AUTO_DISABLE_MIN_SECONDS, 432_000) * 1000,
+});
 
 /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
 export const sweepGraceMs = (env: Env) => positiveNumber(env.SWEEP_GRACE_SECONDS, 120) * 1000;

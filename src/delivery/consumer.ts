@@ -1,15 +1,20 @@
 import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { consumerAttemptBudgetMs, deliveryPolicy, type DeliveryPolicy, type Env } from "../env";
+import { autoDisablePolicy, consumerAttemptBudgetMs, defaultRetrySchedule, deliveryPolicy, isProduction, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
-import { mapWithLimit } from "../lib/pool";
 import { newUsage, type Usage } from "../lib/usage";
+import { checkWebhookUrl } from "../lib/url-policy";
 import { attemptDelivery, type AttemptResult } from "./attempt";
+import { sendScheduled, type ScheduledRef } from "./enqueue";
+import { markSlow } from "./health";
 import type { DeliveryJob, DeliveryRef } from "./job";
+import { ENDPOINT_CONCURRENCY, laneOfQueue, type Lane } from "./lanes";
 import { bodyForWebhooks } from "./payload";
-import { nextAttemptAt, outcomeRecorder, type AttemptOutcome } from "./record";
-import { importSigningKey } from "./signing";
+import { claimSlots } from "./rate-limit";
+import { outcomeRecorder, type AttemptOutcome } from "./record";
 import { deliveryVerdict } from "./retry-policy";
+import { endpointInFlight, runFairly } from "./scheduler";
+import { importSigningKey } from "./signing";
 
 /**
  * A Worker invocation keeps at most six connections open; further fetches wait for one to
@@ -18,34 +23,63 @@ import { deliveryVerdict } from "./retry-policy";
  */
 const OPEN_CONNECTIONS_PER_INVOCATION = 6;
 
-/** A job may arrive this much before a delivery's next_attempt_at and still attempt it. */
+/** A job may arrive this much before a delivery's due time and still attempt it. */
 const EARLY_TOLERANCE_MS = 500;
+
+/**
+ * Event data a batch loads at most (the rest of its deliveries go to a new job): memory
+ * must not grow with event size × fan-out. Each event's data is loaded and serialised once.
+ */
+const BATCH_DATA_BYTES = 8 * 1024 * 1024;
+
+/** A deferred delivery whose endpoint is busy comes back after this long. */
+const BUSY_ENDPOINT_DELAY_MS = 1000;
 
 interface DueDelivery {
   id: string;
+  tenant_id: string;
   event_id: string;
   webhook_id: string;
   status: string;
   attempts: number;
+  cycle_start: number;
   next_attempt_at: number | null;
   url: string | null;
   secret_encrypted: string | null;
   webhook_live: number | null;
+  retry_schedule: string | null;
+  rate_limit_per_second: number | null;
+  slow_until: number | null;
   event_type: string;
-  event_data: string;
+  event_bytes: number;
   event_created_at: number;
 }
 
-/** Everything the batch needs, for all its messages, in one query (primary-key lookups). */
+/** A delivery this batch will attempt, with the job that named it. */
+interface Attempt {
+  row: DueDelivery;
+  ref: DeliveryRef;
+  tenantId: string;
+  endpointId: string;
+}
+
+/** The batch's deliveries in one query (primary-key lookups), without the events' data. */
 function loadDeliveries(db: Database, refs: DeliveryRef[]) {
   const keys = JSON.stringify(refs.map((r) => [r.webhookId, r.deliveryId]));
-  return db.all<DueDelivery>(sql`SELECT d.id, d.event_id, d.webhook_id, d.status, d.attempts, d.next_attempt_at,
+  return db.all<DueDelivery>(sql`SELECT d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempts, d.cycle_start, d.next_attempt_at,
       w.url, w.secret_encrypted, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
-      e.type AS event_type, e.data AS event_data, e.created_at AS event_created_at
+      w.retry_schedule, w.rate_limit_per_second, w.slow_until,
+      e.type AS event_type, length(e.data) AS event_bytes, e.created_at AS event_created_at
     FROM json_each(${keys}) AS k
     JOIN deliveries d ON d.webhook_id = k.value ->> 0 AND d.id = k.value ->> 1
     JOIN events e ON e.id = d.event_id
     LEFT JOIN webhooks w ON w.id = d.webhook_id`);
+}
+
+/** Each event's data once, whatever its fan-out in the batch. */
+async function loadEventData(db: Database, eventIds: string[]): Promise<Map<string, string>> {
+  const rows = await db.all<{ id: string; data: string }>(sql`SELECT id, data FROM events WHERE id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`);
+  return new Map(rows.map((r) => [r.id, r.data]));
 }
 
 /**
@@ -59,7 +93,7 @@ const signingKeyCache = new Map<string, Promise<CryptoKey>>();
 function signingKey(sealed: string, env: Env): Promise<CryptoKey> {
   let key = signingKeyCache.get(sealed);
   if (!key) {
-    key = decryptSecret(sealed, env.SECRET_ENCRYPTION_KEY!).then(importSigningKey);
+    key = decryptSecret(sealed, env.SECRET_ENCRYPTION_KEY ?? "").then(importSigningKey);
     key.catch(() => signingKeyCache.delete(sealed));
     if (signingKeyCache.size >= SIGNING_KEY_CACHE_SIZE) signingKeyCache.delete(signingKeyCache.keys().next().value!);
     signingKeyCache.set(sealed, key);
@@ -68,41 +102,68 @@ function signingKey(sealed: string, env: Env): Promise<CryptoKey> {
 }
 
 /** Builds each delivery's body, parsing and serialising each event's data once per batch. */
-function bodyBuilder() {
+function bodyBuilder(data: Map<string, string>) {
   const byEvent = new Map<string, (webhookId: string) => string>();
   return (row: DueDelivery): string => {
     let bodyFor = byEvent.get(row.event_id);
     if (!bodyFor) {
-      bodyFor = bodyForWebhooks({ type: row.event_type, data: JSON.parse(row.event_data), createdAt: row.event_created_at });
+      bodyFor = bodyForWebhooks({ type: row.event_type, data: JSON.parse(data.get(row.event_id)!), createdAt: row.event_created_at });
       byEvent.set(row.event_id, bodyFor);
     }
     return bodyFor(row.webhook_id);
   };
 }
 
-/** An attempt that could not be made because the body cannot be built: it never will be. */
-const unsendable = (error: unknown): AttemptResult => ({
+/** An attempt that could not be made (secret, body, URL): it never will be, so the delivery fails alone. */
+const notAttempted = (error: string): AttemptResult => ({
   statusCode: null,
-  error: `Payload cannot be serialised: ${(error as Error)?.message ?? String(error)}`,
+  error,
   responseTimeMs: 0,
   responseExcerpt: null,
   attemptedAt: Date.now(),
   class: "permanent",
+  retryAfterSeconds: null,
 });
 
-async function attempt(row: DueDelivery, buildBody: (row: DueDelivery) => string, env: Env, policy: DeliveryPolicy): Promise<AttemptOutcome> {
-  const recorded = { deliveryId: row.id, webhookId: row.webhook_id, attemptsBefore: row.attempts };
+const message = (error: unknown) => (error as Error)?.message ?? String(error);
+
+/** Everything that can refuse a delivery before its request, as a failed result (never a throw). */
+async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => string, env: Env) {
+  const verdict = checkWebhookUrl(row.url!, isProduction(env));
+  if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
   let body: string;
   try {
     body = buildBody(row);
   } catch (error) {
-    // Fail this delivery alone: throwing would retry, and block, every other delivery of the batch.
-    return { ...recorded, result: unsendable(error), verdict: { status: "failed" } };
+    return { refused: notAttempted(`Payload cannot be serialised: ${message(error)}`) };
   }
-  const target = { webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKey: await signingKey(row.secret_encrypted!, env) };
-  const result = await attemptDelivery(target, body, policy.timeoutMs);
-  const verdict = deliveryVerdict(policy, result.class, row.attempts + 1);
-  return { ...recorded, result, verdict };
+  try {
+    return { body, key: await signingKey(row.secret_encrypted!, env) };
+  } catch {
+    return { refused: notAttempted("Signing secret cannot be decrypted (check SECRET_ENCRYPTION_KEY)") };
+  }
+}
+
+interface AttemptContext {
+  env: Env;
+  policy: DeliveryPolicy;
+  defaultSchedule: number[];
+  slowMs: number;
+  buildBody: (row: DueDelivery) => string;
+}
+
+async function attempt(row: DueDelivery, ctx: AttemptContext): Promise<AttemptOutcome> {
+  const prepared = await prepare(row, ctx.buildBody, ctx.env);
+  const result = prepared.refused ?? (await attemptDelivery({ webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKey: prepared.key }, prepared.body, ctx.policy.timeoutMs));
+  const schedule = row.retry_schedule ? (JSON.parse(row.retry_schedule) as number[]) : ctx.defaultSchedule;
+  return {
+    deliveryId: row.id,
+    webhookId: row.webhook_id,
+    attemptsBefore: row.attempts,
+    result,
+    verdict: deliveryVerdict(schedule, result, row.attempts - row.cycle_start + 1),
+    slow: result.responseTimeMs >= ctx.slowMs,
+  };
 }
 
 /** Webhooks deleted or deactivated after the job was queued: their deliveries are cancelled. */
@@ -113,72 +174,116 @@ const cancelDeliveries = (db: Database, rows: DueDelivery[], now: number) =>
     WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'`);
 
 /**
- * When each delivery of the batch is next due, if it stays pending: the retry time of a
- * failed attempt, or the stored due time of a delivery that was not due yet.
+ * What the batch does with each job's delivery: nothing (finished, or the job is stale: its
+ * attempt was made by another job, which sent its own retry), cancel it, send it on later
+ * (not due yet: a wait longer than the queue's 12-hour delay arrives early and is sent on
+ * again), hand it to the slow lane, or attempt it.
  */
-function nextDueTimes(rows: DueDelivery[], outcomes: AttemptOutcome[], attempted: Set<string>): Map<string, number> {
-  const due = new Map<string, number>();
-  for (const row of rows) {
-    if (row.status === "pending" && !attempted.has(row.id) && row.webhook_live) due.set(row.id, row.next_attempt_at ?? 0);
-  }
-  for (const o of outcomes) {
-    const next = nextAttemptAt(o);
-    if (next !== null) due.set(o.deliveryId, next);
-  }
-  return due;
-}
-
-/**
- * Settles each message: acked when all of its deliveries are finished, otherwise retried
- * with the queue's own delay until the earliest pending one is due. A delivery named by
- * several messages of the batch belongs to the first, so duplicates do not multiply.
- */
-function settleMessages(batch: MessageBatch<DeliveryJob>, nextDue: Map<string, number>, now: number, usage: Usage) {
-  const owned = new Set<string>();
-  for (const message of batch.messages) {
-    const mine = message.body.deliveries.map((r) => r.deliveryId).filter((id) => !owned.has(id) && nextDue.has(id));
-    mine.forEach((id) => owned.add(id));
-    if (mine.length === 0) {
-      message.ack();
-      usage.queue_acks++;
+function plan(refs: DeliveryRef[], rows: DueDelivery[], lane: Lane, now: number) {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const attempts: Attempt[] = [];
+  const cancel: DueDelivery[] = [];
+  const later: ScheduledRef[] = [];
+  for (const ref of refs) {
+    const row = byId.get(ref.deliveryId);
+    if (!row || row.status !== "pending" || (ref.attempt !== undefined && ref.attempt !== row.attempts)) continue;
+    if (!row.webhook_live) {
+      cancel.push(row);
       continue;
     }
-    const earliest = Math.min(...mine.map((id) => nextDue.get(id)!));
-    message.retry({ delaySeconds: Math.max(1, Math.ceil((earliest - now) / 1000)) }); // the queue takes whole seconds
-    usage.queue_retries++;
+    const current = { ...ref, attempt: row.attempts };
+    const dueAt = Math.max(row.next_attempt_at ?? 0, ref.slot ?? 0);
+    if (dueAt - EARLY_TOLERANCE_MS > now) later.push({ ref: current, lane, dueAt });
+    else if (lane === "fast" && (row.slow_until ?? 0) > now) later.push({ ref: current, lane: "slow", dueAt: now });
+    else attempts.push({ row, ref: current, tenantId: row.tenant_id, endpointId: row.webhook_id });
   }
+  return { attempts, cancel, later };
+}
+
+/** Rate-limited webhooks: deliveries whose slot has not come yet are sent on to their slot. */
+async function applyRateLimits(db: Database, attempts: Attempt[], lane: Lane, now: number) {
+  const unslotted = attempts.filter((a) => a.row.rate_limit_per_second && a.ref.slot === undefined);
+  const slots = await claimSlots(db, unslotted.map((a) => ({ ref: a.ref, webhookId: a.row.webhook_id })), now);
+  const ready: Attempt[] = [];
+  const later: ScheduledRef[] = [];
+  for (const a of attempts) {
+    const slot = a.ref.slot ?? slots.get(a.ref.deliveryId);
+    if (slot !== undefined && slot - EARLY_TOLERANCE_MS > now) later.push({ ref: { ...a.ref, slot }, lane, dueAt: slot });
+    else ready.push(a);
+  }
+  return { ready, later };
+}
+
+/** Splits the attempts at BATCH_DATA_BYTES of distinct event data; a delivery of an event already in counts nothing. */
+function withinDataBudget(attempts: Attempt[]) {
+  const events = new Set<string>();
+  let bytes = 0;
+  const fits: Attempt[] = [];
+  const over: Attempt[] = [];
+  for (const a of attempts) {
+    if (!events.has(a.row.event_id)) {
+      if (events.size > 0 && bytes + a.row.event_bytes > BATCH_DATA_BYTES) {
+        over.push(a);
+        continue;
+      }
+      events.add(a.row.event_id);
+      bytes += a.row.event_bytes;
+    }
+    fits.push(a);
+  }
+  return { fits, over, eventIds: [...events] };
 }
 
 /**
- * The queue consumer: reads the batch's deliveries in one query, makes the due attempts
- * (six at a time, within the attempt budget), writes their results 100 at a time as they
- * come, then acks or retries each message through the queue's delay. If D1 fails, the
- * whole batch is retried (nothing is acked).
+ * The queue consumer, one invocation per batch of either lane (src/delivery/lanes.ts):
+ * 1. reads the batch's deliveries in one query, and decides each one's fate (plan);
+ * 2. claims rate-limit slots and keeps the batch's event data under BATCH_DATA_BYTES;
+ * 3. attempts the rest fairly across tenants and endpoints (runFairly), detaching any
+ *    attempt that runs past SLOW_ATTEMPT_MS so the batch ends without waiting for it;
+ * 4. records each result as it comes (group commit), sending each retry as its own delayed
+ *    job the moment its attempt is recorded;
+ * 5. sends on every delivery it did not attempt (later, elsewhere, or in a new job), and
+ *    acks the batch. If D1 fails, the whole batch is retried; the rows keep it exact.
  */
-export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, usage: Usage = newUsage("queue")): Promise<void> {
+export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, ctx: ExecutionContext, usage: Usage = newUsage("queue")): Promise<void> {
+  const lane = laneOfQueue(batch.queue);
   const db = database(env.DB);
   const policy = deliveryPolicy(env);
   const now = Date.now();
   const refs = [...new Map(batch.messages.flatMap((m) => m.body.deliveries).map((r) => [r.deliveryId, r])).values()];
-  const rows = await loadDeliveries(db, refs);
-  const isDue = (row: DueDelivery) => row.status === "pending" && (row.next_attempt_at ?? 0) - EARLY_TOLERANCE_MS <= now;
-  const due = rows.filter((row) => isDue(row) && row.webhook_live);
-  const orphaned = rows.filter((row) => row.status === "pending" && !row.webhook_live);
+  const planned = plan(refs, await loadDeliveries(db, refs), lane, now);
+  const limited = await applyRateLimits(db, planned.attempts, lane, now);
+  const budget = withinDataBudget(limited.ready);
+  const data = budget.fits.length > 0 ? await loadEventData(db, budget.eventIds) : new Map<string, string>();
 
-  const buildBody = bodyBuilder();
-  // Past the budget no new attempt starts; those deliveries stay pending and due, so their message is retried.
-  const startBy = now + consumerAttemptBudgetMs(env);
-  const recorder = outcomeRecorder(env.DB);
-  const results = await mapWithLimit(due, OPEN_CONNECTIONS_PER_INVOCATION, async (row) => {
-    if (Date.now() >= startBy) return null;
-    const outcome = await attempt(row, buildBody, env, policy);
-    recorder.add(outcome);
-    return outcome;
-  });
+  const attemptContext = { env, policy, defaultSchedule: defaultRetrySchedule(policy), slowMs: slowAttemptMs(env), buildBody: bodyBuilder(data) };
+  const recorder = outcomeRecorder(env, autoDisablePolicy(env), (sent) => (usage.queue_messages_sent += sent));
+  const run = await runFairly(
+    budget.fits,
+    { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: attemptContext.slowMs, startBy: now + consumerAttemptBudgetMs(env) },
+    async (a) => {
+      usage.subrequests++;
+      recorder.add(await attempt(a.row, attemptContext));
+    },
+  );
+  // Detached attempts finish in the background and are recorded when they end; if the
+  // isolate dies first, their deliveries are still pending and the outbox sweep re-sends them.
+  ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", error: String(error) }))));
+  const slowEndpoints = new Set(run.detached.map((a) => a.endpointId));
+  const endOfBatch = Date.now();
+  // Sent on: to the slow lane if their endpoint just proved slow, a second later if it has no room.
+  const sendOn = (attempts: Attempt[]): ScheduledRef[] =>
+    attempts.map((a) => ({
+      ref: a.ref,
+      lane: slowEndpoints.has(a.endpointId) ? "slow" : lane,
+      dueAt: endpointInFlight(a.endpointId) >= ENDPOINT_CONCURRENCY[lane] ? endOfBatch + BUSY_ENDPOINT_DELAY_MS : endOfBatch,
+    }));
+  const later = [...planned.later, ...limited.later, ...sendOn(budget.over), ...sendOn(run.unstarted)];
+
+  if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
+  if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
+  usage.queue_messages_sent += await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
-  const outcomes = results.filter((o): o is AttemptOutcome => o !== null);
-  usage.subrequests += outcomes.length;
-  if (orphaned.length > 0) await cancelDeliveries(db, orphaned, now);
-
-  settleMessages(batch, nextDueTimes(rows, outcomes, new Set(outcomes.map((o) => o.deliveryId))), Date.now(), usage);
+  batch.ackAll();
+  usage.queue_acks += batch.messages.length;
 }

@@ -1,8 +1,12 @@
 import type { Env } from "../env";
 import { MAX_DELIVERIES_PER_JOB, type DeliveryJob, type DeliveryRef } from "./job";
+import { laneQueue, type Lane } from "./lanes";
 
 /** Queues.sendBatch takes at most 100 messages per call. */
 const SEND_BATCH_LIMIT = 100;
+
+/** The longest delay a queue message may carry (12 hours); longer waits are re-sent when they arrive. */
+export const MAX_QUEUE_DELAY_SECONDS = 43_200;
 
 function chunk<T>(items: T[], size: number): T[][] {
   const chunks: T[][] = [];
@@ -10,10 +14,37 @@ function chunk<T>(items: T[], size: number): T[][] {
   return chunks;
 }
 
-/** Packs deliveries into jobs and sends them, delayed if asked. */
-export async function sendJobs(env: Env, refs: DeliveryRef[], delaySeconds?: number): Promise<void> {
+/** Packs deliveries into jobs of up to 20 and sends them on the fast lane. */
+export async function sendJobs(env: Env, refs: DeliveryRef[]): Promise<void> {
   const jobs = chunk(refs, MAX_DELIVERIES_PER_JOB).map((deliveries): MessageSendRequest<DeliveryJob> => ({ body: { deliveries } }));
-  for (const messages of chunk(jobs, SEND_BATCH_LIMIT)) await env.DELIVERY_QUEUE.sendBatch(messages, delaySeconds ? { delaySeconds } : undefined);
+  for (const messages of chunk(jobs, SEND_BATCH_LIMIT)) await env.DELIVERY_QUEUE.sendBatch(messages);
+}
+
+/** A delivery to send on `lane` once `dueAt` (epoch ms) comes. */
+export interface ScheduledRef {
+  ref: DeliveryRef;
+  lane: Lane;
+  dueAt: number;
+}
+
+/** The queue delay that brings a message back at `dueAt`: whole seconds, rounded up, at most 12 h. */
+export const delayUntil = (dueAt: number, now: number) => Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(0, Math.ceil((dueAt - now) / 1000)));
+
+/**
+ * Sends each delivery as its own job on its lane with its own delay (retries, deferrals,
+ * hand-offs between lanes), in as few sendBatch calls as the lanes need. Returns the number
+ * of messages sent.
+ */
+export async function sendScheduled(env: Env, items: ScheduledRef[], now = Date.now()): Promise<number> {
+  let sent = 0;
+  for (const lane of ["fast", "slow"] as const) {
+    const messages = items
+      .filter((item) => item.lane === lane)
+      .map((item): MessageSendRequest<DeliveryJob> => ({ body: { deliveries: [item.ref] }, delaySeconds: delayUntil(item.dueAt, now) }));
+    for (const part of chunk(messages, SEND_BATCH_LIMIT)) await laneQueue(env, lane).sendBatch(part);
+    sent += messages.length;
+  }
+  return sent;
 }
 
 /**

@@ -1,9 +1,12 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch } from "../db/batch";
+import type { Env } from "../env";
 import { unfoldedCount } from "../db/counters";
 import { webhookCounterDeltas, type AttemptRecord } from "../db/schema";
 import { formatTime } from "../lib/time";
 import type { AttemptResult } from "./attempt";
+import { sendScheduled } from "./enqueue";
+import { updateHealth, type HealthRules } from "./health";
 import type { DeliveryVerdict } from "./retry-policy";
 
 /** One attempt to write back: which delivery, what the row looked like, what happened. */
@@ -14,6 +17,8 @@ export interface AttemptOutcome {
   attemptsBefore: number;
   result: AttemptResult;
   verdict: DeliveryVerdict;
+  /** The attempt ran longer than SLOW_ATTEMPT_MS (or timed out): the endpoint takes the slow lane. */
+  slow?: boolean;
 }
 
 /** A retry is due its delay after the failed attempt ended (the guide: "wait 1 second", then 2). */
@@ -108,7 +113,7 @@ function updateCounters(outcomes: AttemptOutcome[], now: number): SQL[] {
  * 1,000 queries an invocation may make. Sorted by webhook so a webhook's counters are
  * written once per chunk.
  */
-export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[], now = Date.now()): Promise<void> {
+export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[], health: HealthRules, now = Date.now()): Promise<void> {
   if (outcomes.length === 0) return;
   const sorted = [...outcomes].sort((a, b) => (a.webhookId < b.webhookId ? -1 : a.webhookId > b.webhookId ? 1 : 0));
   const statements: SQL[] = [];
@@ -116,33 +121,62 @@ export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[],
     const chunk = sorted.slice(i, i + OUTCOMES_PER_STATEMENT);
     statements.push(updateDeliveries(chunk, now), ...updateCounters(chunk, now));
   }
+  // After the counters: their statements read changes() of the UPDATE just before them.
+  for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) statements.push(updateHealth(sorted.slice(i, i + OUTCOMES_PER_STATEMENT), health, now));
   await runBatch(d1, statements);
 }
 
+/** Each retry travels as its own delayed job, on the lane its endpoint's last attempt earned. */
+const sendRetries = (env: Env, outcomes: AttemptOutcome[]) =>
+  sendScheduled(
+    env,
+    outcomes.flatMap((o) => {
+      const dueAt = nextAttemptAt(o);
+      if (dueAt === null) return [];
+      return [{ ref: { webhookId: o.webhookId, deliveryId: o.deliveryId, attempt: o.attemptsBefore + 1 }, lane: o.slow ? ("slow" as const) : ("fast" as const), dueAt }];
+    }),
+  );
+
+/** Outcomes per D1 batch of the recorder: five statements' worth, a few hundred KB. */
+const OUTCOMES_PER_WRITE = 5 * OUTCOMES_PER_STATEMENT;
+
 /**
- * Records a consumer batch's outcomes as they arrive, 100 at a time (one D1 batch each,
- * written one after another): the log is current while slower attempts of the same batch
- * are still running, and a crash loses only the outcomes not yet written. flush() writes
- * the rest and throws if any write failed (the queue batch is then retried; the rows tell
- * which deliveries still need an attempt).
+ * Records a consumer batch's outcomes as they arrive, by group commit: an outcome is written
+ * at once if no write is running, else with the others that arrived meanwhile. So a result
+ * is in the log one D1 round trip after its attempt ends, and under load writes still carry
+ * hundreds of outcomes. After each write, the chunk's retries are sent as their own delayed
+ * jobs. flush() waits for every write and throws if one failed (the queue batch is then
+ * retried; the rows tell which deliveries still need an attempt). A retry that cannot be
+ * sent is logged: its delivery stays pending and the outbox sweep re-enqueues it.
  */
-export function outcomeRecorder(d1: D1Database) {
-  let unwritten: AttemptOutcome[] = [];
-  let writes = Promise.resolve();
-  const write = () => {
-    const chunk = unwritten;
-    unwritten = [];
-    writes = writes.then(() => recordOutcomes(d1, chunk));
-    writes.catch(() => {}); // reported by flush(), not as an unhandled rejection
+export function outcomeRecorder(env: Env, health: HealthRules, onSent: (messages: number) => void = () => {}) {
+  const unwritten: AttemptOutcome[] = [];
+  let writing: Promise<void> | null = null;
+  let failure: unknown = null;
+  const writeAll = async () => {
+    while (unwritten.length > 0) {
+      const chunk = unwritten.splice(0, OUTCOMES_PER_WRITE);
+      try {
+        await recordOutcomes(env.DB, chunk, health);
+      } catch (error) {
+        failure ??= error;
+        continue;
+      }
+      await sendRetries(env, chunk).then(onSent, (error) =>
+        console.error(JSON.stringify({ message: "retry enqueue failed; the outbox sweep will retry", error: String(error) })),
+      );
+    }
+    writing = null;
   };
   return {
     add(outcome: AttemptOutcome) {
       unwritten.push(outcome);
-      if (unwritten.length >= OUTCOMES_PER_STATEMENT) write();
+      // Started on the next microtask, so outcomes that end together share a write.
+      writing ??= Promise.resolve().then(writeAll);
     },
     async flush() {
-      if (unwritten.length > 0) write();
-      await writes;
+      while (writing) await writing;
+      if (failure) throw failure;
     },
   };
 }

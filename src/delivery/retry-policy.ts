@@ -1,5 +1,3 @@
-import type { DeliveryPolicy } from "../env";
-
 /** What one attempt's result means for its delivery. */
 export type AttemptClass = "success" | "retryable" | "permanent";
 
@@ -14,18 +12,26 @@ export function classifyAttempt(statusCode: number | null): AttemptClass {
   return "permanent";
 }
 
-/** Wait before attempt n+1 after attempt n failed: base, 2·base, 4·base, … (1 s, 2 s by default). */
-export function retryDelaySeconds(policy: DeliveryPolicy, attemptsMade: number): number {
-  return policy.backoffBaseSeconds * 2 ** (attemptsMade - 1);
-}
+/** A 5xx's Retry-After is honoured up to this long (a receiver cannot park a delivery for days). */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
 
 export type DeliveryVerdict =
   | { status: "success" | "failed" }
   | { status: "pending"; retryInSeconds: number };
 
-/** The delivery's state after `attemptsMade` attempts, the last of class `result`. */
-export function deliveryVerdict(policy: DeliveryPolicy, result: AttemptClass, attemptsMade: number): DeliveryVerdict {
-  if (result === "success") return { status: "success" };
-  if (result === "permanent" || attemptsMade >= policy.maxAttempts) return { status: "failed" };
-  return { status: "pending", retryInSeconds: retryDelaySeconds(policy, attemptsMade) };
+/**
+ * The delivery's state after the `attemptInCycle`-th attempt of its cycle (a manual retry or a
+ * recover starts a new cycle), the last of class `result`. `schedule` holds the waits between
+ * attempts, so a cycle makes schedule.length + 1 attempts; a retried response's Retry-After
+ * lengthens its wait, never shortens it.
+ */
+export function deliveryVerdict(
+  schedule: readonly number[],
+  result: { class: AttemptClass; retryAfterSeconds?: number | null },
+  attemptInCycle: number,
+): DeliveryVerdict {
+  if (result.class === "success") return { status: "success" };
+  if (result.class === "permanent" || attemptInCycle > schedule.length) return { status: "failed" };
+  const retryAfter = Math.min(result.retryAfterSeconds ?? 0, MAX_RETRY_AFTER_SECONDS);
+  return { status: "pending", retryInSeconds: Math.max(schedule[attemptInCycle - 1], retryAfter) };
 }

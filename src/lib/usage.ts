@@ -107,7 +107,7 @@ function meterQueue<T>(queue: Queue<T>, usage: Usage): Queue<T> {
 export async function withUsage<T>(invocation: string, env: Env, run: (env: Env, usage: Usage) => Promise<T>): Promise<T> {
   const usage = newUsage(invocation);
   if (env.LOG_USAGE !== "1") return run(env, usage);
-  const metered: Env = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage) };
+  const metered: Env = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage), SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage) };
   try {
     return await run(metered, usage);
   } finally {

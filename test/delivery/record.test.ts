@@ -122,12 +122,12 @@ describe("the consumer records outcomes as they come", () => {
 
     let finished = false;
     const consuming = consume([job(slow.id, hung.deliveryId), job(fast.id, ...fastIds)]).then(() => (finished = true));
-    // The hanging attempt holds the batch for DELIVERY_TIMEOUT_MS (1.5 s); the 100 others are already logged.
+    // The hanging attempt holds the batch for DELIVERY_TIMEOUT_MS (3 s); the 100 others are already logged.
     await eventually(async () => (await succeeded()) === 100);
     expect(finished).toBe(false);
     expect(await storedDelivery(hung.deliveryId)).toMatchObject({ status: "pending", attempts: 0 });
 
     await consuming;
-    expect(await storedDelivery(hung.deliveryId)).toMatchObject({ status: "pending", attempts: 1, last_error: "Timed out after 1500 ms" });
+    expect(await storedDelivery(hung.deliveryId)).toMatchObject({ status: "pending", attempts: 1, last_error: "Timed out after 3000 ms" });
   });
 });

@@ -79,11 +79,11 @@ describe("retry rules, through the real queue and receiver", () => {
     expect([counters.delivery_count, counters.failure_count]).toEqual([1, 1]);
   });
 
-  it("timeout (receiver hangs past DELIVERY_TIMEOUT_MS=1500): retried, then success", async () => {
+  it("timeout (receiver hangs past DELIVERY_TIMEOUT_MS=3000): retried, then success", async () => {
     const { delivery, requests } = await deliverThrough("hang,200");
     expect(delivery).toMatchObject({ status: "success", attempts: 2, last_status_code: 200 });
-    expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: null, error: "Timed out after 1500 ms", response_excerpt: null });
-    expect(delivery.attempt_log[0].response_time_ms).toBeGreaterThanOrEqual(1500);
+    expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: null, error: "Timed out after 3000 ms", response_excerpt: null });
+    expect(delivery.attempt_log[0].response_time_ms).toBeGreaterThanOrEqual(3000);
     expect(requests).toHaveLength(2);
   });
 
@@ -99,7 +99,7 @@ describe("retry rules, through the real queue and receiver", () => {
     const { delivery, requests, counters } = await deliverThrough("500,hang,503");
     expect(delivery.attempt_log.map(({ status_code, error }) => ({ status_code, error }))).toEqual([
       { status_code: 500, error: "HTTP 500" },
-      { status_code: null, error: "Timed out after 1500 ms" },
+      { status_code: null, error: "Timed out after 3000 ms" },
       { status_code: 503, error: "HTTP 503" },
     ]);
     expect(delivery).toMatchObject({ status: "failed", attempts: 3, last_status_code: 503 });
@@ -372,7 +372,7 @@ describe("retry policy", () => {
       const webhook = await receiverWebhook(tenant, key, "hang");
       jobs.push(job(webhook.id, (await insertDelivery(tenant, webhook.id)).deliveryId));
     }
-    // Six attempts start at once and hang for DELIVERY_TIMEOUT_MS (1.5 s), past the 1 s budget.
+    // Six attempts start at once and hang for DELIVERY_TIMEOUT_MS (3 s), past the 1 s budget.
     const result = await consume(jobs, { CONSUMER_ATTEMPT_BUDGET_SECONDS: "1" });
 
     const attempts = await Promise.all(jobs.map(async (j) => (await storedDelivery(j.deliveries[0].deliveryId))!.attempts));

@@ -1,0 +1,108 @@
+/**
+ * Fair scheduling of a batch's attempts over an invocation's connections (src/delivery/consumer.ts).
+ *
+ * - Tenants take turns: the next attempt goes to the next tenant with work, so one tenant's
+ *   many deliveries cannot queue another's behind them.
+ * - Each endpoint has at most `perEndpoint` attempts in flight in this isolate (across
+ *   invocations, since detached attempts outlive theirs), so one endpoint never takes every lane.
+ * - An attempt still running after `detachAfterMs` is detached: it goes on in the background,
+ *   the batch starts nothing more (the detached request still holds one of the invocation's
+ *   connections) and ends as soon as its other attempts are done. The caller hands the
+ *   unstarted work to a new job, so a hanging endpoint holds up no one.
+ */
+export interface Schedulable {
+  tenantId: string;
+  endpointId: string;
+}
+
+export interface ScheduleOptions {
+  connections: number;
+  perEndpoint: number;
+  detachAfterMs: number;
+  /** No attempt starts at or after this time (epoch ms). */
+  startBy: number;
+}
+
+export interface ScheduleResult<T> {
+  unstarted: T[];
+  detached: T[];
+  /** Settles when every detached attempt has ended. */
+  detachedDone: Promise<void>;
+}
+
+const inFlightByEndpoint = new Map<string, number>();
+
+export const endpointInFlight = (endpointId: string) => inFlightByEndpoint.get(endpointId) ?? 0;
+
+function track(endpointId: string, delta: number) {
+  const count = endpointInFlight(endpointId) + delta;
+  if (count > 0) inFlightByEndpoint.set(endpointId, count);
+  else inFlightByEndpoint.delete(endpointId);
+}
+
+/** Tenants in turn; within a tenant, the first item whose endpoint has room. */
+function turnTaker<T extends Schedulable>(items: T[], perEndpoint: number) {
+  const byTenant = new Map<string, T[]>();
+  for (const item of items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
+  const tenants = [...byTenant.keys()];
+  let turn = 0;
+  return {
+    next(): T | undefined {
+      for (let k = 0; k < tenants.length; k++) {
+        const queue = byTenant.get(tenants[(turn + k) % tenants.length])!;
+        const i = queue.findIndex((item) => endpointInFlight(item.endpointId) < perEndpoint);
+        if (i >= 0) {
+          turn = (turn + k + 1) % tenants.length;
+          return queue.splice(i, 1)[0];
+        }
+      }
+      return undefined;
+    },
+    rest: () => [...byTenant.values()].flat(),
+  };
+}
+
+/** Resolves after `ms`; cancel() clears the timer so an idle invocation does not linger. */
+function timer(ms: number) {
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  const done = new Promise<void>((resolve) => (handle = setTimeout(resolve, Math.max(0, ms))));
+  return { done, cancel: () => clearTimeout(handle) };
+}
+
+export async function runFairly<T extends Schedulable>(items: T[], options: ScheduleOptions, run: (item: T) => Promise<void>): Promise<ScheduleResult<T>> {
+  const turns = turnTaker(items, options.perEndpoint);
+  const running = new Map<T, { startedAt: number; done: Promise<void> }>();
+  const detached: T[] = [];
+  const detachedDone: Promise<void>[] = [];
+  let stopped = false;
+
+  const start = (item: T) => {
+    track(item.endpointId, +1);
+    const done = run(item)
+      .catch((error) => console.error(JSON.stringify({ message: "attempt crashed", error: String(error) })))
+      .finally(() => {
+        track(item.endpointId, -1);
+        running.delete(item);
+      });
+    running.set(item, { startedAt: Date.now(), done });
+  };
+
+  for (;;) {
+    if (Date.now() >= options.startBy) stopped = true;
+    for (let item: T | undefined; !stopped && running.size < options.connections && (item = turns.next()); ) start(item);
+    if (running.size === 0) break;
+    const oldest = Math.min(...[...running.values()].map((r) => r.startedAt));
+    const wake = timer(Math.min(oldest + options.detachAfterMs, stopped ? Infinity : options.startBy) - Date.now());
+    await Promise.race([wake.done, ...[...running.values()].map((r) => r.done)]);
+    wake.cancel();
+    const now = Date.now();
+    for (const [item, r] of running) {
+      if (now - r.startedAt < options.detachAfterMs) continue;
+      running.delete(item);
+      detached.push(item);
+      detachedDone.push(r.done);
+      stopped = true;
+    }
+  }
+  return { unstarted: turns.rest(), detached, detachedDone: Promise.all(detachedDone).then(() => {}) };
+}

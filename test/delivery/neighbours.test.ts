@@ -1,0 +1,82 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createTenant, receiver, uniqueKey } from "../helpers/harness";
+import { deliveryDetail, deliveryLog, eventually, manyWebhooks, published, receivedAtLeast, receiverWebhook } from "../helpers/delivery";
+
+/** The tests' attempt timeout (vitest.config.ts): a hanging request ends this long after it was received. */
+const TIMEOUT_MS = 3000;
+
+describe("no delivery waits on its neighbours", () => {
+  it("a retry goes out, and a success is logged, while a batch-mate's attempt still hangs", async () => {
+    const tenant = await createTenant();
+    const [hang, failing, healthy] = [uniqueKey("hang"), uniqueKey("fail"), uniqueKey("ok")];
+    const hanging = await receiverWebhook(tenant, hang, "hang");
+    const failingHook = await receiverWebhook(tenant, failing, "500,200");
+    const healthyHook = await receiverWebhook(tenant, healthy, "200");
+    await published(tenant, "query.created"); // one event, one job: all three share a batch
+
+    const [hung] = await receivedAtLeast(hang, 1);
+    const hangEnds = hung.received_at + TIMEOUT_MS;
+    const failingRequests = await receivedAtLeast(failing, 2);
+    expect(failingRequests[1].received_at).toBeLessThan(hangEnds);
+    // The healthy delivery is already in the log while the hanging attempt runs.
+    const [ok] = await eventually(async () => {
+      const log = await deliveryLog(tenant, healthyHook.id);
+      return log[0]?.status === "success" ? log : null;
+    });
+    expect(Date.now()).toBeLessThan(hangEnds);
+    expect(ok.attempts).toBe(1);
+
+    const failed = await eventually(async () => {
+      const [d] = await deliveryLog(tenant, failingHook.id);
+      return d?.status === "success" ? d : null;
+    });
+    expect(failed.attempts).toBe(2);
+    // The hanging endpoint went to the slow lane, and its attempt was still recorded.
+    const [slow] = await eventually(async () => {
+      const log = await deliveryLog(tenant, hanging.id);
+      return log[0]?.attempts >= 1 ? log : null;
+    });
+    expect(slow.last_error).toBe(`Timed out after ${TIMEOUT_MS} ms`);
+    const row = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(hanging.id).first<{ slow_until: number | null }>();
+    expect(row?.slow_until).toBeGreaterThan(Date.now());
+  });
+
+  it("tenant B is delivered while tenant A's endpoints still hang", async () => {
+    const noisy = await createTenant();
+    const quiet = await createTenant();
+    const hang = uniqueKey("noisy");
+    await manyWebhooks(noisy, 12, receiver.url(hang, "hang"));
+    const calm = uniqueKey("quiet");
+    await receiverWebhook(quiet, calm, "200");
+    await published(noisy, "query.created");
+    await published(noisy, "query.created");
+    const [firstHang] = await receivedAtLeast(hang, 6); // six connections are hanging now
+    await published(quiet, "query.created");
+    const [received] = await receivedAtLeast(calm, 1);
+    expect(received.received_at).toBeLessThan(firstHang.received_at + TIMEOUT_MS);
+  });
+
+  it("an undecryptable secret fails its own delivery only", async () => {
+    const tenant = await createTenant();
+    const [good, bad] = [uniqueKey("good"), uniqueKey("bad")];
+    const goodHook = await receiverWebhook(tenant, good, "200");
+    const badHook = await receiverWebhook(tenant, bad, "200");
+    await env.DB.prepare("UPDATE webhooks SET secret_encrypted = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' WHERE id = ?").bind(badHook.id).run();
+    await published(tenant, "query.created");
+
+    const [broken] = await eventually(async () => {
+      const log = await deliveryLog(tenant, badHook.id);
+      return log[0]?.status === "failed" ? log : null;
+    });
+    expect(broken).toMatchObject({ attempts: 1, last_status_code: null });
+    expect(broken.last_error).toMatch(/Signing secret cannot be decrypted/);
+    const [delivered] = await eventually(async () => {
+      const log = await deliveryLog(tenant, goodHook.id);
+      return log[0]?.status === "success" ? log : null;
+    });
+    expect((await deliveryDetail(tenant, goodHook.id, delivered.id)).attempt_log).toHaveLength(1);
+    expect(await receiver.requests(bad)).toHaveLength(0);
+    expect(await receiver.requests(good)).toHaveLength(1);
+  });
+});
