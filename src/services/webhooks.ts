@@ -3,12 +3,11 @@ import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
-import type { Env } from "../env";
-import { isProduction } from "../env";
+import { defaultRetrySchedule, deliveryPolicy, isProduction, type Env } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
-import { formatTime } from "../lib/time";
+import { formatOptionalTime, formatTime } from "../lib/time";
 import { checkWebhookUrl } from "../lib/url-policy";
 
 const SECRET_PREFIX = "wsk_live_";
@@ -18,10 +17,16 @@ export interface WebhookInput {
   events: string[];
   description?: string | null;
   is_active?: boolean;
+  /** null: the deployment's default schedule. */
+  retry_schedule_seconds?: number[] | null;
+  rate_limit_per_second?: number | null;
 }
 
-/** The API's view of a webhook; never its secret (see webhookWithSecret). */
-export function webhookView(row: WebhookRow) {
+/**
+ * The API's view of a webhook; never its secret (see webhookWithSecret). `defaultSchedule`
+ * is shown for a webhook without its own retry schedule: the one its deliveries follow.
+ */
+export function webhookView(row: WebhookRow, defaultSchedule: number[]) {
   return {
     id: row.id,
     url: row.url,
@@ -30,13 +35,22 @@ export function webhookView(row: WebhookRow) {
     is_active: row.isActive,
     delivery_count: row.deliveryCount,
     failure_count: row.failureCount,
+    retry_schedule_seconds: row.retrySchedule ?? defaultSchedule,
+    rate_limit_per_second: row.rateLimitPerSecond,
+    consecutive_failures: row.consecutiveFailures,
+    last_delivery_at: formatOptionalTime(row.lastDeliveryAt),
+    last_success_at: formatOptionalTime(row.lastSuccessAt),
+    disabled_at: formatOptionalTime(row.disabledAt),
+    disabled_reason: row.disabledReason,
     created_at: formatTime(row.createdAt),
     updated_at: formatTime(row.updatedAt),
   };
 }
 
+export const defaultScheduleOf = (env: Env) => defaultRetrySchedule(deliveryPolicy(env));
+
 /** Only the creation (and later the rotation) response carries secret_key. */
-const webhookWithSecret = (row: WebhookRow, secretKey: string) => ({ ...webhookView(row), secret_key: secretKey });
+const webhookWithSecret = (row: WebhookRow, env: Env, secretKey: string) => ({ ...webhookView(row, defaultScheduleOf(env)), secret_key: secretKey });
 
 function acceptedUrl(env: Env, raw: string): string {
   const verdict = checkWebhookUrl(raw.trim(), isProduction(env));
@@ -63,11 +77,13 @@ export async function createWebhook(db: Database, env: Env, tenantId: string, in
       description: input.description ?? null,
       secretEncrypted: await encryptSecret(secretKey, encryptionKey(env)),
       isActive: input.is_active ?? true,
+      retrySchedule: input.retry_schedule_seconds ?? null,
+      rateLimitPerSecond: input.rate_limit_per_second ?? null,
       createdAt: now,
       updatedAt: now,
     })
     .returning();
-  return webhookWithSecret(row, secretKey);
+  return webhookWithSecret(row, env, secretKey);
 }
 
 const ownedBy = (tenantId: string, id: string) =>
@@ -85,14 +101,14 @@ export async function findWebhook(db: Database, tenantId: string, id: string): P
 }
 
 /** GET /webhooks/{id}: the webhook with its current counters. */
-export async function getWebhook(db: Database, tenantId: string, id: string) {
+export async function getWebhook(db: Database, env: Env, tenantId: string, id: string) {
   if (!isUuid(id)) throw notFound("Webhook");
   const [row] = await db.select(withCounters).from(webhooks).where(ownedBy(tenantId, id)).limit(1);
   if (!row) throw notFound("Webhook");
-  return webhookView(row);
+  return webhookView(row, defaultScheduleOf(env));
 }
 
-export async function listWebhooks(db: Database, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
+export async function listWebhooks(db: Database, env: Env, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
   const filter = and(
     eq(webhooks.tenantId, tenantId),
     isNull(webhooks.deletedAt),
@@ -110,7 +126,8 @@ export async function listWebhooks(db: Database, tenantId: string, page: { skip:
     deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
     failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
   });
-  return { items: rows.map((row) => webhookView(counted(row))), total };
+  const defaultSchedule = defaultScheduleOf(env);
+  return { items: rows.map((row) => webhookView(counted(row), defaultSchedule)), total };
 }
 
 /** Pending deliveries of a webhook that is deleted or deactivated will never be sent. */
@@ -120,6 +137,9 @@ const cancelPendingDeliveries = (db: Database, webhookId: string, now: number) =
     .set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: "webhook deleted or deactivated" })
     .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending")));
 
+/** A webhook (re-)enabled by its owner starts with a clean record: no longer disabled, no failure streak. */
+const HEALTHY = { disabledAt: null, disabledReason: null, consecutiveFailures: 0, failingSince: null } satisfies Partial<typeof webhooks.$inferInsert>;
+
 export async function updateWebhook(db: Database, env: Env, tenantId: string, id: string, input: Partial<WebhookInput>) {
   const existing = await findWebhook(db, tenantId, id);
   const now = Date.now();
@@ -128,11 +148,14 @@ export async function updateWebhook(db: Database, env: Env, tenantId: string, id
   if (input.events !== undefined) changes.events = input.events;
   if (input.description !== undefined) changes.description = input.description;
   if (input.is_active !== undefined) changes.isActive = input.is_active;
+  if (input.is_active === true) Object.assign(changes, HEALTHY);
+  if (input.retry_schedule_seconds !== undefined) changes.retrySchedule = input.retry_schedule_seconds;
+  if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
   const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
   const [[row]] =
     input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, id, now)]) : [await update];
   if (!row) throw notFound("Webhook");
-  return webhookView(row);
+  return webhookView(row, defaultScheduleOf(env));
 }
 
 export async function deleteWebhook(db: Database, tenantId: string, id: string): Promise<void> {

@@ -52,6 +52,14 @@ export interface WebhookView {
   is_active: boolean;
   delivery_count: number;
   failure_count: number;
+  /** The schedule in effect: the webhook's own or the deployment's default. */
+  retry_schedule_seconds: number[];
+  rate_limit_per_second: number | null;
+  consecutive_failures: number;
+  last_delivery_at: string | null;
+  last_success_at: string | null;
+  disabled_at: string | null;
+  disabled_reason: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -126,6 +126,66 @@ describe("PUT /api/v1/webhooks/{id} refuses", () => {
   });
 });
 
+describe("retry_schedule_seconds and rate_limit_per_second: refused on create and update", () => {
+  const week = 7 * 86_400;
+  // [case, value, the message's gist]: each is a 422 on the field itself, whatever the problem.
+  const BAD_SCHEDULES: [string, unknown, RegExp][] = [
+    ["a number", 5, /must be an array of waits in whole seconds/],
+    ["a string", "5,300", /must be an array/],
+    ["an object", { waits: [5] }, /must be an array/],
+    ["21 waits", Array(21).fill(1), /at most 20 waits are allowed, got 21/],
+    ["a wait of 0", [5, 0], /from 1 to 86400 \(1 day\); entry 1 is 0/],
+    ["a negative wait", [-1], /entry 0 is -1/],
+    ["a wait over a day", [86_401], /entry 0 is 86401/],
+    ["a fraction", [1.5], /whole number of seconds.*entry 0 is 1.5/],
+    ["a string wait", ["5"], /entry 0 is "5"/],
+    ["a null wait", [null], /entry 0 is null/],
+    ["over 7 days in all", [...Array(7).fill(86_400), 1], new RegExp(`add up to ${week + 1} seconds, more than ${week} \\(7 days\\)`)],
+  ];
+
+  it.each(BAD_SCHEDULES)("schedule %s: 422 validation_failed on retry_schedule_seconds, nothing stored", async (_case, value, message) => {
+    const tenant = await createTenant();
+    const res = await withoutNewWebhooks(tenant, () =>
+      api("/api/v1/webhooks", { method: "POST", key: tenant.key, json: webhookBody({ retry_schedule_seconds: value }) }),
+    );
+    const error = await expectError(res, 422, "validation_failed");
+    expect(error.fields).toHaveLength(1);
+    expect(error.fields![0].field).toBe("retry_schedule_seconds");
+    expect(error.fields![0].message).toMatch(message);
+    expect(error.message).toMatch(/^retry_schedule_seconds: /);
+  });
+
+  it.each(BAD_SCHEDULES)("schedule %s on PUT: 422 on retry_schedule_seconds, webhook unchanged", async (_case, value, message) => {
+    const tenant = await createTenant();
+    const webhook = await createWebhook(tenant, webhookBody({ retry_schedule_seconds: [5, 300] }));
+    const before = await storedWebhook(webhook.id);
+    const res = await api(`/api/v1/webhooks/${webhook.id}`, { method: "PUT", key: tenant.key, json: { retry_schedule_seconds: value } });
+    const error = await expectError(res, 422, "validation_failed");
+    expect(error.fields![0]).toEqual({ field: "retry_schedule_seconds", message: expect.stringMatching(message) });
+    expect(await storedWebhook(webhook.id)).toEqual(before);
+  });
+
+  it.each([
+    ["0", 0],
+    ["1001", 1001],
+    ["a fraction", 2.5],
+    ["a string", "10"],
+    ["a boolean", true],
+  ])("rate_limit_per_second %s: 422 validation_failed on rate_limit_per_second", async (_case, value) => {
+    const tenant = await createTenant();
+    const res = await withoutNewWebhooks(tenant, () =>
+      api("/api/v1/webhooks", { method: "POST", key: tenant.key, json: webhookBody({ rate_limit_per_second: value }) }),
+    );
+    const error = await expectError(res, 422, "validation_failed");
+    expect(error.fields?.map((f) => f.field)).toEqual(["rate_limit_per_second"]);
+
+    const webhook = await createWebhook(tenant, webhookBody({ rate_limit_per_second: 10 }));
+    const put = await api(`/api/v1/webhooks/${webhook.id}`, { method: "PUT", key: tenant.key, json: { rate_limit_per_second: value } });
+    expect((await expectError(put, 422, "validation_failed")).fields?.map((f) => f.field)).toEqual(["rate_limit_per_second"]);
+    expect(await storedWebhook(webhook.id)).toMatchObject({ rate_limit_per_second: 10 });
+  });
+});
+
 describe("GET /api/v1/webhooks refuses query parameters", () => {
   it.each([
     ["skip=-1", "skip"],

@@ -6,6 +6,7 @@ import {
   createWebhook,
   expectError,
   GUIDE_TIMESTAMP,
+  storedWebhook,
   UUID,
   webhookBody,
   type Tenant,
@@ -14,16 +15,27 @@ import {
 } from "../helpers/harness";
 
 const VIEW_FIELDS = [
+  "consecutive_failures",
   "created_at",
   "delivery_count",
   "description",
+  "disabled_at",
+  "disabled_reason",
   "events",
   "failure_count",
   "id",
   "is_active",
+  "last_delivery_at",
+  "last_success_at",
+  "rate_limit_per_second",
+  "retry_schedule_seconds",
   "updated_at",
   "url",
 ];
+
+/** The deployment's schedule in these tests: the guide's 3 attempts, 1 s then 2 s apart. */
+const DEFAULT_SCHEDULE = [1, 2];
+const SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
 /** What GET answers for a freshly created webhook: the creation response without its secret. */
 const viewOf = ({ secret_key: _secret, ...view }: WebhookCreated): WebhookView => view;
@@ -53,6 +65,13 @@ describe("POST /api/v1/webhooks", () => {
       is_active: true,
       delivery_count: 0,
       failure_count: 0,
+      retry_schedule_seconds: DEFAULT_SCHEDULE,
+      rate_limit_per_second: null,
+      consecutive_failures: 0,
+      last_delivery_at: null,
+      last_success_at: null,
+      disabled_at: null,
+      disabled_reason: null,
     });
     expect(body.id).toMatch(UUID);
     // wsk_live_ + base64url of at least 32 random bytes (43 characters, unpadded).
@@ -74,6 +93,31 @@ describe("POST /api/v1/webhooks", () => {
     expect(url).toHaveLength(2048);
     const body = await createWebhook(tenant, webhookBody({ url: `  ${url}  ` }));
     expect(body.url).toBe(url);
+  });
+
+  it("accepts its own retry schedule and rate limit, stored and shown as given", async () => {
+    const tenant = await createTenant();
+    const body = await createWebhook(tenant, webhookBody({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 25 }));
+    expect(body).toMatchObject({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 25 });
+    expect(await storedWebhook(body.id)).toMatchObject({ retry_schedule: JSON.stringify(SCHEDULE), rate_limit_per_second: 25 });
+  });
+
+  it("accepts the schedule bounds: 20 waits, 1 and 86,400 s, 7 days in all; [] (one attempt); null and the rate bounds 1 and 1000", async () => {
+    const tenant = await createTenant();
+    const week = [86_400, 86_400, 86_400, 86_400, 86_400, 86_400, 86_400];
+    const cases: [unknown, number[]][] = [
+      [Array(20).fill(1), Array(20).fill(1)],
+      [week, week],
+      [[1], [1]],
+      [[], []],
+      [null, DEFAULT_SCHEDULE],
+    ];
+    for (const [given, shown] of cases) {
+      expect((await createWebhook(tenant, webhookBody({ retry_schedule_seconds: given }))).retry_schedule_seconds).toEqual(shown);
+    }
+    for (const rate of [1, 1000, null]) {
+      expect((await createWebhook(tenant, webhookBody({ rate_limit_per_second: rate }))).rate_limit_per_second).toBe(rate);
+    }
   });
 
   it("gives every webhook its own id and secret", async () => {
@@ -173,6 +217,66 @@ describe("PUT /api/v1/webhooks/{id}", () => {
     }
     const fetched = await api(`/api/v1/webhooks/${created.id}`, { key: tenant.key });
     expect(await fetched.json()).toEqual(expected);
+  });
+
+  it("sets a retry schedule and rate limit; null restores the default schedule and removes the limit", async () => {
+    const tenant = await createTenant();
+    const created = await createWebhook(tenant);
+    const put = async (json: object) => {
+      const res = await api(`/api/v1/webhooks/${created.id}`, { method: "PUT", key: tenant.key, json });
+      expect(res.status).toBe(200);
+      return (await res.json()) as WebhookView;
+    };
+
+    expect(await put({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 })).toMatchObject({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 });
+    // Omitted fields are kept.
+    expect(await put({ description: "kept" })).toMatchObject({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 });
+    const listed = (await (await api("/api/v1/webhooks", { key: tenant.key })).json()) as WebhookView[];
+    expect(listed[0]).toMatchObject({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 });
+
+    expect(await put({ retry_schedule_seconds: null, rate_limit_per_second: null })).toMatchObject({
+      retry_schedule_seconds: DEFAULT_SCHEDULE,
+      rate_limit_per_second: null,
+    });
+    expect(await storedWebhook(created.id)).toMatchObject({ retry_schedule: null, rate_limit_per_second: null });
+  });
+
+  it("shows the endpoint's health; is_active: true re-enables a webhook the platform disabled", async () => {
+    const tenant = await createTenant();
+    const created = await createWebhook(tenant);
+    const [failingSince, lastDelivery, lastSuccess, disabledAt] = [0, 1, 2, 3].map((s) => Date.UTC(2024, 10, 24, 12, 0, s));
+    await env.DB.prepare(
+      `UPDATE webhooks SET is_active = 0, consecutive_failures = 50, failing_since = ?, last_delivery_at = ?, last_success_at = ?,
+         disabled_at = ?, disabled_reason = 'failing for 5 days' WHERE id = ?`,
+    )
+      .bind(failingSince, lastDelivery, lastSuccess, disabledAt, created.id)
+      .run();
+    const disabled = {
+      is_active: false,
+      consecutive_failures: 50,
+      last_delivery_at: "2024-11-24T12:00:01Z",
+      last_success_at: "2024-11-24T12:00:02Z",
+      disabled_at: "2024-11-24T12:00:03Z",
+      disabled_reason: "failing for 5 days",
+    };
+    expect(await (await api(`/api/v1/webhooks/${created.id}`, { key: tenant.key })).json()).toMatchObject(disabled);
+
+    // Another change leaves the disabled state alone.
+    const renamed = await api(`/api/v1/webhooks/${created.id}`, { method: "PUT", key: tenant.key, json: { description: "fixed" } });
+    expect(await renamed.json()).toMatchObject(disabled);
+
+    const res = await api(`/api/v1/webhooks/${created.id}`, { method: "PUT", key: tenant.key, json: { is_active: true } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      is_active: true,
+      consecutive_failures: 0,
+      disabled_at: null,
+      disabled_reason: null,
+      // History stays.
+      last_delivery_at: "2024-11-24T12:00:01Z",
+      last_success_at: "2024-11-24T12:00:02Z",
+    });
+    expect(await storedWebhook(created.id)).toMatchObject({ failing_since: null, consecutive_failures: 0, disabled_at: null });
   });
 
   it("bumps updated_at and keeps created_at", async () => {

@@ -40,7 +40,7 @@ export const update = createRoute({
   path: "/api/v1/webhooks/{id}",
   tags,
   security,
-  summary: "Update url, events, description or is_active",
+  summary: "Update url, events, description, is_active, retry_schedule_seconds or rate_limit_per_second",
   request: { params: IdParams, body: jsonBody(UpdateWebhook) },
   responses: { 200: jsonResponse(Webhook, "The updated webhook"), ...authErrors, ...notFoundError, ...bodyErrors },
 });
