@@ -14,33 +14,83 @@ export interface AttemptResult {
   error: string | null;
   responseTimeMs: number;
   responseExcerpt: string | null;
+  /** A retryable (5xx) response's Retry-After, in seconds from the attempt (capped at 1 hour); otherwise null. */
+  retryAfterSeconds: number | null;
   attemptedAt: number;
   class: AttemptClass;
 }
 
-const SMALL_BODY_BYTES = 16 * 1024;
-
-/** Reads at most `limit` characters of the response, so a huge body costs nothing. */
-async function excerpt(response: Response, limit: number): Promise<string | null> {
-  if (!response.body) return null;
-  // A small body with a declared length is read whole (the cheapest path); anything else
-  // through a plain reader, stopping at the limit (a TextDecoderStream costs more than the fetch).
-  const declared = Number(response.headers.get("Content-Length") ?? Infinity);
-  if (declared <= SMALL_BODY_BYTES) {
-    const text = await response.text();
-    return text.length > 0 ? text.slice(0, limit) : null;
+/**
+ * Reads the start of a response body for its excerpt, in bounded memory: at most `limitBytes`
+ * of the bytes the body yields (decompressed already, when the response was gzip or brotli, so
+ * Content-Length, the compressed size, says nothing about them), decoded as UTF-8 (malformed
+ * bytes become U+FFFD), first `limitChars` characters kept, null when empty. The body is
+ * cancelled when not read to its end, so the connection is released; a failed read gives null.
+ */
+export async function readExcerpt(
+  response: Response,
+  limitBytes: number = LIMITS.responseReadBytes,
+  limitChars: number = LIMITS.responseExcerptChars,
+): Promise<string | null> {
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  try {
+    if (!response.body) return null;
+    reader = response.body.getReader();
+  } catch {
+    return null; // body already used
   }
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
+  const decoder = new TextDecoder(); // not fatal: malformed bytes become U+FFFD
   let text = "";
-  while (text.length < limit) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
+  let bytes = 0;
+  let ended = false;
+  try {
+    while (bytes < limitBytes && text.length < limitChars) {
+      const { done, value } = await reader.read();
+      if (done) {
+        ended = true;
+        text += decoder.decode();
+        break;
+      }
+      const take = Math.min(value.byteLength, limitBytes - bytes);
+      bytes += take;
+      // A character cut at the limit stays in the decoder, never flushed as U+FFFD.
+      text += decoder.decode(take < value.byteLength ? value.subarray(0, take) : value, { stream: true });
+    }
+  } catch {
+    text = "";
+  } finally {
+    if (!ended) await reader.cancel().catch(() => {});
   }
-  if (text.length < limit) text += decoder.decode();
-  await reader.cancel().catch(() => {});
-  return text.length > 0 ? text.slice(0, limit) : null;
+  if (text.length === 0) return null;
+  let end = Math.min(text.length, limitChars);
+  // Not half a surrogate pair: a character outside the BMP cut at the limit is dropped whole.
+  const last = text.charCodeAt(end - 1);
+  if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return end > 0 ? text.slice(0, end) : null;
+}
+
+/** The longest wait a Retry-After may ask for. */
+const RETRY_AFTER_CAP_SECONDS = 3600;
+
+/**
+ * Seconds a Retry-After header asks to wait, from `now` (ms): delta-seconds or an HTTP-date,
+ * clamped to [0, 3600]; null when absent or unparseable.
+ */
+export function retryAfterSeconds(header: string | null, now: number): number | null {
+  const value = header?.trim();
+  if (!value) return null;
+  let seconds: number;
+  if (/^\d+$/.test(value)) {
+    seconds = Number(value);
+  } else {
+    // An HTTP-date (IMF-fixdate, RFC 850 or asctime) always has a time of day; Date.parse alone
+    // would also take "2025-03-01" or "March 1" as dates.
+    if (!/\b\d{1,2}:\d{2}:\d{2}\b/.test(value)) return null;
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) return null;
+    seconds = Math.ceil((at - now) / 1000);
+  }
+  return Math.min(RETRY_AFTER_CAP_SECONDS, Math.max(0, seconds));
 }
 
 function describeFailure(error: unknown, timeoutMs: number): string {
@@ -64,15 +114,26 @@ export async function attemptDelivery(target: AttemptTarget, body: string, timeo
   const signal = AbortSignal.timeout(timeoutMs);
   try {
     const response = await fetch(target.url, { method: "POST", headers, body, redirect: "manual", signal });
-    const responseExcerpt = await excerpt(response, LIMITS.responseExcerptChars).catch(() => null);
     const statusCode = response.status;
-    return { statusCode, error: statusError(statusCode), responseTimeMs: elapsed(), responseExcerpt, attemptedAt: attemptedAt.getTime(), class: classifyAttempt(statusCode) };
+    const attemptClass = classifyAttempt(statusCode);
+    const retryAfter = attemptClass === "retryable" ? retryAfterSeconds(response.headers.get("Retry-After"), Date.now()) : null;
+    const responseExcerpt = await readExcerpt(response, LIMITS.responseReadBytes, LIMITS.responseExcerptChars).catch(() => null);
+    return {
+      statusCode,
+      error: statusError(statusCode),
+      responseTimeMs: elapsed(),
+      responseExcerpt,
+      retryAfterSeconds: retryAfter,
+      attemptedAt: attemptedAt.getTime(),
+      class: attemptClass,
+    };
   } catch (error) {
     return {
       statusCode: null,
       error: describeFailure(error, timeoutMs),
       responseTimeMs: elapsed(),
       responseExcerpt: null,
+      retryAfterSeconds: null,
       attemptedAt: attemptedAt.getTime(),
       class: "retryable",
     };

@@ -1,4 +1,7 @@
 import { createServer, type Server } from "node:http";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { constants as zlibConstants, createBrotliCompress, createGzip } from "node:zlib";
 import type { TestProject } from "vitest/node";
 import { chaosAnswer } from "../../bench/lib/chaos.mjs";
 
@@ -10,6 +13,11 @@ import { chaosAnswer } from "../../bench/lib/chaos.mjs";
  * followed redirect would show up there), "big" (200 with 1 MiB of "é", chunked, no length) or
  * "big-sized" (200 with 4,000 "é" and a Content-Length). respond=chaos answers each delivery's n-th request
  * (webhook-id header) as chaosAnswer(id, n) of bench/lib/chaos.mjs decides: the soak's fault mix.
+ * Hostile bodies: "br-bomb" and "gzip-bomb" (200, Content-Encoding br or gzip, 256 MiB of zeros
+ * compressed to a few hundred KB at most, Content-Length the compressed size), "huge" (200,
+ * up to 100 MB streamed in 64 KiB chunks at the client's pace; the request record's
+ * bytes_written says how many it took once the response has ended or closed), and
+ * "retry-after-<n>" (503 with Retry-After: <n>).
  * GET /__requests/<key> lists what <key> got.
  */
 export interface ReceivedRequest {
@@ -18,6 +26,8 @@ export interface ReceivedRequest {
   headers: Record<string, string>;
   body: string;
   received_at: number;
+  /** "huge" only: bytes handed to the connection before the response ended or the client went away. */
+  bytes_written?: number;
 }
 
 const received = new Map<string, ReceivedRequest[]>();
@@ -27,6 +37,29 @@ function behaviourFor(url: URL, log: ReceivedRequest[], deliveryId = ""): string
   if (respond === "chaos") return String(chaosAnswer(deliveryId, log.filter((r) => r.headers["webhook-id"] === deliveryId).length + 1));
   const script = respond.split(",");
   return script[Math.min(log.length, script.length - 1)];
+}
+
+const BOMB_BYTES = 256 * 1024 * 1024;
+const HUGE_BYTES = 100 * 1000 * 1000;
+const HUGE_CHUNK = Buffer.alloc(64 * 1024, "a");
+
+/** `total` zero bytes through a compressor, streamed 1 MiB at a time (never held whole). */
+function compressedZeros(compressor: NodeJS.ReadWriteStream, total: number): Promise<Buffer> {
+  const zeros = Buffer.alloc(1024 * 1024);
+  const source = Readable.from((function* () {
+    for (let n = 0; n < total; n += zeros.length) yield zeros;
+  })());
+  return buffer(source.pipe(compressor));
+}
+
+/** The bombs' bodies, made once when the receiver starts (about 2 s, off the event loop). */
+let bombs: Promise<{ br: Buffer; gzip: Buffer }> | undefined;
+function makeBombs() {
+  bombs ??= Promise.all([
+    compressedZeros(createBrotliCompress({ params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 5 } }), BOMB_BYTES),
+    compressedZeros(createGzip({ level: 9 }), BOMB_BYTES),
+  ]).then(([br, gzip]) => ({ br, gzip }));
+  return bombs;
 }
 
 function startReceiver(): Promise<Server> {
@@ -56,6 +89,36 @@ function startReceiver(): Promise<Server> {
         return res.end();
       }
       if (behaviour === "big-sized") return res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("é".repeat(4000));
+      if (behaviour === "br-bomb" || behaviour === "gzip-bomb") {
+        const encoding = behaviour === "br-bomb" ? "br" : "gzip";
+        void makeBombs().then((bodies) => {
+          const body = bodies[encoding];
+          res.writeHead(200, { "content-type": "text/plain", "content-encoding": encoding, "content-length": String(body.length) }).end(body);
+        });
+        return;
+      }
+      if (behaviour === "huge") {
+        const record = log[log.length - 1];
+        let written = 0;
+        let gone = false;
+        res.on("close", () => {
+          gone = true;
+          record.bytes_written = written;
+        });
+        res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+        const pump = () => {
+          while (!gone && written < HUGE_BYTES) {
+            const chunk = HUGE_BYTES - written < HUGE_CHUNK.length ? HUGE_CHUNK.subarray(0, HUGE_BYTES - written) : HUGE_CHUNK;
+            written += chunk.length;
+            if (!res.write(chunk)) return void res.once("drain", pump);
+          }
+          if (!gone) res.end(() => (record.bytes_written = written));
+        };
+        return pump();
+      }
+      if (behaviour.startsWith("retry-after-")) {
+        return res.writeHead(503, { "content-type": "text/plain", "retry-after": behaviour.slice("retry-after-".length) }).end("busy");
+      }
       res.writeHead(Number(behaviour), { "content-type": "application/json" }).end(JSON.stringify({ status: "received", key: first }));
     });
   });
@@ -64,6 +127,7 @@ function startReceiver(): Promise<Server> {
 
 export default async function setup(project: TestProject) {
   const server = await startReceiver();
+  await makeBombs();
   const address = server.address();
   project.provide("receiverPort", typeof address === "object" && address ? address.port : 0);
   return () => {
