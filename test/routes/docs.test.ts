@@ -45,6 +45,8 @@ describe("GET /openapi.json", () => {
         "GET /api/v1/webhooks/{id}",
         "PUT /api/v1/webhooks/{id}",
         "DELETE /api/v1/webhooks/{id}",
+        "POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+        "POST /api/v1/webhooks/{id}/recover",
       ]),
     );
     expect(documented.sort()).toEqual(expect.arrayContaining(servedRoutes()));

@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { DELIVERY_STATUSES } from "../../db/schema";
 import { getDelivery, listDeliveries, testWebhook } from "../../services/deliveries";
-import { authErrors, IdParams, jsonResponse, notFoundError, pageQuery } from "../common.schemas";
+import { recoverDeliveries, RECOVER_LIMIT, retryDelivery } from "../../services/redelivery";
+import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError, pageQuery } from "../common.schemas";
 
 const Delivery = z
   .object({
@@ -43,6 +44,33 @@ const TestResult = z
   })
   .openapi("WebhookTestResult");
 
+const isoTime = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 time, e.g. 2024-11-24T12:00:00Z" })
+  .openapi({ example: "2024-11-24T12:00:00Z" });
+
+const RecoverRequest = z
+  .object({
+    since: isoTime.openapi({ description: "Deliveries created at or after this time" }),
+    until: isoTime.optional().openapi({ description: "Deliveries created before this time; default now" }),
+  })
+  .superRefine((range, ctx) => {
+    const until = range.until === undefined ? Date.now() : Date.parse(range.until);
+    if (Date.parse(range.since) >= until) {
+      const message = range.until === undefined ? "since must be in the past (until defaults to now)" : "since must be before until";
+      ctx.addIssue({ code: "custom", path: ["since"], message });
+    }
+  })
+  .openapi("RecoverRequest");
+
+const RecoverResult = z
+  .object({
+    deliveries_queued: z.number().int().openapi({ description: `Failed deliveries re-queued by this call, at most ${RECOVER_LIMIT}` }),
+    has_more: z.boolean().openapi({ description: "The limit was reached: call again with the same range to continue" }),
+  })
+  .openapi("RecoverResult");
+
+const DeliveryParams = IdParams.extend({ delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) });
+
 const tags = ["Deliveries"];
 const security = [{ apiKey: [] }];
 
@@ -65,7 +93,7 @@ const get = createRoute({
   tags,
   security,
   summary: "One delivery with every attempt",
-  request: { params: IdParams.extend({ delivery_id: z.string().openapi({ param: { name: "delivery_id", in: "path" } }) }) },
+  request: { params: DeliveryParams },
   responses: { 200: jsonResponse(DeliveryDetail, "The delivery"), ...authErrors, ...notFoundError },
 });
 
@@ -79,10 +107,45 @@ const test = createRoute({
   responses: { 200: jsonResponse(TestResult, "The attempt's result"), ...authErrors, ...notFoundError },
 });
 
+const retry = createRoute({
+  method: "post",
+  path: "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+  tags,
+  security,
+  summary: "Start a new attempt cycle, now, for a failed or cancelled delivery",
+  description:
+    "The delivery goes back to pending with the same id (the webhook-id header), its attempt log kept and its attempt numbers " +
+    "counting on; the webhook's retry schedule starts again. 409 if the delivery is pending or succeeded, or the webhook is inactive.",
+  request: { params: DeliveryParams },
+  responses: { 202: jsonResponse(Delivery, "The delivery, pending again"), ...authErrors, ...notFoundError, ...conflictError },
+});
+
+const recover = createRoute({
+  method: "post",
+  path: "/api/v1/webhooks/{id}/recover",
+  tags,
+  security,
+  summary: "Re-queue the failed deliveries created in a time range",
+  description:
+    `Each failed delivery of the webhook created in [since, until) starts a new attempt cycle, oldest first, at most ${RECOVER_LIMIT} ` +
+    "per call; has_more says the limit was reached and the same call again continues. 409 if the webhook is inactive.",
+  request: { params: IdParams, body: jsonBody(RecoverRequest) },
+  responses: { 202: jsonResponse(RecoverResult, "How many were re-queued"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors },
+});
+
 export const deliveryRoutes = new OpenAPIHono<AppEnv>()
   .openapi(list, async (c) => c.json(await listDeliveries(c.var.db, c.var.tenantId, c.req.valid("param").id, c.req.valid("query")), 200))
   .openapi(get, async (c) => {
     const { id, delivery_id } = c.req.valid("param");
     return c.json(await getDelivery(c.var.db, c.var.tenantId, id, delivery_id), 200);
   })
-  .openapi(test, async (c) => c.json(await testWebhook(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id), 200));
+  .openapi(test, async (c) => c.json(await testWebhook(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id), 200))
+  .openapi(retry, async (c) => {
+    const { id, delivery_id } = c.req.valid("param");
+    return c.json(await retryDelivery(c.var.db, c.env, c.var.tenantId, id, delivery_id), 202);
+  })
+  .openapi(recover, async (c) => {
+    const { since, until } = c.req.valid("json");
+    const range = { since: Date.parse(since), until: until === undefined ? Date.now() : Date.parse(until) };
+    return c.json(await recoverDeliveries(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id, range), 202);
+  });
