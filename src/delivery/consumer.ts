@@ -284,6 +284,6 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
   usage.queue_messages_sent += await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
-  batch.ackAll();
+  for (const message of batch.messages) message.ack();
   usage.queue_acks += batch.messages.length;
 }

@@ -8,11 +8,11 @@ import type { DeliveryRef } from "./job";
 /** Upper bound per cron run, so one run stays within a Worker invocation's limits. */
 const SWEEP_LIMIT = 1000;
 /**
- * How far back the sweep looks. Every attempt of the guide's policy happens within a minute
- * of creation, so a day is ample; the scan reads only deliveries created in the window
- * (primary-key range per webhook), never the whole history.
+ * How far back the sweep looks: a retry schedule spans at most 7 days, and a manual retry
+ * or recover may restart an older delivery, so 8 days plus a margin; the scan reads only
+ * deliveries created in the window (primary-key range per webhook), never the whole history.
  */
-const SWEEP_WINDOW_MS = 24 * 60 * 60 * 1000;
+const SWEEP_WINDOW_MS = 9 * 24 * 60 * 60 * 1000;
 
 /**
  * The outbox sweep (cron): a delivery still pending well past its due time lost its job
@@ -28,7 +28,7 @@ export async function sweepLostDeliveries(env: Env, now = Date.now()): Promise<n
       WHERE d.id >= ${firstTimeOrderedId(now - SWEEP_WINDOW_MS)} AND d.status = 'pending'
         AND d.next_attempt_at < ${now - sweepGraceMs(env)}
       LIMIT ${SWEEP_LIMIT})
-    RETURNING webhook_id AS webhookId, id AS deliveryId`);
+    RETURNING webhook_id AS webhookId, id AS deliveryId, attempts AS attempt`);
   if (claimed.length > 0) await enqueueDeliveries(env, claimed);
   return claimed.length;
 }

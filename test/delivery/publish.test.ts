@@ -7,6 +7,7 @@ import { meterD1, newUsage } from "../../src/lib/usage";
 import { publishEvent } from "../../src/services/events";
 import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, rawJson, receiver, uniqueKey, UUID, webhookBody, type Tenant } from "../helpers/harness";
 import {
+  recordingQueue,
   exampleData,
   finishedDelivery,
   manyWebhooks,
@@ -19,18 +20,6 @@ import {
 } from "../helpers/delivery";
 
 /** A queue that keeps what it is sent instead of delivering it. */
-function recordingQueue() {
-  const calls: MessageSendRequest<DeliveryJob>[][] = [];
-  const queue = {
-    send: async () => {
-      throw new Error("send is not used");
-    },
-    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryJob>>) => {
-      calls.push([...messages]);
-    },
-  } as unknown as Queue<DeliveryJob>;
-  return { queue, calls, refs: () => calls.flat().flatMap((m) => m.body.deliveries) };
-}
 
 describe("POST /api/v1/events", () => {
   it("stores the event and one pending delivery per subscribed active webhook, and answers 202", async () => {

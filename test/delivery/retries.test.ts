@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { classifyAttempt, deliveryVerdict } from "../../src/delivery/retry-policy";
-import { deliveryPolicy, GUIDE_DELIVERY_POLICY } from "../../src/env";
+import { defaultRetrySchedule, deliveryPolicy, GUIDE_DELIVERY_POLICY } from "../../src/env";
 import { createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
 import {
   consume,
@@ -118,25 +118,25 @@ describe("the consumer, on hand-made batches", () => {
     return { tenant, key, webhook, deliveryId };
   }
 
-  it("asks the queue for 1 s after attempt 1 and 2 s after attempt 2; acks after the failed 3rd", async () => {
+  it("sends each retry as its own job delayed 1 s after attempt 1 and 2 s after attempt 2; acks every message; failed after the 3rd", async () => {
     const { tenant, key, webhook, deliveryId } = await pendingDelivery("500");
-    const jobs = [job(webhook.id, deliveryId)];
 
-    const first = await consume(jobs);
-    expect(first.retryMessages).toEqual([{ msgId: "msg-1" }]);
-    expect(first.retryOptions).toEqual({ "msg-1": { delaySeconds: 1 } });
+    const first = await consume([job(webhook.id, deliveryId)]);
+    expect(first.explicitAcks).toEqual(["msg-1"]);
+    expect(first.retryMessages).toEqual([]);
+    expect(first.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 1 }, delaySeconds: 1 }]);
     const afterFirst = await deliveryDetail(tenant, webhook.id, deliveryId);
     expect(afterFirst).toMatchObject({ status: "pending", attempts: 1, last_status_code: 500 });
     expect(afterFirst.next_retry_at).toMatch(GUIDE_TIMESTAMP);
 
     await makeDue(deliveryId);
-    const second = await consume(jobs);
-    expect(second.retryOptions).toEqual({ "msg-1": { delaySeconds: 2 } });
+    const second = await consume([{ deliveries: [first.sent[0].ref] }]);
+    expect(second.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 2 }, delaySeconds: 2 }]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 2 });
 
     await makeDue(deliveryId);
-    const third = await consume(jobs);
-    expect(third.retryMessages).toEqual([]);
+    const third = await consume([{ deliveries: [second.sent[0].ref] }]);
+    expect(third.sent).toEqual([]);
     expect(third.explicitAcks).toEqual(["msg-1"]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "failed", attempts: 3, next_retry_at: null });
     expect(await receiver.requests(key)).toHaveLength(3);
@@ -168,7 +168,7 @@ describe("the consumer, on hand-made batches", () => {
     ] as const) {
       const { tenant, key, webhook, deliveryId } = await pendingDelivery(respond);
       const result = await consume([job(webhook.id, deliveryId)]);
-      expect({ respond, acks: result.explicitAcks, retries: result.retryMessages }).toEqual({ respond, acks: ["msg-1"], retries: [] });
+      expect({ respond, acks: result.explicitAcks, sent: result.sent }).toEqual({ respond, acks: ["msg-1"], sent: [] });
       expect(await deliveryDetail(tenant, webhook.id, deliveryId), respond).toMatchObject({ status, attempts: 1, last_status_code: Number(respond) });
       expect(await receiver.requests(key)).toHaveLength(1);
     }
@@ -177,7 +177,8 @@ describe("the consumer, on hand-made batches", () => {
   it("a job that arrives early does not attempt, and waits for the remaining time", async () => {
     const { tenant, key, webhook, deliveryId } = await pendingDelivery("200", { nextAttemptAt: Date.now() + 1_500 });
     const result = await consume([job(webhook.id, deliveryId)]);
-    expect(result.retryOptions).toEqual({ "msg-1": { delaySeconds: 2 } });
+    expect(result.explicitAcks).toEqual(["msg-1"]);
+    expect(result.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 0 }, delaySeconds: 2 }]);
     expect(await receiver.requests(key)).toEqual([]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 0 });
   });
@@ -264,7 +265,7 @@ describe("idempotent redelivery", () => {
     expect([counters.delivery_count, counters.failure_count]).toEqual([1, 0]);
   });
 
-  it("duplicate jobs for one delivery in one batch make one attempt; only the first message waits for the retry", async () => {
+  it("duplicate jobs for one delivery in one batch make one attempt and one retry job", async () => {
     const tenant = await createTenant();
     const key = uniqueKey();
     const webhook = await receiverWebhook(tenant, key, "500,200");
@@ -273,8 +274,8 @@ describe("idempotent redelivery", () => {
 
     const failed = await consume([duplicate, duplicate, job(webhook.id, deliveryId)]);
     expect(await receiver.requests(key)).toHaveLength(1);
-    expect(failed.retryOptions).toEqual({ "msg-1": { delaySeconds: 1 } });
-    expect(failed.explicitAcks).toEqual(["msg-2", "msg-3"]);
+    expect(failed.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 1 }, delaySeconds: 1 }]);
+    expect(failed.explicitAcks).toEqual(["msg-1", "msg-2", "msg-3"]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 1 });
 
     await makeDue(deliveryId);
@@ -333,7 +334,8 @@ describe("retry policy", () => {
     const bad = { DELIVERY_MAX_ATTEMPTS: "0", DELIVERY_BACKOFF_BASE_SECONDS: "-1", DELIVERY_TIMEOUT_MS: "soon" };
     expect(deliveryPolicy(bad as never)).toEqual(GUIDE_DELIVERY_POLICY);
     const policy = GUIDE_DELIVERY_POLICY;
-    expect([1, 2, 3].map((n) => deliveryVerdict(policy, "retryable", n))).toEqual([
+    expect(defaultRetrySchedule(policy)).toEqual([1, 2]);
+    expect([1, 2, 3].map((n) => deliveryVerdict(defaultRetrySchedule(policy), { class: "retryable" }, n))).toEqual([
       { status: "pending", retryInSeconds: 1 },
       { status: "pending", retryInSeconds: 2 },
       { status: "failed" },
@@ -351,10 +353,10 @@ describe("retry policy", () => {
     const delays: unknown[] = [];
     for (let attempt = 1; attempt <= 4; attempt++) {
       const result = await consume(jobs, overrides);
-      delays.push(result.retryOptions["msg-1"] ?? result.explicitAcks);
+      delays.push(result.sent.map((s) => s.delaySeconds));
       await makeDue(deliveryId);
     }
-    expect(delays).toEqual([{ delaySeconds: 5 }, { delaySeconds: 10 }, { delaySeconds: 20 }, ["msg-1"]]);
+    expect(delays).toEqual([[5], [10], [20], []]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "failed", attempts: 4 });
     expect(await receiver.requests(key)).toHaveLength(4);
 
@@ -364,7 +366,7 @@ describe("retry policy", () => {
     expect(await deliveryDetail(tenant, webhook.id, once.deliveryId)).toMatchObject({ status: "failed", attempts: 1 });
   });
 
-  it("starts no attempt past CONSUMER_ATTEMPT_BUDGET_SECONDS: the rest stay pending and their messages are retried", async () => {
+  it("detaches attempts past SLOW_ATTEMPT_MS and starts no more: the rest go to new jobs, the detached are recorded when they end", async () => {
     const tenant = await createTenant();
     const key = uniqueKey();
     const jobs = [];
@@ -375,13 +377,19 @@ describe("retry policy", () => {
     // Six attempts start at once and hang for DELIVERY_TIMEOUT_MS (3 s), past the 1 s budget.
     const result = await consume(jobs, { CONSUMER_ATTEMPT_BUDGET_SECONDS: "1" });
 
+    // getQueueResult waits for the detached attempts too: each is recorded when it times out.
     const attempts = await Promise.all(jobs.map(async (j) => (await storedDelivery(j.deliveries[0].deliveryId))!.attempts));
     expect(attempts).toEqual([1, 1, 1, 1, 1, 1, 0, 0]);
     expect(await receiver.requests(key)).toHaveLength(6);
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages).toHaveLength(8);
-    // The two never attempted are due now: their messages come back after the shortest delay.
-    expect([result.retryOptions["msg-7"], result.retryOptions["msg-8"]]).toEqual([{ delaySeconds: 1 }, { delaySeconds: 1 }]);
+    expect(result.explicitAcks).toEqual(["msg-1", "msg-2", "msg-3", "msg-4", "msg-5", "msg-6", "msg-7", "msg-8"]);
+    const [, , , , , , seventh, eighth] = jobs.map((j) => j.deliveries[0]);
+    const retries = (hookId: string) => result.sent.filter((s) => s.ref.webhookId === hookId && s.ref.attempt === 1);
+    // The two never attempted are handed to new jobs at once; the six timed out retry on the slow lane.
+    expect(result.sent.filter((s) => s.ref.attempt === 0)).toEqual([
+      { lane: "fast", ref: { ...seventh, attempt: 0 }, delaySeconds: 0 },
+      { lane: "fast", ref: { ...eighth, attempt: 0 }, delaySeconds: 0 },
+    ]);
+    for (const j of jobs.slice(0, 6)) expect(retries(j.deliveries[0].webhookId).map((s) => s.lane)).toEqual(["slow"]);
   });
 
   it("is configurable: DELIVERY_TIMEOUT_MS", async () => {
@@ -389,7 +397,7 @@ describe("retry policy", () => {
     const webhook = await receiverWebhook(tenant, uniqueKey(), "hang");
     const { deliveryId } = await insertDelivery(tenant, webhook.id);
     const result = await consume([job(webhook.id, deliveryId)], { DELIVERY_TIMEOUT_MS: "200" });
-    expect(result.retryOptions).toEqual({ "msg-1": { delaySeconds: 1 } });
+    expect(result.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 1 }, delaySeconds: 1 }]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({
       status: "pending",
       attempts: 1,

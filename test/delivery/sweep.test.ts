@@ -6,7 +6,7 @@ import { sweepLostDeliveries } from "../../src/delivery/sweep";
 import { publishEvent } from "../../src/services/events";
 import { database } from "../../src/db/client";
 import { apiWithEnv, createTenant, receiver, uniqueKey } from "../helpers/harness";
-import { deliveryLog, eventually, exampleData, finishedDelivery, insertDelivery, published, receiverWebhook, storedDelivery, webhookView, worker, type Published } from "../helpers/delivery";
+import { deliveryLog, eventually, recordingQueue, exampleData, finishedDelivery, insertDelivery, published, receiverWebhook, storedDelivery, webhookView, worker, type Published } from "../helpers/delivery";
 
 const MINUTE = 60_000;
 
@@ -25,16 +25,6 @@ const refusingQueue = {
   sendBatch: () => Promise.reject(new Error("queue unavailable")),
 } as unknown as Queue<DeliveryJob>;
 
-/** A queue that keeps the refs it is sent instead of delivering them. */
-function recordingQueue() {
-  const refs: DeliveryRef[] = [];
-  const queue = {
-    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryJob>>) => {
-      for (const message of messages) refs.push(...message.body.deliveries);
-    },
-  } as unknown as Queue<DeliveryJob>;
-  return { queue, refs };
-}
 
 /** Moves a delivery's due time back, as if its job had been lost that long ago. */
 const backdate = (deliveryId: string, ms: number) =>
@@ -99,7 +89,7 @@ describe("sweepLostDeliveries", () => {
 
     await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, now);
 
-    expect(queue.refs.filter((r) => r.webhookId === webhook.id)).toEqual([{ webhookId: webhook.id, deliveryId: lost.deliveryId }]);
+    expect(queue.refs().filter((r) => r.webhookId === webhook.id)).toEqual([{ webhookId: webhook.id, deliveryId: lost.deliveryId, attempt: 0 }]);
     expect((await storedDelivery(lost.deliveryId))!.next_attempt_at).toBe(now);
     expect((await storedDelivery(inGrace.deliveryId))!.next_attempt_at).toBe(now - MINUTE);
     for (const row of [...finished, tooOld]) expect((await storedDelivery(row.deliveryId))!.next_attempt_at).not.toBe(now);
@@ -122,12 +112,12 @@ describe("sweepLostDeliveries", () => {
     await backdate(lost.deliveryId, MINUTE);
     const nextMinute = recordingQueue();
     await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: nextMinute.queue }, now);
-    expect(ours(nextMinute.refs)).toEqual([]);
+    expect(ours(nextMinute.refs())).toEqual([]);
 
     await backdate(lost.deliveryId, MINUTE + 1);
     const afterGrace = recordingQueue();
     await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: afterGrace.queue }, now);
-    expect(ours(afterGrace.refs)).toEqual([lost.deliveryId]);
+    expect(ours(afterGrace.refs())).toEqual([lost.deliveryId]);
   });
 
   it("honours SWEEP_GRACE_SECONDS", async () => {
@@ -138,7 +128,7 @@ describe("sweepLostDeliveries", () => {
     await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 9_000 });
     const queue = recordingQueue();
     await sweepLostDeliveries({ ...env, SWEEP_GRACE_SECONDS: "10", DELIVERY_QUEUE: queue.queue }, now);
-    expect(queue.refs.filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId)).toEqual([late.deliveryId]);
+    expect(queue.refs().filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId)).toEqual([late.deliveryId]);
   });
 });
 

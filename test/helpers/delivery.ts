@@ -1,7 +1,8 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect, vi } from "vitest";
-import type { DeliveryJob } from "../../src/delivery/job";
+import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
+import { LANE_QUEUES, type Lane } from "../../src/delivery/lanes";
 import type { Env } from "../../src/env";
 import { EVENT_CATALOG, type EventType } from "../../src/events/catalog";
 import entry from "../../src/index";
@@ -154,28 +155,49 @@ export const job = (webhookId: string, ...deliveryIds: string[]): DeliveryJob =>
   deliveries: deliveryIds.map((deliveryId) => ({ webhookId, deliveryId })),
 });
 
-export interface ConsumeResult extends QueueResult {
-  /** The options each message's retry() got, by message id: getQueueResult drops delaySeconds. */
-  retryOptions: Record<string, QueueRetryOptions | undefined>;
+/** A stand-in queue that keeps what is sent to it (sendBatch calls), for tests that decide which jobs exist. */
+export function recordingQueue() {
+  const calls: MessageSendRequest<DeliveryJob>[][] = [];
+  const queue = {
+    send: async () => {
+      throw new Error("send is not used");
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest<DeliveryJob>>) => {
+      calls.push([...messages]);
+    },
+  } as unknown as Queue<DeliveryJob>;
+  return { queue, calls, refs: () => calls.flat().flatMap((m) => m.body.deliveries) };
 }
 
-/** Runs the Worker's queue handler on a hand-made batch and returns what it acked and retried. */
-export async function consume(jobs: DeliveryJob[], overrides: Partial<Env> = {}): Promise<ConsumeResult> {
+/** A job the consumer sent: on which lane, for which delivery, with which delay. */
+export interface SentJob {
+  lane: Lane;
+  ref: DeliveryRef;
+  delaySeconds: number | undefined;
+}
+
+export interface ConsumeResult extends QueueResult {
+  /** The jobs the batch sent (retries, deferrals, hand-offs), one delivery each. */
+  sent: SentJob[];
+}
+
+/**
+ * Runs the Worker's queue handler on a hand-made batch of `lane` and returns what it acked
+ * and the jobs it sent; the sent jobs are kept, not queued, so the test decides what runs next.
+ */
+export async function consume(jobs: DeliveryJob[], overrides: Partial<Env> = {}, lane: Lane = "fast"): Promise<ConsumeResult> {
   const batch = createMessageBatch<DeliveryJob>(
-    "hr-intel-webhook-deliveries",
+    LANE_QUEUES[lane],
     jobs.map((body, i) => ({ id: `msg-${i + 1}`, timestamp: new Date(), attempts: 1, body })),
   );
-  const retryOptions: Record<string, QueueRetryOptions | undefined> = {};
-  for (const message of batch.messages) {
-    const retry = message.retry.bind(message);
-    vi.spyOn(message, "retry").mockImplementation((options?: QueueRetryOptions) => {
-      retryOptions[message.id] = options;
-      retry(options);
-    });
-  }
+  const queues = { fast: recordingQueue(), slow: recordingQueue() };
   const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, ...overrides }, ctx);
-  return { ...(await getQueueResult(batch, ctx)), retryOptions };
+  await worker.queue(batch, { ...env, DELIVERY_QUEUE: queues.fast.queue, SLOW_DELIVERY_QUEUE: queues.slow.queue, ...overrides }, ctx);
+  const result = await getQueueResult(batch, ctx); // waits for detached attempts (ctx.waitUntil) too
+  const sent = (["fast", "slow"] as const).flatMap((l) =>
+    queues[l].calls.flat().flatMap((m) => m.body.deliveries.map((ref) => ({ lane: l, ref, delaySeconds: m.delaySeconds }))),
+  );
+  return { ...result, sent };
 }
 
 /**
