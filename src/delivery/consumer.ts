@@ -208,7 +208,8 @@ async function applyRateLimits(db: Database, attempts: Attempt[], lane: Lane, no
   const later: ScheduledRef[] = [];
   for (const a of attempts) {
     const slot = a.ref.slot ?? slots.get(a.ref.deliveryId);
-    if (slot !== undefined && slot - EARLY_TOLERANCE_MS > now) later.push({ ref: { ...a.ref, slot }, lane, dueAt: slot });
+    // No early tolerance here: a slot's second is the rate.
+    if (slot !== undefined && slot > now) later.push({ ref: { ...a.ref, slot }, lane, dueAt: slot });
     else ready.push(a);
   }
   return { ready, later };
