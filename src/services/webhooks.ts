@@ -1,5 +1,5 @@
-import { and, count, desc, eq, getTableColumns, isNull } from "drizzle-orm";
-import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
+import { and, count, desc, eq, getTableColumns, isNull, sql } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
@@ -137,8 +137,20 @@ const cancelPendingDeliveries = (db: Database, webhookId: string, now: number) =
     .set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: "webhook deleted or deactivated" })
     .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending")));
 
-/** A webhook (re-)enabled by its owner starts with a clean record: no longer disabled, no failure streak. */
-const HEALTHY = { disabledAt: null, disabledReason: null, consecutiveFailures: 0, failingSince: null } satisfies Partial<typeof webhooks.$inferInsert>;
+/**
+ * A webhook re-enabled by its owner (is_active: true while inactive, e.g. after the platform
+ * disabled it) starts with a clean record: no longer disabled, no failure streak. On a webhook
+ * that is already active, is_active: true changes nothing, so a client that always sends it
+ * does not reset the streak that auto-disable counts. Decided in the UPDATE on the row as it
+ * is, so a disable that lands just before is undone whole.
+ */
+const unlessActive = (column: SQLiteColumn, reset: number | null) => sql`CASE WHEN ${webhooks.isActive} THEN ${column} ELSE ${reset} END`;
+const REENABLED = {
+  disabledAt: unlessActive(webhooks.disabledAt, null),
+  disabledReason: unlessActive(webhooks.disabledReason, null),
+  consecutiveFailures: unlessActive(webhooks.consecutiveFailures, 0),
+  failingSince: unlessActive(webhooks.failingSince, null),
+};
 
 export async function updateWebhook(db: Database, env: Env, tenantId: string, id: string, input: Partial<WebhookInput>) {
   const existing = await findWebhook(db, tenantId, id);
@@ -148,7 +160,7 @@ export async function updateWebhook(db: Database, env: Env, tenantId: string, id
   if (input.events !== undefined) changes.events = input.events;
   if (input.description !== undefined) changes.description = input.description;
   if (input.is_active !== undefined) changes.isActive = input.is_active;
-  if (input.is_active === true) Object.assign(changes, HEALTHY);
+  if (input.is_active === true) Object.assign(changes, REENABLED);
   if (input.retry_schedule_seconds !== undefined) changes.retrySchedule = input.retry_schedule_seconds;
   if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
   const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);

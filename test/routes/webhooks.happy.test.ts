@@ -279,6 +279,17 @@ describe("PUT /api/v1/webhooks/{id}", () => {
     expect(await storedWebhook(created.id)).toMatchObject({ failing_since: null, consecutive_failures: 0, disabled_at: null });
   });
 
+  it("is_active: true on an active webhook keeps its failure streak (only a re-enable resets it)", async () => {
+    const tenant = await createTenant();
+    const created = await createWebhook(tenant);
+    const failingSince = Date.UTC(2024, 10, 24, 12, 0, 0);
+    await env.DB.prepare("UPDATE webhooks SET consecutive_failures = 7, failing_since = ? WHERE id = ?").bind(failingSince, created.id).run();
+
+    const res = await api(`/api/v1/webhooks/${created.id}`, { method: "PUT", key: tenant.key, json: { is_active: true, description: "x" } });
+    expect(await res.json()).toMatchObject({ is_active: true, consecutive_failures: 7, description: "x" });
+    expect(await storedWebhook(created.id)).toMatchObject({ consecutive_failures: 7, failing_since: failingSince });
+  });
+
   it("bumps updated_at and keeps created_at", async () => {
     const tenant = await createTenant();
     const created = await createWebhook(tenant);
