@@ -10,7 +10,7 @@ const app = createApp();
 
 export default {
   fetch: (request, env, ctx) => withUsage("fetch", env, (metered) => Promise.resolve(app.fetch(request, metered, ctx))),
-  queue: (batch, env, ctx) => withUsage("queue", env, (metered, usage) => consumeDeliveries(batch, metered, ctx, usage)),
+  queue: (batch, env, ctx) => withUsage("queue", env, (metered, usage, tracked) => consumeDeliveries(batch, metered, tracked ?? ctx, usage), ctx),
   // Every minute: re-enqueue lost jobs, and fold the webhook counter deltas into the webhooks.
   scheduled: (_controller, env) =>
     withUsage("scheduled", env, async (metered) => void (await Promise.all([sweepLostDeliveries(metered), foldCounterDeltas(metered.DB)]))),

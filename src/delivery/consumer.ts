@@ -258,7 +258,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const data = budget.fits.length > 0 ? await loadEventData(db, budget.eventIds) : new Map<string, string>();
 
   const attemptContext = { env, policy, defaultSchedule: defaultRetrySchedule(policy), slowMs: slowAttemptMs(env), buildBody: bodyBuilder(data) };
-  const recorder = outcomeRecorder(env, autoDisablePolicy(env), (sent) => (usage.queue_messages_sent += sent));
+  const recorder = outcomeRecorder(env, autoDisablePolicy(env));
   const run = await runFairly(
     budget.fits,
     { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: attemptContext.slowMs, startBy: now + consumerAttemptBudgetMs(env) },
@@ -283,7 +283,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
-  usage.queue_messages_sent += await sendScheduled(env, later, endOfBatch);
+  await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
   for (const message of batch.messages) message.ack();
   usage.queue_acks += batch.messages.length;

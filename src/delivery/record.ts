@@ -149,7 +149,7 @@ const OUTCOMES_PER_WRITE = 5 * OUTCOMES_PER_STATEMENT;
  * retried; the rows tell which deliveries still need an attempt). A retry that cannot be
  * sent is logged: its delivery stays pending and the outbox sweep re-enqueues it.
  */
-export function outcomeRecorder(env: Env, health: HealthRules, onSent: (messages: number) => void = () => {}) {
+export function outcomeRecorder(env: Env, health: HealthRules) {
   const unwritten: AttemptOutcome[] = [];
   let writing: Promise<void> | null = null;
   let failure: unknown = null;
@@ -162,7 +162,7 @@ export function outcomeRecorder(env: Env, health: HealthRules, onSent: (messages
         failure ??= error;
         continue;
       }
-      await sendRetries(env, chunk).then(onSent, (error) =>
+      await sendRetries(env, chunk).catch((error) =>
         console.error(JSON.stringify({ message: "retry enqueue failed; the outbox sweep will retry", error: String(error) })),
       );
     }

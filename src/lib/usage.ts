@@ -103,14 +103,26 @@ function meterQueue<T>(queue: Queue<T>, usage: Usage): Queue<T> {
   } as Queue<T>;
 }
 
-/** Runs one invocation with metered bindings when LOG_USAGE is "1", then logs its usage. */
-export async function withUsage<T>(invocation: string, env: Env, run: (env: Env, usage: Usage) => Promise<T>): Promise<T> {
+/**
+ * Runs one invocation with metered bindings when LOG_USAGE is "1", then logs its usage; with
+ * `ctx`, after the work it handed to ctx.waitUntil (a queue batch's detached attempts) too.
+ */
+export async function withUsage<T>(
+  invocation: string,
+  env: Env,
+  run: (env: Env, usage: Usage, ctx?: ExecutionContext) => Promise<T>,
+  ctx?: ExecutionContext,
+): Promise<T> {
   const usage = newUsage(invocation);
-  if (env.LOG_USAGE !== "1") return run(env, usage);
+  if (env.LOG_USAGE !== "1") return run(env, usage, ctx);
   const metered: Env = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage), SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage) };
+  const background: Promise<unknown>[] = [];
+  const tracked = ctx && (Object.assign(Object.create(ctx), { waitUntil: (p: Promise<unknown>) => (background.push(p), ctx.waitUntil(p)) }) as ExecutionContext);
+  const log = () => console.log(JSON.stringify({ usage }));
   try {
-    return await run(metered, usage);
+    return await run(metered, usage, tracked);
   } finally {
-    console.log(JSON.stringify({ usage }));
+    if (ctx && background.length > 0) ctx.waitUntil(Promise.allSettled(background).then(log));
+    else log();
   }
 }

@@ -125,8 +125,9 @@ describe("the consumer records outcomes as they come", () => {
       (await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ? AND status = 'success'").bind(fast.id).first<{ n: number }>())!.n;
 
     let finished = false;
-    const consuming = consume([job(slow.id, hung.deliveryId), job(fast.id, ...fastIds)]).then(() => (finished = true));
-    // The hanging attempt runs until DELIVERY_TIMEOUT_MS (3 s); the 100 others are already logged.
+    // SLOW_ATTEMPT_MS past the timeout: the hanging attempt holds its lane until DELIVERY_TIMEOUT_MS
+    // (3 s) instead of being detached, and the batch waits for it; the 100 others are logged meanwhile.
+    const consuming = consume([job(slow.id, hung.deliveryId), job(fast.id, ...fastIds)], { SLOW_ATTEMPT_MS: "10000" }).then(() => (finished = true));
     await eventually(async () => (await succeeded()) === 100);
     expect(finished).toBe(false);
     expect(await storedDelivery(hung.deliveryId)).toMatchObject({ status: "pending", attempts: 0 });

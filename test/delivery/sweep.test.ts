@@ -84,7 +84,7 @@ describe("sweepLostDeliveries", () => {
     const finished = await Promise.all(
       ["success", "failed", "cancelled"].map((status) => insertDelivery(tenant, webhook.id, { status, nextAttemptAt: now - 3 * MINUTE })),
     );
-    const tooOld = await insertDelivery(tenant, webhook.id, { createdAt: now - 25 * 60 * MINUTE });
+    const tooOld = await insertDelivery(tenant, webhook.id, { createdAt: now - 10 * 24 * 60 * MINUTE }); // the window is 9 days
     const queue = recordingQueue();
 
     await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, now);
