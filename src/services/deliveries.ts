@@ -5,7 +5,7 @@ import { attemptDelivery } from "../delivery/attempt";
 import { deliveryBody } from "../delivery/payload";
 import { recordOutcomes } from "../delivery/record";
 import { importSigningKey } from "../delivery/signing";
-import { deliveryPolicy, type Env } from "../env";
+import { autoDisablePolicy, deliveryPolicy, type Env } from "../env";
 import { TEST_EVENT_TYPE } from "../events/catalog";
 import { decryptSecret } from "../lib/crypto";
 import { notFound } from "../lib/errors";
@@ -85,7 +85,7 @@ export async function testWebhook(db: Database, env: Env, tenantId: string, webh
   const body = deliveryBody(event, webhook.id);
   const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKey }, body, deliveryPolicy(env).timeoutMs);
   const status = result.class === "success" ? "success" : "failed";
-  await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }]);
+  await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }], autoDisablePolicy(env));
   return {
     success: status === "success",
     status_code: result.statusCode,

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createTenant, receiver, uniqueKey } from "../helpers/harness";
-import { deliveryDetail, deliveryLog, eventually, manyWebhooks, published, receivedAtLeast, receiverWebhook } from "../helpers/delivery";
+import { consume, deliveryDetail, deliveryLog, eventually, insertDelivery, job, manyWebhooks, published, receivedAtLeast, receiverWebhook } from "../helpers/delivery";
 
 /** The tests' attempt timeout (vitest.config.ts): a hanging request ends this long after it was received. */
 const TIMEOUT_MS = 3000;
@@ -78,5 +78,28 @@ describe("no delivery waits on its neighbours", () => {
     expect((await deliveryDetail(tenant, goodHook.id, delivered.id)).attempt_log).toHaveLength(1);
     expect(await receiver.requests(bad)).toHaveLength(0);
     expect(await receiver.requests(good)).toHaveLength(1);
+  });
+});
+
+describe("a delivery that can never be made fails alone, with a clear last_error", () => {
+  it("a URL the policy now refuses (an http://localhost webhook under ENVIRONMENT=production)", async () => {
+    const tenant = await createTenant();
+    const [refusedKey, fineKey] = [uniqueKey("refused"), uniqueKey("fine")];
+    const refused = await receiverWebhook(tenant, refusedKey, "200");
+    const fine = await receiverWebhook(tenant, fineKey, "200");
+    // The second webhook's URL is made acceptable to production by pointing the check at a public name.
+    await env.DB.prepare("UPDATE webhooks SET url = 'https://hooks.example.invalid/hr' WHERE id = ?").bind(fine.id).run();
+    const a = await insertDelivery(tenant, refused.id);
+    const b = await insertDelivery(tenant, fine.id);
+
+    const result = await consume([job(refused.id, a.deliveryId), job(fine.id, b.deliveryId)], { ENVIRONMENT: "production" });
+
+    expect(result.explicitAcks).toEqual(["msg-1", "msg-2"]);
+    const failed = await deliveryDetail(tenant, refused.id, a.deliveryId);
+    expect(failed).toMatchObject({ status: "failed", attempts: 1, last_status_code: null });
+    expect(failed.last_error).toMatch(/^Webhook URL refused: /);
+    expect(await receiver.requests(refusedKey)).toHaveLength(0);
+    // The other delivery was attempted (its public name does not resolve here, so it is retried).
+    expect((await deliveryDetail(tenant, fine.id, b.deliveryId)).attempts).toBe(1);
   });
 });
