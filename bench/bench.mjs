@@ -22,8 +22,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ApiClient, eventData } from "./lib/api.mjs";
+import { quietMsFor, waitFor, whenQuiet } from "./lib/idle.mjs";
 import { PRICES, costPerMillion } from "./lib/prices.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
 import { fmt, pool, summarize, table } from "./lib/stats.mjs";
@@ -46,32 +46,13 @@ const VARS = {
   DELIVERY_TIMEOUT_MS: "10000",
 };
 const PHASE_TIMEOUT_MS = 180_000;
-let quietMs = 1500; // no invocation for this long (> max_batch_timeout) means the consumer is idle; set in main()
+let quietMs = 1500; // no invocation for this long (> every consumer's max_batch_timeout) means the consumers are idle; set in main()
 
 const wallNow = () => performance.timeOrigin + performance.now();
 const log = (...parts) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...parts);
 
-async function waitFor(condition, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 /** Resolves once the Worker has logged no invocation for quietMs. */
-async function quiet(worker) {
-  let count = -1;
-  let since = Date.now();
-  await waitFor(
-    () => {
-      if (worker.usage.length !== count) [count, since] = [worker.usage.length, Date.now()];
-      return Date.now() - since >= quietMs;
-    },
-    PHASE_TIMEOUT_MS,
-    "the Worker to go idle",
-  );
-}
+const quiet = (worker) => whenQuiet(worker, quietMs, PHASE_TIMEOUT_MS);
 
 /** Miniflare's queue batches in the window: count, sizes, busy time and how many ran at once. */
 function batchStats(batches) {
@@ -199,17 +180,17 @@ const dir = mkdtempSync(path.join(os.tmpdir(), "hr-intel-bench-"));
 
 async function main() {
   const runStarted = Date.now();
-  const { file: config, consumer } = writeConfig(dir, CONSUMER);
+  const { file: config, consumer, consumers } = writeConfig(dir, CONSUMER);
   const baselineConfig = writeBaselineConfig(dir);
   await Promise.all([snapshotWorker(config), snapshotWorker(baselineConfig)]);
   const persistDir = path.join(dir, "state");
-  log(`work dir ${dir}; consumer ${JSON.stringify(consumer)}`);
-  quietMs = Math.max(1500, (consumer.max_batch_timeout ?? 1) * 1000 + 500);
+  log(`work dir ${dir}; consumers ${JSON.stringify(consumers)}`);
+  quietMs = quietMsFor(consumers);
   await applyMigrations(config, persistDir);
   const worker = new WranglerDev({ config, port: PORTS.worker, persistDir, vars: VARS, logFile: path.join(dir, "worker.log") });
   const baselineWorker = new WranglerDev({ config: baselineConfig, port: PORTS.baseline, persistDir: path.join(dir, "baseline-state"), logFile: path.join(dir, "baseline.log") });
   const receiver = await startReceiver();
-  const results = { started_at: new Date(runStarted).toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg() }, consumer, prices: PRICES, runs: [] };
+  const results = { started_at: new Date(runStarted).toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg() }, consumer, consumers, prices: PRICES, runs: [] };
   try {
     await Promise.all([worker.start(), baselineWorker.start()]);
     log(`Worker on ${worker.base}, baseline on ${baselineWorker.base}, receiver on ${receiver.url}`);

@@ -9,7 +9,9 @@ const now = () => performance.timeOrigin + performance.now();
 
 /**
  * behaviour(request) returns what to answer: an HTTP status number, "hang" (hold the request
- * open for hangMs, then drop it) or "close" (destroy the connection). Default: 200 at once.
+ * open for hangMs, then drop it), "close" (destroy the connection) or a response object
+ * { status, headers, body } sent as is (e.g. a compressed body with its Content-Encoding).
+ * Default: 200 at once.
  */
 export async function startReceiver({ behaviour = () => 200, hangMs = 15_000, parseBody = true } = {}) {
   const requests = [];
@@ -54,7 +56,7 @@ export async function startReceiver({ behaviour = () => 200, hangMs = 15_000, pa
       }
       const record = { path: req.url, socket: req.socket.benchId, deliveryId, webhookId: req.headers["x-webhook-id"] ?? null, attempt, seq, receivedAt, answer: null };
       const answer = deliveryId ? behaviour(record) : 200;
-      record.answer = answer;
+      record.answer = typeof answer === "object" && answer !== null ? (answer.status ?? 200) : answer;
       requests.push(record);
       if (answer === "hang") {
         hanging.add(res);
@@ -66,6 +68,7 @@ export async function startReceiver({ behaviour = () => 200, hangMs = 15_000, pa
         return;
       }
       if (answer === "close") return req.socket.destroy();
+      if (typeof answer === "object" && answer !== null) return res.writeHead(answer.status ?? 200, answer.headers ?? {}).end(answer.body ?? "");
       res.writeHead(answer, { "content-type": "application/json" }).end('{"status":"received"}');
     });
   });

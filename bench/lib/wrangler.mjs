@@ -12,37 +12,105 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 const QUIET_ENV = { CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" };
 
-/** The [[queues.consumers]] settings of a wrangler.toml text (numbers only). */
+const FAST_LANE_BINDING = "DELIVERY_QUEUE";
+const TABLE_HEADER = /^\s*\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(?:#.*)?$/;
+
+/**
+ * The tables of a wrangler.toml text, in order: { name, start, end } with character offsets of the
+ * header line's start and of the next header (so text.slice(start, end) is the whole table,
+ * trailing comments included). Keys above the first header form a table named "".
+ */
+function tomlTables(text) {
+  const tables = [];
+  let offset = 0;
+  let current = { name: "", start: 0 };
+  for (const line of text.split("\n")) {
+    const header = line.match(TABLE_HEADER);
+    if (header) {
+      tables.push({ ...current, end: offset });
+      current = { name: header[1], start: offset };
+    }
+    offset += line.length + 1;
+  }
+  tables.push({ ...current, end: text.length });
+  return tables;
+}
+
+const stringKey = (block, key) => block.match(new RegExp(`^\\s*${key}\\s*=\\s*"([^"]*)"`, "m"))?.[1];
+
+/**
+ * Every [[queues.consumers]] block of a wrangler.toml text: { queue, start, end, settings (the
+ * numeric max_* keys), fastLane }. The fast lane is the consumer of the queue the Worker's
+ * DELIVERY_QUEUE producer sends to (else the first consumer whose queue does not end in "-slow",
+ * else the first); with one consumer, that one.
+ */
+export function consumerBlocks(tomlText) {
+  const tables = tomlTables(tomlText);
+  const producerQueue = tables
+    .filter((t) => t.name === "queues.producers")
+    .map((t) => tomlText.slice(t.start, t.end))
+    .find((block) => stringKey(block, "binding") === FAST_LANE_BINDING);
+  const fastQueue = producerQueue === undefined ? undefined : stringKey(producerQueue, "queue");
+  const blocks = tables
+    .filter((t) => t.name === "queues.consumers")
+    .map(({ start, end }) => {
+      const block = tomlText.slice(start, end);
+      const settings = {};
+      for (const match of block.matchAll(/^\s*(max_[a-z_]+)\s*=\s*([\d.]+)/gm)) settings[match[1]] = Number(match[2]);
+      return { queue: stringKey(block, "queue") ?? null, start, end, settings, fastLane: false };
+    });
+  const fast = blocks.find((b) => fastQueue !== undefined && b.queue === fastQueue) ?? blocks.find((b) => !b.queue?.endsWith("-slow")) ?? blocks[0];
+  if (fast) fast.fastLane = true;
+  return blocks;
+}
+
+/** The fast-lane [[queues.consumers]] settings of a wrangler.toml text (numbers only). */
 export function consumerSettings(tomlText) {
-  const block = tomlText.split("[[queues.consumers]]")[1]?.split(/\n\[/)[0] ?? "";
-  const settings = {};
-  for (const match of block.matchAll(/^\s*(max_[a-z_]+)\s*=\s*([\d.]+)/gm)) settings[match[1]] = Number(match[2]);
-  return settings;
+  return consumerBlocks(tomlText).find((b) => b.fastLane)?.settings ?? {};
+}
+
+/** The settings of every [[queues.consumers]] block, by queue name. */
+export function consumerSettingsByQueue(tomlText) {
+  return Object.fromEntries(consumerBlocks(tomlText).map((b) => [b.queue, b.settings]));
+}
+
+/** `block` (one TOML table's text) with `key = value` replaced, or added after its last key line. */
+function setKey(block, key, value) {
+  const line = new RegExp(`^(\\s*${key}\\s*=\\s*)[^#\\n]*`, "m");
+  if (line.test(block)) return block.replace(line, `$1${value} `);
+  const lines = block.split("\n");
+  let last = 0; // the header
+  lines.forEach((l, i) => {
+    if (/^\s*[A-Za-z0-9_-]+\s*=/.test(l)) last = i;
+  });
+  lines.splice(last + 1, 0, `${key} = ${value}`);
+  return lines.join("\n");
+}
+
+/** A wrangler.toml text with `consumer`'s keys set in the fast lane's [[queues.consumers]] block only. */
+export function withConsumerSettings(text, consumer = {}) {
+  const fast = consumerBlocks(text).find((b) => b.fastLane);
+  if (!fast) return text;
+  let block = text.slice(fast.start, fast.end);
+  for (const [key, value] of Object.entries(consumer)) block = setKey(block, key, value);
+  return text.slice(0, fast.start) + block + text.slice(fast.end);
 }
 
 /**
  * Writes `dir/wrangler.toml`: the project's config with absolute main/migrations paths and the given
- * [[queues.consumers]] keys replaced (or added). Returns its path and the consumer settings in force.
+ * keys replaced (or added) in the fast lane's [[queues.consumers]] block (other consumers, e.g. a
+ * slow lane, are left as they are). Returns its path, the fast lane's consumer settings in force
+ * and every consumer's settings by queue name.
  */
 export function writeConfig(dir, consumer = {}) {
   mkdirSync(dir, { recursive: true });
   let text = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main\s*=\s*"([^"]+)"/m, (_, main) => `main = ${JSON.stringify(path.join(ROOT, main))}`)
     .replace(/^migrations_dir\s*=\s*"([^"]+)"/m, (_, dir) => `migrations_dir = ${JSON.stringify(path.join(ROOT, dir))}`);
-  const [head, rest] = text.split("[[queues.consumers]]");
-  if (rest !== undefined) {
-    const end = rest.search(/\n\[/);
-    let block = end === -1 ? rest : rest.slice(0, end);
-    const tail = end === -1 ? "" : rest.slice(end);
-    for (const [key, value] of Object.entries(consumer)) {
-      const line = new RegExp(`^(\\s*${key}\\s*=\\s*)[^#\\n]*`, "m");
-      block = line.test(block) ? block.replace(line, `$1${value} `) : `${block.trimEnd()}\n${key} = ${value}\n`;
-    }
-    text = `${head}[[queues.consumers]]${block}${tail}`;
-  }
+  text = withConsumerSettings(text, consumer);
   const file = path.join(dir, "wrangler.toml");
   writeFileSync(file, text);
-  return { file, consumer: consumerSettings(text) };
+  return { file, consumer: consumerSettings(text), consumers: consumerSettingsByQueue(text) };
 }
 
 function run(args, { cwd = ROOT } = {}) {
@@ -82,11 +150,11 @@ export async function queryD1(config, persistDir, sql) {
 }
 
 /**
- * CPU seconds (user + system) of the workerd processes below `rootPid`: `worker` is the runtime
- * running the Worker (and, locally, D1's SQLite and the queue broker), `proxy` the one wrangler
- * puts in front of it on the dev port.
+ * The workerd processes below `rootPid` (the `wrangler dev` process): { pid, kind, ticks } where
+ * kind "worker" is the runtime running the Worker (and, locally, D1's SQLite and the queue broker)
+ * and "proxy" the one wrangler puts in front of it on the dev port; ticks is user + system CPU.
  */
-export function workerdCpuSeconds(rootPid) {
+export function workerdProcesses(rootPid) {
   const procs = new Map();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -104,7 +172,7 @@ export function workerdCpuSeconds(rootPid) {
     for (let p = procs.get(pid); p; p = procs.get(p.ppid)) if (p.ppid === rootPid) return true;
     return false;
   };
-  const cpu = { worker: 0, proxy: 0 };
+  const found = [];
   for (const [pid, p] of procs) {
     if (p.comm !== "workerd" || !below(pid)) continue;
     let cmdline = "";
@@ -113,9 +181,37 @@ export function workerdCpuSeconds(rootPid) {
     } catch {
       continue;
     }
-    cpu[cmdline.includes("--inspector-addr") ? "worker" : "proxy"] += p.ticks / 100; // USER_HZ
+    found.push({ pid, kind: cmdline.includes("--inspector-addr") ? "worker" : "proxy", ticks: p.ticks });
   }
+  return found;
+}
+
+/** CPU seconds (user + system) of the workerd processes below `rootPid`, by kind (see workerdProcesses). */
+export function workerdCpuSeconds(rootPid) {
+  const cpu = { worker: 0, proxy: 0 };
+  for (const p of workerdProcesses(rootPid)) cpu[p.kind] += p.ticks / 100; // USER_HZ
   return cpu;
+}
+
+/** { rss, hwm } in KiB (VmRSS, VmHWM of /proc/<pid>/status), or null once the process is gone. */
+export function processMemoryKiB(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kib = (name) => Number(status.match(new RegExp(`^${name}:\\s+(\\d+) kB`, "m"))?.[1] ?? Number.NaN);
+    return { rss: kib("VmRSS"), hwm: kib("VmHWM") };
+  } catch {
+    return null;
+  }
+}
+
+/** Resets a process's VmHWM (peak RSS) to its current RSS (Linux clear_refs 5); false if not allowed. */
+export function resetPeakRss(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const QUEUE_LINE = /QUEUE (\S+) (\d+)\/(\d+) \((\d+)ms\)/;
@@ -130,7 +226,7 @@ export class WranglerDev {
     Object.assign(this, { config, port, persistDir, vars, logFile });
     this.base = `http://127.0.0.1:${port}`;
     this.usage = []; // { at, usage }
-    this.batches = []; // { at, acked, total, ms }
+    this.batches = []; // { at, queue, acked, total, ms }
     this.droppedMessages = 0; // Miniflare's "Dropped message … after N failed attempts" (max_retries used up)
     this.child = null;
     this.starts = 0;
@@ -162,7 +258,7 @@ export class WranglerDev {
         }
         if (line.includes("Dropped message")) this.droppedMessages++;
         const queue = line.match(QUEUE_LINE);
-        if (queue) this.batches.push({ at, acked: Number(queue[2]), total: Number(queue[3]), ms: Number(queue[4]) });
+        if (queue) this.batches.push({ at, queue: queue[1], acked: Number(queue[2]), total: Number(queue[3]), ms: Number(queue[4]) });
         log?.write(`${line}\n`);
       }
     });
@@ -216,6 +312,11 @@ export class WranglerDev {
 
   cpuSeconds() {
     return this.child ? workerdCpuSeconds(this.child.pid) : { worker: 0, proxy: 0 };
+  }
+
+  /** The workerd processes of this `wrangler dev` (see workerdProcesses). */
+  workerdProcesses() {
+    return this.child ? workerdProcesses(this.child.pid) : [];
   }
 }
 
