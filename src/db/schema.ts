@@ -8,6 +8,8 @@ export const tenants = sqliteTable("tenants", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   createdAt: integer("created_at").notNull(),
+  /** Set by the operator: the tenant's keys get 401 and its deliveries wait (not lost) until re-enabled. */
+  disabledAt: integer("disabled_at"),
 });
 
 /** API keys are stored only as SHA-256 hashes; the prefix lets a person recognise a key. */
@@ -36,6 +38,9 @@ export const webhooks = sqliteTable(
     description: text("description"),
     /** AES-GCM ciphertext of secret_key (base64 of iv || ciphertext). */
     secretEncrypted: text("secret_encrypted").notNull(),
+    /** The secret before the last rotation, sealed the same way, still signing until previous_secret_expires_at. */
+    previousSecretEncrypted: text("previous_secret_encrypted"),
+    previousSecretExpiresAt: integer("previous_secret_expires_at"),
     isActive: integer("is_active", { mode: "boolean" }).notNull().default(true),
     /** Waits in seconds between attempts; null: the deployment's default (the guide's [1, 2]). */
     retrySchedule: text("retry_schedule", { mode: "json" }).$type<number[]>(),
@@ -84,6 +89,8 @@ export const events = sqliteTable(
     type: text("type").notNull(),
     data: text("data", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text("idempotency_key"),
+    /** SHA-256 of the publish request that used idempotency_key: a reuse with another request is refused. */
+    requestHash: text("request_hash"),
     /** The support query that produced this event, if any. */
     queryId: text("query_id"),
     deliveriesScheduled: integer("deliveries_scheduled").notNull().default(0),

@@ -11,6 +11,9 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   unsafe_url: 422,
   conflict: 409,
+  quota_exceeded: 403,
+  rate_limited: 429,
+  idempotency_key_reused: 422,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
