@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -16,6 +15,7 @@ import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
 import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
 import { eventRoutes } from "./routes/events/events.index";
 import { catalogRoutes } from "./routes/catalog/catalog.index";
+import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
@@ -103,7 +103,7 @@ export function createApp() {
       description: "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
     },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/", docsRoutes);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import { api } from "../helpers/harness";
+import packageJson from "../../package.json";
+import { SWAGGER_UI_VERSION } from "../../src/routes/docs/docs.index";
+import swaggerUiDist from "swagger-ui-dist/package.json";
+import { api, expectError } from "../helpers/harness";
 
 interface OpenApiDocument {
   openapi: string;
@@ -71,5 +74,45 @@ describe("GET /docs", () => {
     const html = await res.text();
     expect(html).toMatch(/^\s*<!doctype html>/i);
     expect(html).toContain("/openapi.json");
+  });
+
+  it("references no external host: every asset is the Worker's own, so it works offline", async () => {
+    const html = await (await api("/docs")).text();
+    expect(html).not.toMatch(/https?:\/\//);
+    expect(html).not.toMatch(/(src|href)="\/\//); // protocol-relative URLs are external too
+    expect(html).not.toMatch(/jsdelivr|unpkg|cdnjs/);
+  });
+
+  it("serves the stylesheet and script it references, from the pinned swagger-ui-dist", async () => {
+    const html = await (await api("/docs")).text();
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(refs).toEqual([
+      `/docs/assets/swagger-ui-dist@${SWAGGER_UI_VERSION}/swagger-ui.css`,
+      `/docs/assets/swagger-ui-dist@${SWAGGER_UI_VERSION}/swagger-ui-bundle.js`,
+    ]);
+    const expected: Record<string, [RegExp, string]> = {
+      css: [/^text\/css/, ".swagger-ui"],
+      js: [/^text\/javascript/, "SwaggerUIBundle"],
+    };
+    for (const ref of refs) {
+      const res = await api(ref);
+      const [type, marker] = expected[ref.split(".").pop()!];
+      expect(res.status, ref).toBe(200);
+      expect(res.headers.get("Content-Type"), ref).toMatch(type);
+      expect(res.headers.get("Cache-Control"), ref).toContain("immutable");
+      const text = await res.text();
+      expect(text.length, ref).toBeGreaterThan(100_000);
+      expect(text, ref).toContain(marker);
+    }
+  });
+
+  it("pins the installed swagger-ui-dist version", () => {
+    expect(SWAGGER_UI_VERSION).toBe(swaggerUiDist.version);
+    expect(packageJson.dependencies["swagger-ui-dist"]).toBe(SWAGGER_UI_VERSION);
+  });
+
+  it("answers 404 with the JSON error shape for an unknown asset", async () => {
+    const res = await api(`/docs/assets/swagger-ui-dist@${SWAGGER_UI_VERSION}/index.html`);
+    await expectError(res, 404, "not_found");
   });
 });
