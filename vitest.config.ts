@@ -34,7 +34,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts"],
+      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },

@@ -23,6 +23,10 @@ export interface Env {
   SWEEP_GRACE_SECONDS?: string;
   /** "1": log each invocation's D1, queue and subrequest usage (src/lib/usage.ts). */
   LOG_USAGE?: string;
+  /** Live (not soft-deleted) webhooks a tenant may have (default 100). */
+  MAX_WEBHOOKS_PER_TENANT?: string;
+  /** Subscribed active webhooks one published event may go to (default 1000); a publish over it is refused. */
+  MAX_FANOUT_PER_EVENT?: string;
 }
 
 /** The delivery policy: the guide's values are the defaults, vars may override them. */
@@ -70,6 +74,10 @@ export const autoDisablePolicy = (env: Env) => ({
 
 /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
 export const sweepGraceMs = (env: Env) => positiveNumber(env.SWEEP_GRACE_SECONDS, 120) * 1000;
+
+/** Per-tenant quotas (403 quota_exceeded): live webhooks per tenant, subscribed webhooks per published event. */
+export const maxWebhooksPerTenant = (env: Env) => Math.floor(positiveNumber(env.MAX_WEBHOOKS_PER_TENANT, 100));
+export const maxFanoutPerEvent = (env: Env) => Math.floor(positiveNumber(env.MAX_FANOUT_PER_EVENT, 1000));
 
 function positiveNumber(raw: string | undefined, fallback: number): number {
   const value = Number(raw);

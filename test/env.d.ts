@@ -16,5 +16,7 @@ declare module "vitest" {
   export interface ProvidedContext {
     receiverPort: number;
     guideVerifierPort: number;
+    /** The control server of test/setup/receiver-script.ts, which runs scripts/receiver.mjs as child processes. */
+    receiverScriptControlPort: number;
   }
 }

@@ -30,6 +30,9 @@ export const bodyErrors = {
 
 export const conflictError = { 409: errorResponse("The resource is not in a state that allows this") } as const;
 
+/** Per-tenant quotas (MAX_WEBHOOKS_PER_TENANT, MAX_FANOUT_PER_EVENT). */
+export const quotaError = (what: string) => ({ 403: errorResponse(`quota_exceeded: ${what}; the message names the limit`) }) as const;
+
 export const IdParams = z.object({
   id: z.string().openapi({ param: { name: "id", in: "path" }, example: "550e8400-e29b-41d4-a716-446655440000" }),
 });

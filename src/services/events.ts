@@ -5,7 +5,7 @@ import { events, webhooks } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
 import { nestedDeeperThan } from "../delivery/payload";
-import { LIMITS, type Env } from "../env";
+import { LIMITS, maxFanoutPerEvent, type Env } from "../env";
 import { ApiError } from "../lib/errors";
 import { firstTimeOrderedId, newTimeOrderedId } from "../lib/ids";
 import { formatTime } from "../lib/time";
@@ -45,15 +45,36 @@ const sqlUuidV7 = (epochMs: number) => {
 };
 
 /**
+ * The fan-out quota (MAX_FANOUT_PER_EVENT), checked by the event's own insert so that publishing
+ * stays one round trip. "skip": over the limit the event is not stored, which its result shows
+ * (a lone event). "fail": over the limit its deliveries_scheduled (NOT NULL) is NULL, so the
+ * insert fails and D1 rolls back the whole batch: for events written with other rows (a query's
+ * state change, the events before it in the batch), which must not be kept without them.
+ */
+interface FanoutQuota {
+  limit: number;
+  over: "skip" | "fail";
+}
+
+const fanoutExceeded = (limit: number) =>
+  new ApiError("quota_exceeded", `Fan-out quota exceeded: an event may go to at most ${limit} subscribed active webhooks (MAX_FANOUT_PER_EVENT)`);
+
+/** A "fail" quota's refusal, as D1 reports it. */
+const isFanoutRefusal = (error: unknown) => String(error).includes("NOT NULL constraint failed: events.deliveries_scheduled");
+
+/**
  * Two statements per event whatever the number of endpoints: the event row, then one
  * pending delivery per subscribed webhook (INSERT … SELECT, returning the new ids).
  * `condition` gates the event row: the deliveries follow only if the event was stored.
  */
-function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now: number, condition: SQL): Statement[] {
+function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now: number, condition: SQL, quota: FanoutQuota): Statement[] {
+  const fanout = sql`(SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)})`;
+  const scheduled = quota.over === "fail" ? sql`CASE WHEN ${fanout} <= ${quota.limit} THEN ${fanout} END` : fanout;
+  const withinQuota = quota.over === "skip" ? sql` AND ${fanout} <= ${quota.limit}` : sql``;
   const insertEvent = sql`INSERT INTO ${events} (id, tenant_id, type, data, idempotency_key, query_id, deliveries_scheduled, created_at)
     SELECT ${eventId}, ${tenantId}, ${spec.type}, ${JSON.stringify(spec.data)}, ${spec.idempotencyKey ?? null}, ${spec.queryId ?? null},
-      (SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)}), ${now}
-    WHERE ${condition}`;
+      ${scheduled}, ${now}
+    WHERE ${condition}${withinQuota}`;
   const insertDeliveries = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
     SELECT ${sqlUuidV7(now)}, ${tenantId}, ${webhooks.id}, ${eventId}, ${spec.type}, 'pending', 0, ${now}, '[]', ${now}
     FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)} AND EXISTS (SELECT 1 FROM ${events} WHERE id = ${eventId})
@@ -84,11 +105,18 @@ export async function publishEvents(env: Env, tenantId: string, specs: EventSpec
   // Sorted so that events of one publish keep their order under the time-ordered key.
   const ids = specs.map(() => newTimeOrderedId(now)).sort();
   const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE id = ${ids[0]})`;
+  const limit = maxFanoutPerEvent(env);
   const statements = specs.flatMap((spec, i) =>
-    eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`),
+    eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`, {
+      limit,
+      over: i === 0 && !change ? "skip" : "fail",
+    }),
   );
-  const results = await runBatch<DeliveryRef>(env.DB, change ? [change.statement, ...statements] : statements);
+  const results = await runBatch<DeliveryRef>(env.DB, change ? [change.statement, ...statements] : statements).catch((error) => {
+    throw isFanoutRefusal(error) ? fanoutExceeded(limit) : error;
+  });
   if (change && results[0].meta.changes === 0) return null;
+  if (!change && results[0].meta.changes === 0) throw fanoutExceeded(limit);
   const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
   const enqueued = await enqueueDeliveries(env, deliveryResults.flatMap((r) => r.results));
   return specs.map((spec, i) => ({

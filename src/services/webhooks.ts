@@ -1,9 +1,9 @@
-import { and, count, desc, eq, getTableColumns, isNull, sql } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, is, isNull, SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
-import { defaultRetrySchedule, deliveryPolicy, isProduction, type Env } from "../env";
+import { defaultRetrySchedule, deliveryPolicy, isProduction, maxWebhooksPerTenant, type Env } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
@@ -63,26 +63,47 @@ function encryptionKey(env: Env): string {
   return env.SECRET_ENCRYPTION_KEY;
 }
 
+/**
+ * Inserts the webhook only while its tenant has fewer than `limit` live (not soft-deleted)
+ * webhooks, else 403: one conditional INSERT … SELECT … WHERE (SELECT count(*) …) < limit …
+ * RETURNING. D1 runs statements one at a time, so concurrent creates cannot pass the quota
+ * together, and a create stays one statement (the count reads the tenant's rows through the
+ * webhooks_tenant index). The SELECT lists every column as drizzle's values() would: the
+ * row's value, else the column's default, else NULL.
+ */
+async function insertWithinQuota(db: Database, limit: number, row: typeof webhooks.$inferInsert): Promise<WebhookRow> {
+  const values = Object.entries(getTableColumns(webhooks)).map(([key, column]) => {
+    const value = row[key as keyof typeof row];
+    if (value !== undefined) return sql.param(value, column);
+    if (column.default === undefined) return sql`NULL`;
+    return is(column.default, SQL) ? column.default : sql.param(column.default, column);
+  });
+  const [stored] = await db
+    .insert(webhooks)
+    .select(sql`SELECT ${sql.join(values, sql`, `)}
+      WHERE (SELECT count(*) FROM ${webhooks} WHERE tenant_id = ${row.tenantId} AND deleted_at IS NULL) < ${limit}`)
+    .returning();
+  if (!stored) throw new ApiError("quota_exceeded", `Webhook quota reached: a tenant may have at most ${limit} webhooks (MAX_WEBHOOKS_PER_TENANT); delete one first`);
+  return stored;
+}
+
 export async function createWebhook(db: Database, env: Env, tenantId: string, input: WebhookInput) {
   const url = acceptedUrl(env, input.url);
   const secretKey = randomToken(SECRET_PREFIX);
   const now = Date.now();
-  const [row] = await db
-    .insert(webhooks)
-    .values({
-      id: newId(),
-      tenantId,
-      url,
-      events: input.events,
-      description: input.description ?? null,
-      secretEncrypted: await encryptSecret(secretKey, encryptionKey(env)),
-      isActive: input.is_active ?? true,
-      retrySchedule: input.retry_schedule_seconds ?? null,
-      rateLimitPerSecond: input.rate_limit_per_second ?? null,
-      createdAt: now,
-      updatedAt: now,
-    })
-    .returning();
+  const row = await insertWithinQuota(db, maxWebhooksPerTenant(env), {
+    id: newId(),
+    tenantId,
+    url,
+    events: input.events,
+    description: input.description ?? null,
+    secretEncrypted: await encryptSecret(secretKey, encryptionKey(env)),
+    isActive: input.is_active ?? true,
+    retrySchedule: input.retry_schedule_seconds ?? null,
+    rateLimitPerSecond: input.rate_limit_per_second ?? null,
+    createdAt: now,
+    updatedAt: now,
+  });
   return webhookWithSecret(row, env, secretKey);
 }
 

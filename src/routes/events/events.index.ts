@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { EVENT_CATALOG, EVENT_TYPES, type EventType } from "../../events/catalog";
 import { publishEvent } from "../../services/events";
-import { authErrors, bodyErrors, jsonBody, jsonResponse } from "../common.schemas";
+import { authErrors, bodyErrors, jsonBody, jsonResponse, quotaError } from "../common.schemas";
 
 const eventBody = (type: EventType) =>
   z.object({ event: z.literal(type), data: EVENT_CATALOG[type].data.openapi({ example: EVENT_CATALOG[type].example }) });
@@ -34,7 +34,12 @@ const publish = createRoute({
     }),
     body: jsonBody(PublishEvent),
   },
-  responses: { 202: jsonResponse(Published, "Stored and scheduled"), ...authErrors, ...bodyErrors },
+  responses: {
+    202: jsonResponse(Published, "Stored and scheduled"),
+    ...authErrors,
+    ...bodyErrors,
+    ...quotaError("the event would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored"),
+  },
 });
 
 export const eventRoutes = new OpenAPIHono<AppEnv>().openapi(publish, async (c) => {

@@ -1,10 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
+import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError, quotaError } from "../common.schemas";
 import { CreateQuery, EscalateQuery, FeedbackCreated, ListQueriesQuery, Query, QueryDetail, QueryFeedback, QueryWithEvents, ResolveQuery } from "./queries.schemas";
 
 const tags = ["Support queries"];
 const security = [{ apiKey: [] }];
 const QueryParams = IdParams.extend({ id: z.string().openapi({ param: { name: "id", in: "path" }, example: "conv_abc123" }) });
+/** A change is refused whole when one of its events would go to more webhooks than MAX_FANOUT_PER_EVENT. */
+const fanoutQuota = quotaError("an event of this change would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks");
 
 export const create = createRoute({
   method: "post",
@@ -13,7 +15,7 @@ export const create = createRoute({
   security,
   summary: "Store and triage a query; publishes query.created (and query.escalated if triage escalates)",
   request: { body: jsonBody(CreateQuery) },
-  responses: { 201: jsonResponse(QueryWithEvents, "The stored query and the events it produced"), ...authErrors, ...bodyErrors },
+  responses: { 201: jsonResponse(QueryWithEvents, "The stored query and the events it produced"), ...authErrors, ...bodyErrors, ...fanoutQuota },
 });
 
 export const list = createRoute({
@@ -44,7 +46,7 @@ const change = (path: string, summary: string, body: z.ZodType) =>
     security,
     summary,
     request: { params: QueryParams, body: jsonBody(body) },
-    responses: { 200: jsonResponse(QueryWithEvents, "The query after the change"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors },
+    responses: { 200: jsonResponse(QueryWithEvents, "The query after the change"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors, ...fanoutQuota },
   });
 
 export const escalate = change("/api/v1/queries/{id}/escalate", "Escalate to human support; publishes query.escalated", EscalateQuery);
@@ -57,5 +59,5 @@ export const addFeedback = createRoute({
   security,
   summary: "Rate a resolved or escalated query (once); publishes feedback.received",
   request: { params: QueryParams, body: jsonBody(QueryFeedback) },
-  responses: { 201: jsonResponse(FeedbackCreated, "The feedback"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors },
+  responses: { 201: jsonResponse(FeedbackCreated, "The feedback"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors, ...fanoutQuota },
 });

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
+import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError, quotaError } from "../common.schemas";
 import { CreateWebhook, ListWebhooksQuery, UpdateWebhook, Webhook, WebhookList, WebhookWithSecret } from "./webhooks.schemas";
 
 const tags = ["Webhooks"];
@@ -12,7 +12,12 @@ export const create = createRoute({
   security,
   summary: "Register a webhook",
   request: { body: jsonBody(CreateWebhook) },
-  responses: { 201: jsonResponse(WebhookWithSecret, "The webhook; secret_key is shown only here"), ...authErrors, ...bodyErrors },
+  responses: {
+    201: jsonResponse(WebhookWithSecret, "The webhook; secret_key is shown only here"),
+    ...authErrors,
+    ...bodyErrors,
+    ...quotaError("the tenant has MAX_WEBHOOKS_PER_TENANT live webhooks already"),
+  },
 });
 
 export const list = createRoute({
