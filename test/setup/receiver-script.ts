@@ -21,7 +21,7 @@ const SCRIPT = path.join(import.meta.dirname, "../../scripts/receiver.mjs");
 const LISTENING = /receiver listening on http:\/\/localhost:(\d+)\//;
 
 function startReceiver(children: Map<string, Child>, secret: string | undefined): Promise<{ id: string; port: number }> {
-  const env = { ...process.env, WEBHOOK_SECRET: secret ?? "" };
+  const env: NodeJS.ProcessEnv = { ...process.env, WEBHOOK_SECRET: secret };
   if (secret === undefined) delete env.WEBHOOK_SECRET;
   const child: Child = { process: spawn(process.execPath, [SCRIPT, "0"], { env, stdio: ["ignore", "pipe", "pipe"] }), stdout: "", stderr: "", exit: null };
   const id = crypto.randomUUID();
