@@ -25,7 +25,7 @@ async function plain(url) {
 
 async function attempt(url, signingKey, i) {
   const body = deliveryBody({ ...EVENT, data: JSON.parse(JSON.stringify(EVENT.data)) }, WEBHOOK_ID);
-  const result = await attemptDelivery({ webhookId: WEBHOOK_ID, deliveryId: `baseline-${i}`, url, signingKey }, body, 10_000);
+  const result = await attemptDelivery({ webhookId: WEBHOOK_ID, deliveryId: `baseline-${i}`, url, signingKeys: { current: signingKey, previous: null } }, body, 10_000);
   return result.class === "success";
 }
 

@@ -9,6 +9,8 @@ export interface Env {
   ENVIRONMENT?: string;
   ADMIN_TOKEN?: string;
   SECRET_ENCRYPTION_KEY?: string;
+  /** During a key change only: the key SECRET_ENCRYPTION_KEY replaces; still opens what it sealed (src/lib/crypto.ts). */
+  SECRET_ENCRYPTION_KEY_PREVIOUS?: string;
   DELIVERY_MAX_ATTEMPTS?: string;
   DELIVERY_BACKOFF_BASE_SECONDS?: string;
   DELIVERY_TIMEOUT_MS?: string;

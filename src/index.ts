@@ -3,6 +3,7 @@ import { foldCounterDeltas } from "./db/counters";
 import { consumeDeliveries } from "./delivery/consumer";
 import type { DeliveryJob } from "./delivery/job";
 import { sweepLostDeliveries } from "./delivery/sweep";
+import { resealSecrets } from "./services/secret-reseal";
 import type { Env } from "./env";
 import { withUsage } from "./lib/usage";
 
@@ -11,7 +12,8 @@ const app = createApp();
 export default {
   fetch: (request, env, ctx) => withUsage("fetch", env, (metered) => Promise.resolve(app.fetch(request, metered, ctx))),
   queue: (batch, env, ctx) => withUsage("queue", env, (metered, usage, tracked) => consumeDeliveries(batch, metered, tracked ?? ctx, usage), ctx),
-  // Every minute: re-enqueue lost jobs, and fold the webhook counter deltas into the webhooks.
+  // Every minute: re-enqueue lost jobs, fold the webhook counter deltas into the webhooks, and
+  // re-seal a chunk of webhook secrets not yet under SECRET_ENCRYPTION_KEY.
   scheduled: (_controller, env) =>
-    withUsage("scheduled", env, async (metered) => void (await Promise.all([sweepLostDeliveries(metered), foldCounterDeltas(metered.DB)]))),
+    withUsage("scheduled", env, async (metered) => void (await Promise.all([sweepLostDeliveries(metered), foldCounterDeltas(metered.DB), resealSecrets(metered)]))),
 } satisfies ExportedHandler<Env, DeliveryJob>;

@@ -1,12 +1,12 @@
 import { LIMITS } from "../env";
 import { classifyAttempt, type AttemptClass } from "./retry-policy";
-import { deliveryHeaders } from "./signing";
+import { deliveryHeaders, type SigningKeys } from "./signing";
 
 export interface AttemptTarget {
   webhookId: string;
   deliveryId: string;
   url: string;
-  signingKey: CryptoKey;
+  signingKeys: SigningKeys;
 }
 
 export interface AttemptResult {
@@ -108,7 +108,7 @@ function statusError(status: number): string | null {
 /** One signed POST, never throwing: every outcome is a result to record. */
 export async function attemptDelivery(target: AttemptTarget, body: string, timeoutMs: number): Promise<AttemptResult> {
   const attemptedAt = new Date();
-  const headers = await deliveryHeaders(target.signingKey, body, target, attemptedAt);
+  const headers = await deliveryHeaders(target.signingKeys, body, target, attemptedAt);
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   const signal = AbortSignal.timeout(timeoutMs);

@@ -46,6 +46,8 @@ interface DueDelivery {
   next_attempt_at: number | null;
   url: string | null;
   secret_encrypted: string | null;
+  previous_secret_encrypted: string | null;
+  previous_secret_expires_at: number | null;
   webhook_live: number | null;
   retry_schedule: string | null;
   rate_limit_per_second: number | null;
@@ -67,7 +69,7 @@ interface Attempt {
 function loadDeliveries(db: Database, refs: DeliveryRef[]) {
   const keys = JSON.stringify(refs.map((r) => [r.webhookId, r.deliveryId]));
   return db.all<DueDelivery>(sql`SELECT d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempts, d.cycle_start, d.next_attempt_at,
-      w.url, w.secret_encrypted, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
+      w.url, w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
       w.retry_schedule, w.rate_limit_per_second, w.slow_until,
       e.type AS event_type, length(e.data) AS event_bytes, e.created_at AS event_created_at
     FROM json_each(${keys}) AS k
@@ -84,8 +86,10 @@ async function loadEventData(db: Database, eventIds: string[]): Promise<Map<stri
 
 /**
  * Signing keys by sealed secret, kept for the isolate's life: a webhook's key is decrypted
- * and imported once, not once per batch. A rotated secret is sealed anew (fresh IV), so a
- * replaced key is never looked up again. Bounded: the oldest entry goes first.
+ * and imported once, not once per batch. A sealed value always opens to the same secret, so
+ * the cache cannot go stale: a rotation seals the new secret anew (fresh IV) and moves the old
+ * sealed value as is to previous_secret_encrypted (still a hit), and a re-seal under a new
+ * encryption key is a new value. Bounded: the oldest entry goes first.
  */
 const SIGNING_KEY_CACHE_SIZE = 10_000;
 const signingKeyCache = new Map<string, Promise<CryptoKey>>();
@@ -93,7 +97,7 @@ const signingKeyCache = new Map<string, Promise<CryptoKey>>();
 function signingKey(sealed: string, env: Env): Promise<CryptoKey> {
   let key = signingKeyCache.get(sealed);
   if (!key) {
-    key = decryptSecret(sealed, env.SECRET_ENCRYPTION_KEY ?? "").then(importSigningKey);
+    key = decryptSecret(sealed, env).then(importSigningKey);
     key.catch(() => signingKeyCache.delete(sealed));
     if (signingKeyCache.size >= SIGNING_KEY_CACHE_SIZE) signingKeyCache.delete(signingKeyCache.keys().next().value!);
     signingKeyCache.set(sealed, key);
@@ -138,9 +142,12 @@ async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => string
     return { refused: notAttempted(`Payload cannot be serialised: ${message(error)}`) };
   }
   try {
-    return { body, key: await signingKey(row.secret_encrypted!, env) };
+    // The previous secret signs too while its overlap lasts (see deliveryHeaders).
+    const previous = row.previous_secret_encrypted && (row.previous_secret_expires_at ?? 0) > Date.now() ? row.previous_secret_encrypted : null;
+    const [current, previousKey] = await Promise.all([signingKey(row.secret_encrypted!, env), previous ? signingKey(previous, env) : null]);
+    return { body, keys: { current, previous: previousKey } };
   } catch {
-    return { refused: notAttempted("Signing secret cannot be decrypted (check SECRET_ENCRYPTION_KEY)") };
+    return { refused: notAttempted("Signing secret cannot be decrypted (check SECRET_ENCRYPTION_KEY and SECRET_ENCRYPTION_KEY_PREVIOUS)") };
   }
 }
 
@@ -154,7 +161,7 @@ interface AttemptContext {
 
 async function attempt(row: DueDelivery, ctx: AttemptContext): Promise<AttemptOutcome> {
   const prepared = await prepare(row, ctx.buildBody, ctx.env);
-  const result = prepared.refused ?? (await attemptDelivery({ webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKey: prepared.key }, prepared.body, ctx.policy.timeoutMs));
+  const result = prepared.refused ?? (await attemptDelivery({ webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKeys: prepared.keys }, prepared.body, ctx.policy.timeoutMs));
   const schedule = row.retry_schedule ? (JSON.parse(row.retry_schedule) as number[]) : ctx.defaultSchedule;
   return {
     deliveryId: row.id,

@@ -25,17 +25,33 @@ export async function signStandardWebhooks(key: CryptoKey, msgId: string, timest
   return `v1,${toBase64(await hmac(key, `${msgId}.${timestampSeconds}.${body}`))}`;
 }
 
-/** Every header of one signed attempt: the guide's three and the Standard Webhooks three. */
+/**
+ * A webhook's signing keys: its secret_key's, and during a rotation's overlap the previous
+ * secret's (null otherwise).
+ */
+export interface SigningKeys {
+  current: CryptoKey;
+  previous: CryptoKey | null;
+}
+
+/**
+ * Every header of one signed attempt: the guide's three and the Standard Webhooks three.
+ * During a rotation's overlap `webhook-signature` carries one `v1,` signature per secret, the
+ * new one first, space-separated as the standard allows (a verifier holding either accepts);
+ * the guide's single `X-Webhook-Signature` stays on the previous secret until the overlap
+ * ends, so a receiver following the guide switches its secret at the end of the window.
+ */
 export async function deliveryHeaders(
-  key: CryptoKey,
+  keys: SigningKeys,
   body: string,
   ids: { webhookId: string; deliveryId: string },
   attemptedAt: Date,
 ): Promise<Record<string, string>> {
   const unixSeconds = Math.floor(attemptedAt.getTime() / 1000);
-  const [guideSignature, standardSignature] = await Promise.all([
-    signGuideHex(key, body),
-    signStandardWebhooks(key, ids.deliveryId, unixSeconds, body),
+  const standardKeys = keys.previous ? [keys.current, keys.previous] : [keys.current];
+  const [guideSignature, ...standardSignatures] = await Promise.all([
+    signGuideHex(keys.previous ?? keys.current, body),
+    ...standardKeys.map((key) => signStandardWebhooks(key, ids.deliveryId, unixSeconds, body)),
   ]);
   return {
     "Content-Type": "application/json",
@@ -45,6 +61,6 @@ export async function deliveryHeaders(
     "X-Webhook-ID": ids.webhookId,
     "webhook-id": ids.deliveryId,
     "webhook-timestamp": String(unixSeconds),
-    "webhook-signature": standardSignature,
+    "webhook-signature": standardSignatures.join(" "),
   };
 }

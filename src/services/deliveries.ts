@@ -1,10 +1,10 @@
 import { and, desc, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { deliveries, events, type DeliveryRow, type DeliveryStatus } from "../db/schema";
+import { deliveries, events, type DeliveryRow, type DeliveryStatus, type WebhookRow } from "../db/schema";
 import { attemptDelivery } from "../delivery/attempt";
 import { deliveryBody } from "../delivery/payload";
 import { recordOutcomes } from "../delivery/record";
-import { importSigningKey } from "../delivery/signing";
+import { importSigningKey, type SigningKeys } from "../delivery/signing";
 import { autoDisablePolicy, deliveryPolicy, type Env } from "../env";
 import { TEST_EVENT_TYPE } from "../events/catalog";
 import { decryptSecret } from "../lib/crypto";
@@ -68,6 +68,14 @@ export async function getDelivery(db: Database, tenantId: string, webhookId: str
   return { ...deliveryView(row), attempt_log: row.attemptLog };
 }
 
+/** The webhook's signing keys, the previous secret's while its rotation overlap lasts. */
+async function webhookSigningKeys(webhook: WebhookRow, env: Env, now: number): Promise<SigningKeys> {
+  const open = async (sealed: string) => importSigningKey(await decryptSecret(sealed, env));
+  const previous = webhook.previousSecretEncrypted && (webhook.previousSecretExpiresAt ?? 0) > now ? webhook.previousSecretEncrypted : null;
+  const [current, previousKey] = await Promise.all([open(webhook.secretEncrypted), previous ? open(previous) : null]);
+  return { current, previous: previousKey };
+}
+
 const TEST_EVENT_DATA = { message: "This is a test event from hr-intel-webhooks", test: true };
 
 /**
@@ -81,9 +89,9 @@ export async function testWebhook(db: Database, env: Env, tenantId: string, webh
   const delivery = { id: newTimeOrderedId(now), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
   await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
 
-  const signingKey = await importSigningKey(await decryptSecret(webhook.secretEncrypted, env.SECRET_ENCRYPTION_KEY!));
+  const signingKeys = await webhookSigningKeys(webhook, env, now);
   const body = deliveryBody(event, webhook.id);
-  const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKey }, body, deliveryPolicy(env).timeoutMs);
+  const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKeys }, body, deliveryPolicy(env).timeoutMs);
   const status = result.class === "success" ? "success" : "failed";
   await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }], autoDisablePolicy(env));
   return {

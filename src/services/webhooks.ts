@@ -49,18 +49,13 @@ export function webhookView(row: WebhookRow, defaultSchedule: number[]) {
 
 export const defaultScheduleOf = (env: Env) => defaultRetrySchedule(deliveryPolicy(env));
 
-/** Only the creation (and later the rotation) response carries secret_key. */
+/** Only the creation and rotation responses carry secret_key. */
 const webhookWithSecret = (row: WebhookRow, env: Env, secretKey: string) => ({ ...webhookView(row, defaultScheduleOf(env)), secret_key: secretKey });
 
 function acceptedUrl(env: Env, raw: string): string {
   const verdict = checkWebhookUrl(raw.trim(), isProduction(env));
   if (!verdict.ok) throw new ApiError("unsafe_url", `Webhook URL refused: ${verdict.reason}`, [{ field: "url", message: verdict.reason }]);
   return verdict.url;
-}
-
-function encryptionKey(env: Env): string {
-  if (!env.SECRET_ENCRYPTION_KEY) throw new Error("SECRET_ENCRYPTION_KEY is not configured");
-  return env.SECRET_ENCRYPTION_KEY;
 }
 
 /**
@@ -97,7 +92,7 @@ export async function createWebhook(db: Database, env: Env, tenantId: string, in
     url,
     events: input.events,
     description: input.description ?? null,
-    secretEncrypted: await encryptSecret(secretKey, encryptionKey(env)),
+    secretEncrypted: await encryptSecret(secretKey, env),
     isActive: input.is_active ?? true,
     retrySchedule: input.retry_schedule_seconds ?? null,
     rateLimitPerSecond: input.rate_limit_per_second ?? null,
@@ -198,4 +193,35 @@ export async function deleteWebhook(db: Database, tenantId: string, id: string):
     db.update(webhooks).set({ deletedAt: now, isActive: false, updatedAt: now }).where(ownedBy(tenantId, existing.id)),
     cancelPendingDeliveries(db, existing.id, now),
   ]);
+}
+
+/** How long the secret a rotation replaces keeps signing, unless the request says otherwise. */
+export const DEFAULT_ROTATION_OVERLAP_SECONDS = 86_400;
+export const MAX_ROTATION_OVERLAP_SECONDS = 604_800;
+
+/**
+ * POST /webhooks/{id}/rotate-secret: a new secret_key (shown only in this answer). The one it
+ * replaces moves, sealed as it was, to previous_secret_encrypted and keeps signing for
+ * `overlapSeconds` (see deliveryHeaders); 0 ends it at once. A rotation during an overlap
+ * drops the older secret. One UPDATE, which reads the current secret in the row itself, so
+ * concurrent rotations each move the secret they replace.
+ */
+export async function rotateWebhookSecret(db: Database, env: Env, tenantId: string, id: string, overlapSeconds: number) {
+  const existing = await findWebhook(db, tenantId, id);
+  const secretKey = randomToken(SECRET_PREFIX);
+  const sealed = await encryptSecret(secretKey, env);
+  const now = Date.now();
+  const keepPrevious = overlapSeconds > 0;
+  const [row] = await db
+    .update(webhooks)
+    .set({
+      secretEncrypted: sealed,
+      previousSecretEncrypted: keepPrevious ? sql`${webhooks.secretEncrypted}` : null,
+      previousSecretExpiresAt: keepPrevious ? now + overlapSeconds * 1000 : null,
+      updatedAt: now,
+    })
+    .where(ownedBy(tenantId, existing.id))
+    .returning(withCounters);
+  if (!row) throw notFound("Webhook");
+  return { ...webhookWithSecret(row, env, secretKey), previous_secret_expires_at: formatOptionalTime(row.previousSecretExpiresAt) };
 }

@@ -186,7 +186,7 @@ describe("attemptDelivery against the real receiver", () => {
     webhookId: "wh",
     deliveryId: crypto.randomUUID(),
     url,
-    signingKey: await importSigningKey("whsec-test"),
+    signingKeys: { current: await importSigningKey("whsec-test"), previous: null },
   });
 
   it("keeps a 5xx response's Retry-After, and none for a success", async () => {

@@ -157,7 +157,7 @@ describe("secrets", () => {
     for (const key of keys) expect(key.prefix).toHaveLength(10);
 
     const row = (await storedWebhook(webhook.id)) as { secret_encrypted: string };
-    expect(row.secret_encrypted).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(row.secret_encrypted).toMatch(/^k1:[0-9a-f]{8}:[A-Za-z0-9+/]+=*$/); // names its encryption key
   });
 
   it("secret_key appears only in the creation response", async () => {

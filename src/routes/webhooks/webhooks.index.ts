@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
-import { createWebhook, deleteWebhook, getWebhook, listWebhooks, updateWebhook } from "../../services/webhooks";
+import { createWebhook, DEFAULT_ROTATION_OVERLAP_SECONDS, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from "../../services/webhooks";
 import * as routes from "./webhooks.routes";
 
 export const webhookRoutes = new OpenAPIHono<AppEnv>()
@@ -17,4 +17,8 @@ export const webhookRoutes = new OpenAPIHono<AppEnv>()
   .openapi(routes.remove, async (c) => {
     await deleteWebhook(c.var.db, c.var.tenantId, c.req.valid("param").id);
     return c.body(null, 204);
+  })
+  .openapi(routes.rotateSecret, async (c) => {
+    const overlap = c.req.valid("json")?.overlap_seconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS; // the body is optional
+    return c.json(await rotateWebhookSecret(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id, overlap), 200);
   });

@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError, quotaError } from "../common.schemas";
-import { CreateWebhook, ListWebhooksQuery, UpdateWebhook, Webhook, WebhookList, WebhookWithSecret } from "./webhooks.schemas";
+import { CreateWebhook, ListWebhooksQuery, RotatedSecret, RotateSecret, UpdateWebhook, Webhook, WebhookList, WebhookWithSecret } from "./webhooks.schemas";
 
 const tags = ["Webhooks"];
 const security = [{ apiKey: [] }];
@@ -58,4 +58,19 @@ export const remove = createRoute({
   summary: "Delete a webhook and cancel its pending deliveries",
   request: { params: IdParams },
   responses: { 204: { description: "Deleted" }, ...authErrors, ...notFoundError },
+});
+
+export const rotateSecret = createRoute({
+  method: "post",
+  path: "/api/v1/webhooks/{id}/rotate-secret",
+  tags,
+  security,
+  summary: "Rotate the signing secret, the old one still signing during an overlap",
+  description:
+    "Answers the webhook with a new secret_key (shown only here). Until previous_secret_expires_at (now + overlap_seconds), " +
+    "deliveries carry one Standard Webhooks signature per secret in webhook-signature (the new one first), so a verifier holding " +
+    "either secret accepts them, while X-Webhook-Signature stays on the previous secret: a receiver following the guide switches " +
+    "to the new secret when the overlap ends. Rotating again during an overlap drops the older secret. The body is optional.",
+  request: { params: IdParams, body: { ...jsonBody(RotateSecret), required: false } },
+  responses: { 200: jsonResponse(RotatedSecret, "The webhook and its new secret_key"), ...authErrors, ...notFoundError, ...bodyErrors },
 });

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { LIMITS } from "../../env";
 import { EVENT_TYPES } from "../../events/catalog";
+import { DEFAULT_ROTATION_OVERLAP_SECONDS, MAX_ROTATION_OVERLAP_SECONDS } from "../../services/webhooks";
 import { RETRY_SCHEDULE_LIMITS, retryScheduleProblem } from "../../lib/retry-schedule";
 import { booleanQuery, pageQuery } from "../common.schemas";
 
@@ -89,6 +90,31 @@ export const Webhook = z
 export const WebhookWithSecret = Webhook.extend({
   secret_key: z.string().openapi({ example: "wsk_live_abc123def456..." }),
 }).openapi("WebhookWithSecret");
+
+export const RotateSecret = z
+  .object({
+    overlap_seconds: z
+      .number("overlap_seconds must be a number")
+      .int("overlap_seconds must be a whole number")
+      .min(0, "overlap_seconds must be at least 0")
+      .max(MAX_ROTATION_OVERLAP_SECONDS, `overlap_seconds must be at most ${MAX_ROTATION_OVERLAP_SECONDS} (7 days)`)
+      .optional()
+      .openapi({
+        description:
+          `Seconds the replaced secret keeps signing deliveries, 0 to ${MAX_ROTATION_OVERLAP_SECONDS}; default ${DEFAULT_ROTATION_OVERLAP_SECONDS} (1 day). ` +
+          "0 ends it at once.",
+        example: 3600,
+      }),
+  })
+  .openapi("RotateSecret");
+
+export const RotatedSecret = Webhook.extend({
+  secret_key: z.string().openapi({ description: "The new secret; shown only here", example: "wsk_live_abc123def456..." }),
+  previous_secret_expires_at: z.string().nullable().openapi({
+    description: "Until then deliveries are signed with the previous secret too (null: overlap_seconds was 0)",
+    example: "2024-11-25T12:00:00Z",
+  }),
+}).openapi("RotatedSecret");
 
 /** A bare array, as the original platform answered; the total is in X-Total-Count. */
 export const WebhookList = z.array(Webhook).openapi("WebhookList");
