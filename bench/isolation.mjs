@@ -25,7 +25,8 @@
 //
 // Options: --phases=neighbour,bomb,fanout  --quiet-events=40  --noisy-webhooks=30  --noisy-burst=5
 // --noisy-interval=2000  --event-timeout=20000  --bomb-mib=256  --bomb-events=5  --fanout-webhooks=100
-// --fanout-events=4  --notes-chars=200000  --port=8799  --consumer=max_batch_size:100 (fast lane only)
+// --fanout-events=4  --notes-chars=200000 (0: the control, same deliveries without the payload)
+// --warmup-rounds=1  --port=8799  --consumer=max_batch_size:100 (fast lane only)
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -58,6 +59,7 @@ const FANOUT_WEBHOOKS = num("fanout-webhooks", 100);
 const FANOUT_EVENTS = num("fanout-events", 4);
 const NOTES_CHARS = num("notes-chars", 200_000);
 const SAMPLE_MS = num("sample-ms", 50);
+const WARMUP_ROUNDS = num("warmup-rounds", 1); // memory phases: small-event runs of the same shape before the baseline
 const AIMS = { quiet_p99_ms: 2000, quiet_p99_over_idle_p50: 3, memory_growth_mib: 64 };
 const CONSUMER = Object.fromEntries((args.consumer ? args.consumer.split(",") : []).map((kv) => kv.split(":")).map(([k, v]) => [k, Number(v)]));
 const ADMIN_TOKEN = "bench-admin-token";
@@ -258,26 +260,41 @@ function bomb() {
   return bombBody;
 }
 
-/** The deliveries of these webhooks until none is pending: { status: count } and attempts. */
-async function finalStatuses(api, key, webhookIds, timeoutMs) {
-  let rows = [];
+/**
+ * Waits until the tenant has `expected` deliveries and none pending: one GET /api/v1/stats a second
+ * (its deliveries.by_status), or, without that, a `?status=pending&limit=1` read per webhook.
+ * These requests run inside the measured window, so they are few and small.
+ */
+async function untilNonePending(api, key, webhookIds, expected, timeoutMs) {
   await waitFor(
     async () => {
-      rows = (await Promise.all(webhookIds.map((id) => api.deliveries(key, id)))).flat();
-      return rows.length > 0 && rows.every((d) => d.status !== "pending");
+      const counts = (await api.expect(200, "GET", "/api/v1/stats", { key }))?.deliveries?.by_status;
+      let done;
+      if (counts) done = counts.pending === 0 && Object.values(counts).reduce((a, b) => a + b, 0) >= expected;
+      else {
+        const pending = await pool(webhookIds.length, 4, (i) => api.expect(200, "GET", `/api/v1/webhooks/${webhookIds[i]}/deliveries?status=pending&limit=1`, { key }));
+        done = pending.every((page) => page.length === 0);
+      }
+      if (!done) await sleep(1000);
+      return done;
     },
     timeoutMs,
-    "deliveries to be final",
+    "no pending deliveries",
   );
+}
+
+/** The deliveries of these webhooks: count by status, attempts and the distinct last errors. */
+async function outcomes(api, key, webhookIds) {
+  const rows = (await pool(webhookIds.length, 4, (i) => api.deliveries(key, webhookIds[i]))).flat();
   const byStatus = {};
   for (const d of rows) byStatus[d.status] = (byStatus[d.status] ?? 0) + 1;
   return { deliveries: rows.length, by_status: byStatus, attempts: rows.reduce((a, d) => a + d.attempts, 0), errors: [...new Set(rows.map((d) => d.last_error).filter(Boolean))].slice(0, 5) };
 }
 
 /**
- * One memory run: `setup` registers webhooks (and warms the Worker up with small events), then the
+ * One memory run: registers the webhooks, warms the Worker up with small events, then the
  * sampler starts, `run` publishes, and the sampler stops once every delivery is final and the
- * Worker is idle.
+ * Worker is idle (the delivery log is read in full after the sampler stops).
  */
 async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expected }) {
   const receiver = await startReceiver({ behaviour, parseBody: true });
@@ -287,12 +304,14 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
   try {
     const tenant = await api.createTenant(`${name} tenant`);
     const hooks = await pool(webhooks, 8, (i) => api.createWebhook(tenant.key, `${receiver.url}/${name}/${i}`));
-    // Warm-up with a small event to the same tenant's endpoints on a plain receiver path: the code,
-    // D1 and connection pools are in use before the baseline is read.
+    // Warm-up: the same shape (webhooks x events) with small events, to endpoints of another tenant
+    // on a plain path, so code, D1, connection pools and the heap's ordinary growth under this many
+    // deliveries are in place before the baseline is read; the growth measured is then the big payload's.
     const warm = await api.createTenant("warm-up tenant");
     const warmHooks = await pool(webhooks, 8, (i) => api.createWebhook(warm.key, `${receiver.url}/ok/${i}`));
-    for (let i = 0; i < 2; i++) await api.expect(202, "POST", "/api/v1/events", { key: warm.key, json: { event: "query.created", data: eventData(`warm-${i}`) } });
-    await waitFor(() => seen.get("warm-1") && receiver.requests.filter((r) => r.path.startsWith("/ok/")).length >= 2 * warmHooks.length, PHASE_TIMEOUT_MS, "warm-up deliveries");
+    const warmEvents = WARMUP_ROUNDS * events;
+    for (let i = 0; i < warmEvents; i++) await api.expect(202, "POST", "/api/v1/events", { key: warm.key, json: { event: "query.created", data: eventData(`warm-${i}`) } });
+    await waitFor(() => receiver.requests.filter((r) => r.path.startsWith("/ok/")).length >= warmEvents * warmHooks.length, PHASE_TIMEOUT_MS, "warm-up deliveries");
     await quiet(worker);
     await sleep(1000);
 
@@ -311,13 +330,14 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
       await waitFor(() => new Set(mine().map((r) => r.deliveryId)).size >= expected || !worker.running, PHASE_TIMEOUT_MS, `${expected} ${name} deliveries at the receiver`);
       if (worker.running) {
         await quiet(worker);
-        outcome = await finalStatuses(api, tenant.key, hooks.map((h) => h.id), PHASE_TIMEOUT_MS);
+        await untilNonePending(api, tenant.key, hooks.map((h) => h.id), expected, PHASE_TIMEOUT_MS);
         await quiet(worker);
       }
     } catch (e) {
       error = String(e);
     }
     const memory = sampler.stop();
+    if (worker.running) outcome = await outcomes(api, tenant.key, hooks.map((h) => h.id)).catch((e) => ({ error: String(e) }));
     const requests = mine();
     return {
       webhooks,
@@ -465,7 +485,7 @@ function report(results) {
           const r = results.phases[p];
           if (r.error && !r.memory) return [p, `failed: ${r.error.split("\n")[0].slice(0, 80)}`, "", "", "", "", "", "", "", "", "", ""];
           const m = r.memory;
-          const outcome = r.outcome ? Object.entries(r.outcome.by_status).map(([s, c]) => `${c} ${s}`).join(", ") : `${r.distinct_deliveries_received}/${r.deliveries_expected} received`;
+          const outcome = r.outcome?.by_status ? Object.entries(r.outcome.by_status).map(([s, c]) => `${c} ${s}`).join(", ") : `${r.distinct_deliveries_received}/${r.deliveries_expected} received`;
           return [
             p,
             describe[p](r),

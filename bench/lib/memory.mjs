@@ -58,7 +58,7 @@ export class RssSampler {
     this.peak = this.base;
     this.peakByKind = { ...this.base.byKind };
     this.samples = 0;
-    this.series = [[0, this.base.total]];
+    this.series = [[0, this.base.total, this.base.byKind.worker, this.base.byKind.proxy]];
     let lastDiscover = wallNow();
     this.timer = setInterval(() => {
       if (wallNow() - lastDiscover >= 1000) {
@@ -76,7 +76,7 @@ export class RssSampler {
     if (s.total > this.peak.total) this.peak = s;
     for (const kind of Object.keys(s.byKind)) this.peakByKind[kind] = Math.max(this.peakByKind[kind], s.byKind[kind]);
     const t = s.at - this.base.at;
-    if (t - this.series[this.series.length - 1][0] >= this.seriesMs) this.series.push([Math.round(t), s.total]);
+    if (t - this.series[this.series.length - 1][0] >= this.seriesMs) this.series.push([Math.round(t), s.total, s.byKind.worker, s.byKind.proxy]);
     return s;
   }
 
@@ -99,7 +99,8 @@ export class RssSampler {
       seconds: (end.at - this.base.at) / 1000,
       new_processes: this.late,
       gone: this.gone,
-      series_mib: this.series.map(([t, kib]) => [t, Math.round(mib(kib) * 10) / 10]),
+      /** [ms since the baseline, total, worker, proxy] in MiB, every seriesMs. */
+      series_mib: this.series.map(([t, ...kib]) => [t, ...kib.map((k) => Math.round(mib(k) * 10) / 10)]),
     };
   }
 }
