@@ -8,6 +8,7 @@ import type { ZodError } from "zod";
 import type { AppEnv } from "./app-env";
 import { database } from "./db/client";
 import { LIMITS } from "./env";
+import { loggableError } from "./lib/error-log";
 import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
 import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
@@ -109,7 +110,7 @@ export function createApp() {
   app.onError((error, c) => {
     if (error instanceof ApiError) return renderError(c, error);
     if (error instanceof HTTPException) return renderError(c, fromHttpException(error));
-    console.error(JSON.stringify({ request_id: c.var.requestId, error: String(error), stack: (error as Error).stack }));
+    console.error(JSON.stringify({ request_id: c.var.requestId, ...loggableError(error) }));
     return renderError(c, new ApiError("internal_error", "Internal error; quote the request id when reporting it"));
   });
   return app;

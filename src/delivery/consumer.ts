@@ -3,6 +3,7 @@ import { database, type Database } from "../db/client";
 import { autoDisablePolicy, consumerAttemptBudgetMs, defaultRetrySchedule, deliveryPolicy, isProduction, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { newUsage, type Usage } from "../lib/usage";
+import { loggableError } from "../lib/error-log";
 import { checkWebhookUrl } from "../lib/url-policy";
 import { attemptDelivery, type AttemptResult } from "./attempt";
 import { sendScheduled, type ScheduledRef } from "./enqueue";
@@ -276,7 +277,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   );
   // Detached attempts finish in the background and are recorded when they end; if the
   // isolate dies first, their deliveries are still pending and the outbox sweep re-sends them.
-  ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", error: String(error) }))));
+  ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", ...loggableError(error) }))));
   const slowEndpoints = new Set(run.detached.map((a) => a.endpointId));
   const endOfBatch = Date.now();
   // Sent on: to the slow lane if their endpoint just proved slow, a second later if it has no room.

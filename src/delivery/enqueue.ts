@@ -1,6 +1,7 @@
 import type { Env } from "../env";
 import { MAX_DELIVERIES_PER_JOB, type DeliveryJob, type DeliveryRef } from "./job";
 import { laneQueue, type Lane } from "./lanes";
+import { loggableError } from "../lib/error-log";
 
 /** Queues.sendBatch takes at most 100 messages per call. */
 const SEND_BATCH_LIMIT = 100;
@@ -56,7 +57,7 @@ export async function enqueueDeliveries(env: Env, refs: DeliveryRef[]): Promise<
     await sendJobs(env, refs);
     return true;
   } catch (error) {
-    console.error(JSON.stringify({ message: "enqueue failed; the outbox sweep will retry", error: String(error) }));
+    console.error(JSON.stringify({ message: "enqueue failed; the outbox sweep will retry", ...loggableError(error) }));
     return false;
   }
 }

@@ -8,6 +8,7 @@ import type { AttemptResult } from "./attempt";
 import { sendScheduled } from "./enqueue";
 import { updateHealth, type HealthRules } from "./health";
 import type { DeliveryVerdict } from "./retry-policy";
+import { loggableError } from "../lib/error-log";
 
 /** One attempt to write back: which delivery, what the row looked like, what happened. */
 export interface AttemptOutcome {
@@ -163,7 +164,7 @@ export function outcomeRecorder(env: Env, health: HealthRules) {
         continue;
       }
       await sendRetries(env, chunk).catch((error) =>
-        console.error(JSON.stringify({ message: "retry enqueue failed; the outbox sweep will retry", error: String(error) })),
+        console.error(JSON.stringify({ message: "retry enqueue failed; the outbox sweep will retry", ...loggableError(error) })),
       );
     }
     writing = null;

@@ -1,3 +1,5 @@
+import { loggableError } from "../lib/error-log";
+
 /**
  * Fair scheduling of a batch's attempts over an invocation's connections (src/delivery/consumer.ts).
  *
@@ -79,7 +81,7 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
   const start = (item: T) => {
     track(item.endpointId, +1);
     const done = run(item)
-      .catch((error) => console.error(JSON.stringify({ message: "attempt crashed", error: String(error) })))
+      .catch((error) => console.error(JSON.stringify({ message: "attempt crashed", ...loggableError(error) })))
       .finally(() => {
         track(item.endpointId, -1);
         running.delete(item);
