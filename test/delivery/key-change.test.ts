@@ -211,6 +211,36 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
     expect(await decryptSecret(first.secret_encrypted, keys.after)).toBe("wsk_live_chunk_0");
   });
 
+  it("a failed write throws the driver's error without the sealed values drizzle would quote", async () => {
+    const keys = keyChange();
+    const tenant = await createTenant();
+    const webhook = await webhookUnder(keys.before, tenant, uniqueKey("broken-d1"));
+    const before = await sealedOf(webhook.id);
+    const failingWrites = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop !== "prepare") {
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (query: string) => {
+          if (!query.trim().startsWith("UPDATE")) return target.prepare(query);
+          const fail = async () => {
+            throw new Error("D1_ERROR: Network connection lost.");
+          };
+          const statement = { bind: () => statement, run: fail, all: fail, first: fail, raw: fail };
+          return statement;
+        };
+      },
+    });
+
+    let error: Error | undefined;
+    await resealSecrets({ ...env, ...keys.during, DB: failingWrites }).catch((e: Error) => (error = e));
+    expect(error?.message).toBe("Re-sealing webhook secrets failed: D1_ERROR: Network connection lost.");
+    expect(await sealedOf(webhook.id)).toEqual(before);
+    // What the next run will do is unchanged: it moves the webhook.
+    expect(await reseal(keys.during)).toMatchObject({ resealed: 1 });
+  });
+
   it("runs in the cron, beside the sweep and the counter fold", async () => {
     const keys = keyChange();
     const tenant = await createTenant();
