@@ -10,6 +10,8 @@ export interface AppEnv {
     db: Database;
     /** Set by tenantAuth on every tenant route. */
     tenantId: string;
+    /** The id of the API key the request came with (tenant routes); rate limits count per key. */
+    apiKeyId: string;
   };
 }
 

@@ -10,6 +10,7 @@ import { database } from "./db/client";
 import { LIMITS } from "./env";
 import { loggableError } from "./lib/error-log";
 import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
+import { apiKeyRateLimit, testEndpointRateLimit } from "./middleware/rate-limit";
 import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
@@ -23,7 +24,7 @@ import { webhookRoutes } from "./routes/webhooks/webhooks.index";
 
 function renderError(c: Context<AppEnv>, error: ApiError) {
   const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
-  return c.json({ error: body }, error.status);
+  return c.json({ error: body }, error.status, error.headers);
 }
 
 function zodFields(error: ZodError): FieldIssue[] {
@@ -84,6 +85,9 @@ export function createApp() {
     if (path === "/api/v1/health" || path.startsWith("/api/v1/admin/")) return next();
     return tenantAuth(c, next);
   });
+  // After tenantAuth, which names the API key they count per (admin and health routes have none).
+  app.use("/api/v1/*", apiKeyRateLimit);
+  app.use("/api/v1/webhooks/:id/test", testEndpointRateLimit);
 
   app.route("/", healthRoutes);
   app.route("/", adminRoutes);

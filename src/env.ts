@@ -29,6 +29,14 @@ export interface Env {
   MAX_WEBHOOKS_PER_TENANT?: string;
   /** Subscribed active webhooks one published event may go to (default 1000); a publish over it is refused. */
   MAX_FANOUT_PER_EVENT?: string;
+  /**
+   * Workers Rate Limiting bindings ([[ratelimits]] in wrangler.toml; src/middleware/rate-limit.ts):
+   * requests per API key, test-endpoint calls per API key, failed authentications per client.
+   * A deployment without one has no such limit.
+   */
+  API_RATE_LIMITER?: RateLimit;
+  TEST_ENDPOINT_RATE_LIMITER?: RateLimit;
+  AUTH_FAILURE_RATE_LIMITER?: RateLimit;
 }
 
 /** The delivery policy: the guide's values are the defaults, vars may override them. */

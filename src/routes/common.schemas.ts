@@ -16,7 +16,14 @@ const errorResponse = (description: string) => ({ description, content: { "appli
 
 /** Error responses shared by every authenticated route. */
 export const authErrors = {
-  401: errorResponse("Missing, invalid or revoked API key"),
+  401: errorResponse("unauthorized: missing, invalid or revoked API key (or admin token), or the key's tenant is disabled"),
+  429: {
+    ...errorResponse(
+      "rate_limited: too many requests for this API key (600 per 60 s; POST /webhooks/{id}/test 10 per 10 s), " +
+        "or too many failed authentications from this client (20 per 60 s)",
+    ),
+    headers: z.object({ "Retry-After": z.string().openapi({ description: "Seconds to wait: the limit's period", example: "60" }) }),
+  },
 } as const;
 
 export const notFoundError = { 404: errorResponse("Unknown id, or a resource of another tenant") } as const;

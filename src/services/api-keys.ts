@@ -66,12 +66,21 @@ export async function revokeApiKey(db: Database, tenantId: string, id: string): 
   if (revoked.length === 0) throw notFound("API key");
 }
 
-/** The tenant that owns a live key, or null. One indexed read per request. */
-export async function authenticateApiKey(db: Database, apiKey: string): Promise<string | null> {
+/** Who a live key belongs to: the key's id (rate limits count per key) and its tenant. */
+export interface KeyIdentity {
+  keyId: string;
+  tenantId: string;
+  /** The operator disabled the tenant: the key is refused (401) until it is enabled again. */
+  tenantDisabled: boolean;
+}
+
+/** The identity behind a live key, or null. One indexed read per request (key hash, then the tenant's primary key). */
+export async function authenticateApiKey(db: Database, apiKey: string): Promise<KeyIdentity | null> {
   const [row] = await db
-    .select({ tenantId: apiKeys.tenantId })
+    .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, disabledAt: tenants.disabledAt })
     .from(apiKeys)
+    .innerJoin(tenants, eq(tenants.id, apiKeys.tenantId))
     .where(and(eq(apiKeys.keyHash, await sha256Hex(apiKey)), isNull(apiKeys.revokedAt)))
     .limit(1);
-  return row?.tenantId ?? null;
+  return row ? { keyId: row.keyId, tenantId: row.tenantId, tenantDisabled: row.disabledAt !== null } : null;
 }

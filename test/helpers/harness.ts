@@ -6,9 +6,19 @@ import type { ReceivedRequest } from "../setup/receiver";
 
 export const ADMIN_TOKEN = "test-admin-token";
 
+/**
+ * A client address of its own for each request, unless the test sends CF-Connecting-IP: failed
+ * authentications are rate-limited per client (src/middleware/rate-limit.ts), and the suite's
+ * many 401 checks must not add up to a 429 in some other test.
+ */
+function asOwnClient(headers: Headers) {
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", `test-${crypto.randomUUID()}`);
+}
+
 /** Calls the Worker's own fetch handler (the real app, bindings and queue). */
 export function api(path: string, init: RequestInit & { key?: string; json?: unknown } = {}) {
   const headers = new Headers(init.headers);
+  asOwnClient(headers);
   if (init.key) headers.set("Authorization", `Bearer ${init.key}`);
   let body = init.body;
   if (init.json !== undefined) {
@@ -21,6 +31,7 @@ export function api(path: string, init: RequestInit & { key?: string; json?: unk
 /** Calls the app with some bindings overridden (e.g. ENVIRONMENT=production). */
 export async function apiWithEnv(overrides: Partial<Env>, path: string, init: RequestInit & { key?: string; json?: unknown } = {}) {
   const headers = new Headers(init.headers);
+  asOwnClient(headers);
   if (init.key) headers.set("Authorization", `Bearer ${init.key}`);
   if (init.json !== undefined) headers.set("Content-Type", "application/json");
   const body = init.json !== undefined ? JSON.stringify(init.json) : init.body;
