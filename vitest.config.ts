@@ -20,6 +20,8 @@ export default defineConfig(async () => {
             SECRET_ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
             // Short per-attempt timeout so the hanging-receiver tests stay quick.
             DELIVERY_TIMEOUT_MS: "3000",
+            // The detach line the lane tests are written against (production default: 500).
+            SLOW_ATTEMPT_MS: "1000",
             // Fan-out tests give one tenant 150 webhooks; test/routes/quotas.test.ts checks the default (100).
             MAX_WEBHOOKS_PER_TENANT: "1000",
           },

@@ -32,13 +32,22 @@ export interface ScheduleResult<T> {
   detachedDone: Promise<void>;
 }
 
-const inFlightByEndpoint = new Map<string, number>();
+/** When each attempt in flight to an endpoint started (epoch ms), per isolate. */
+const inFlightByEndpoint = new Map<string, number[]>();
 
-export const endpointInFlight = (endpointId: string) => inFlightByEndpoint.get(endpointId) ?? 0;
+export const endpointInFlight = (endpointId: string) => inFlightByEndpoint.get(endpointId)?.length ?? 0;
 
-function track(endpointId: string, delta: number) {
-  const count = endpointInFlight(endpointId) + delta;
-  if (count > 0) inFlightByEndpoint.set(endpointId, count);
+/** How long the endpoint's oldest attempt in flight has been running (ms; 0 if none). */
+export const endpointBusyFor = (endpointId: string, now: number) => {
+  const started = inFlightByEndpoint.get(endpointId);
+  return started ? now - Math.min(...started) : 0;
+};
+
+function track(endpointId: string, startedAt: number, delta: 1 | -1) {
+  const started = inFlightByEndpoint.get(endpointId) ?? [];
+  if (delta > 0) started.push(startedAt);
+  else started.splice(started.indexOf(startedAt), 1);
+  if (started.length > 0) inFlightByEndpoint.set(endpointId, started);
   else inFlightByEndpoint.delete(endpointId);
 }
 
@@ -79,14 +88,15 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
   let stopped = false;
 
   const start = (item: T) => {
-    track(item.endpointId, +1);
+    const startedAt = Date.now();
+    track(item.endpointId, startedAt, +1);
     const done = run(item)
       .catch((error) => console.error(JSON.stringify({ message: "attempt crashed", ...loggableError(error) })))
       .finally(() => {
-        track(item.endpointId, -1);
+        track(item.endpointId, startedAt, -1);
         running.delete(item);
       });
-    running.set(item, { startedAt: Date.now(), done });
+    running.set(item, { startedAt, done });
   };
 
   for (;;) {
