@@ -1,8 +1,8 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
-import { notFound } from "../lib/errors";
+import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
@@ -56,14 +56,20 @@ export async function listApiKeys(db: Database, tenantId: string) {
   return rows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, created_at: formatTime(k.createdAt) }));
 }
 
+/**
+ * Revokes a live key of the tenant, unless it is the tenant's last one (409): the count is
+ * part of the UPDATE's condition, so of two concurrent revocations of the last two keys
+ * only one succeeds. Why nothing was revoked is read only after a refusal.
+ */
 export async function revokeApiKey(db: Database, tenantId: string, id: string): Promise<void> {
   if (!isUuid(id)) throw notFound("API key");
-  const revoked = await db
-    .update(apiKeys)
-    .set({ revokedAt: Date.now() })
-    .where(and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt)))
-    .returning({ id: apiKeys.id });
-  if (revoked.length === 0) throw notFound("API key");
+  const liveKey = and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt));
+  const othersLive = sql`(SELECT count(*) FROM ${apiKeys} WHERE tenant_id = ${tenantId} AND revoked_at IS NULL) > 1`;
+  const revoked = await db.update(apiKeys).set({ revokedAt: Date.now() }).where(and(liveKey, othersLive)).returning({ id: apiKeys.id });
+  if (revoked.length > 0) return;
+  const [exists] = await db.select({ id: apiKeys.id }).from(apiKeys).where(liveKey).limit(1);
+  if (!exists) throw notFound("API key");
+  throw new ApiError("conflict", "This is the tenant's last live API key and cannot be revoked: issue another key first");
 }
 
 /** Who a live key belongs to: the key's id (rate limits count per key) and its tenant. */

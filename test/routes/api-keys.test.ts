@@ -100,11 +100,58 @@ describe("DELETE /api/v1/api-keys/{id}", () => {
 
   it("answers 404 for a key already revoked, an unknown UUID and a non-UUID", async () => {
     const tenant = await createTenant();
+    await issueKey(tenant); // so that the one revoked is not the last
     const issued = await issueKey(tenant);
     await api(`/api/v1/api-keys/${issued.id}`, { method: "DELETE", key: tenant.key });
 
     for (const id of [issued.id, "00000000-0000-4000-8000-000000000000", "not-a-uuid"]) {
       await expectError(await api(`/api/v1/api-keys/${id}`, { method: "DELETE", key: tenant.key }), 404, "not_found");
     }
+  });
+});
+
+describe("the last live API key", () => {
+  const revoke = (tenant: Tenant, id: string, key = tenant.key) => api(`/api/v1/api-keys/${id}`, { method: "DELETE", key });
+
+  it("cannot be revoked: 409 conflict, and the key keeps working", async () => {
+    const tenant = await createTenant();
+    const [only] = (await listKeys(tenant)).keys;
+
+    const error = await expectError(await revoke(tenant, only.id), 409, "conflict");
+
+    expect(error.message).toBe("This is the tenant's last live API key and cannot be revoked: issue another key first");
+    expect((await listKeys(tenant)).total).toBe("1");
+    expect((await api("/api/v1/webhooks", { key: tenant.key })).status).toBe(200);
+  });
+
+  it("becomes revocable once another key is issued, and the other one is then the last", async () => {
+    const tenant = await createTenant();
+    const [first] = (await listKeys(tenant)).keys;
+    const second = await issueKey(tenant);
+
+    expect((await revoke(tenant, first.id, second.api_key)).status).toBe(204);
+
+    await expectError(await revoke(tenant, second.id, second.api_key), 409, "conflict");
+    expect((await listKeys({ ...tenant, key: second.api_key })).keys.map((k) => k.id)).toEqual([second.id]);
+  });
+
+  it("holds under concurrent revocations: of the last two keys, exactly one is revoked", async () => {
+    const tenant = await createTenant();
+    const [first] = (await listKeys(tenant)).keys;
+    const second = await issueKey(tenant);
+
+    // Each key revokes itself, so each request still authenticates whichever lands first.
+    const statuses = await Promise.all([revoke(tenant, first.id), revoke(tenant, second.id, second.api_key)].map(async (res) => (await res).status));
+
+    expect([...statuses].sort()).toEqual([204, 409]);
+    const live = await api("/api/v1/api-keys", { key: statuses[0] === 204 ? second.api_key : tenant.key });
+    expect(live.headers.get("X-Total-Count")).toBe("1");
+  });
+
+  it("is per tenant: another tenant's keys do not make this one revocable", async () => {
+    const [tenant, other] = [await createTenant(), await createTenant()];
+    await issueKey(other);
+    const [only] = (await listKeys(tenant)).keys;
+    await expectError(await revoke(tenant, only.id), 409, "conflict");
   });
 });

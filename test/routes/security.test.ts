@@ -96,10 +96,11 @@ describe("API key revocation", () => {
     expect((await api("/api/v1/webhooks", { key: tenant.key })).status).toBe(200);
   });
 
-  it("a key may revoke itself, and is refused right after", async () => {
+  it("a key may revoke itself while another is live, and is refused right after", async () => {
     const tenant = await createTenant();
     const list = (await (await api("/api/v1/api-keys", { key: tenant.key })).json()) as { id: string }[];
     expect(list).toHaveLength(1);
+    expect((await api("/api/v1/api-keys", { method: "POST", key: tenant.key })).status).toBe(201);
 
     expect((await api(`/api/v1/api-keys/${list[0].id}`, { method: "DELETE", key: tenant.key })).status).toBe(204);
     await expectError(await api("/api/v1/webhooks", { key: tenant.key }), 401, "unauthorized");

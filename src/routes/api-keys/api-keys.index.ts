@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../services/api-keys";
-import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
+import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
 
 const CreateKey = z.object({ name: z.string().trim().min(1).max(200).nullable().optional() }).openapi("CreateApiKey");
 const KeySummary = z.object({ id: z.string(), name: z.string().nullable(), prefix: z.string(), created_at: z.string() });
@@ -35,8 +35,9 @@ const revoke = createRoute({
   tags,
   security,
   summary: "Revoke an API key; it is refused from the next request on",
+  description: "The tenant's last live key cannot be revoked (409 conflict): issue another one first.",
   request: { params: IdParams },
-  responses: { 204: { description: "Revoked" }, ...authErrors, ...notFoundError },
+  responses: { 204: { description: "Revoked" }, ...authErrors, ...notFoundError, ...conflictError },
 });
 
 export const apiKeyRoutes = new OpenAPIHono<AppEnv>()
