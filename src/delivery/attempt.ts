@@ -1,6 +1,6 @@
 import { LIMITS } from "../env";
 import { classifyAttempt, type AttemptClass } from "./retry-policy";
-import { deliveryHeaders, type SigningKeys } from "./signing";
+import { signedRequest, type SigningKeys } from "./signing";
 
 export interface AttemptTarget {
   webhookId: string;
@@ -108,12 +108,12 @@ function statusError(status: number): string | null {
 /** One signed POST, never throwing: every outcome is a result to record. */
 export async function attemptDelivery(target: AttemptTarget, body: string, timeoutMs: number): Promise<AttemptResult> {
   const attemptedAt = new Date();
-  const headers = await deliveryHeaders(target.signingKeys, body, target, attemptedAt);
+  const request = await signedRequest(target.signingKeys, body, target, attemptedAt);
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const response = await fetch(target.url, { method: "POST", headers, body, redirect: "manual", signal });
+    const response = await fetch(target.url, { method: "POST", headers: request.headers, body: request.body, redirect: "manual", signal });
     const statusCode = response.status;
     const attemptClass = classifyAttempt(statusCode);
     const retryAfter = attemptClass === "retryable" ? retryAfterSeconds(response.headers.get("Retry-After"), Date.now()) : null;

@@ -8,13 +8,35 @@ export function importSigningKey(secret: string): Promise<CryptoKey> {
   return crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
 }
 
-async function hmac(key: CryptoKey, message: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(message)));
+async function hmac(key: CryptoKey, message: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, message));
+}
+
+const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
+/**
+ * What one attempt signs and sends, in one buffer: the Standard Webhooks content
+ * `${msgId}.${timestamp}.${body}`, whose tail is the body (POSTed as is, and what the guide's
+ * signature covers). The body is encoded once, straight into it: with a 200 KB event sent to
+ * many endpoints, every extra copy per attempt shows in the isolate's memory.
+ */
+export function signedContent(body: string, msgId: string, timestampSeconds: number): { content: Uint8Array; body: Uint8Array } {
+  const prefix = encoder.encode(`${msgId}.${timestampSeconds}.`);
+  // Canonical bodies are ASCII (non-ASCII is escaped), one byte a character; anything else is encoded on its own.
+  const content = new Uint8Array(prefix.length + body.length);
+  content.set(prefix);
+  const { read } = encoder.encodeInto(body, content.subarray(prefix.length));
+  if (read === body.length) return { content, body: content.subarray(prefix.length) };
+  const bytes = encoder.encode(body);
+  const joined = new Uint8Array(prefix.length + bytes.length);
+  joined.set(prefix);
+  joined.set(bytes, prefix.length);
+  return { content: joined, body: joined.subarray(prefix.length) };
 }
 
 /** The guide's `X-Webhook-Signature`: lowercase hex HMAC-SHA256 of the body. */
-export async function signGuideHex(key: CryptoKey, body: string): Promise<string> {
-  return Array.from(await hmac(key, body), (b) => b.toString(16).padStart(2, "0")).join("");
+export async function signGuideHex(key: CryptoKey, body: string | Uint8Array): Promise<string> {
+  return hex(await hmac(key, typeof body === "string" ? encoder.encode(body) : body));
 }
 
 /**
@@ -22,8 +44,10 @@ export async function signGuideHex(key: CryptoKey, body: string): Promise<string
  * what `new Webhook(secret, { format: "raw" })` of the standardwebhooks package verifies.
  */
 export async function signStandardWebhooks(key: CryptoKey, msgId: string, timestampSeconds: number, body: string): Promise<string> {
-  return `v1,${toBase64(await hmac(key, `${msgId}.${timestampSeconds}.${body}`))}`;
+  return signContent(key, signedContent(body, msgId, timestampSeconds).content);
 }
+
+const signContent = async (key: CryptoKey, content: Uint8Array) => `v1,${toBase64(await hmac(key, content))}`;
 
 /**
  * A webhook's signing keys: its secret_key's, and during a rotation's overlap the previous
@@ -35,25 +59,26 @@ export interface SigningKeys {
 }
 
 /**
- * Every header of one signed attempt: the guide's three and the Standard Webhooks three.
+ * One signed attempt's body bytes and every header: the guide's three and the Standard Webhooks three.
  * During a rotation's overlap `webhook-signature` carries one `v1,` signature per secret, the
  * new one first, space-separated as the standard allows (a verifier holding either accepts);
  * the guide's single `X-Webhook-Signature` stays on the previous secret until the overlap
  * ends, so a receiver following the guide switches its secret at the end of the window.
  */
-export async function deliveryHeaders(
+export async function signedRequest(
   keys: SigningKeys,
   body: string,
   ids: { webhookId: string; deliveryId: string },
   attemptedAt: Date,
-): Promise<Record<string, string>> {
+): Promise<{ headers: Record<string, string>; body: Uint8Array }> {
   const unixSeconds = Math.floor(attemptedAt.getTime() / 1000);
+  const signed = signedContent(body, ids.deliveryId, unixSeconds);
   const standardKeys = keys.previous ? [keys.current, keys.previous] : [keys.current];
   const [guideSignature, ...standardSignatures] = await Promise.all([
-    signGuideHex(keys.previous ?? keys.current, body),
-    ...standardKeys.map((key) => signStandardWebhooks(key, ids.deliveryId, unixSeconds, body)),
+    signGuideHex(keys.previous ?? keys.current, signed.body),
+    ...standardKeys.map((key) => signContent(key, signed.content)),
   ]);
-  return {
+  const headers = {
     "Content-Type": "application/json",
     "User-Agent": "hr-intel-webhooks/1.0",
     "X-Webhook-Signature": guideSignature,
@@ -63,4 +88,5 @@ export async function deliveryHeaders(
     "webhook-timestamp": String(unixSeconds),
     "webhook-signature": standardSignatures.join(" "),
   };
+  return { headers, body: signed.body };
 }
