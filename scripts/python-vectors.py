@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate test vectors for src/delivery/canonical-json.ts and src/delivery/signing.ts.
+"""Generate test vectors for src/delivery/canonical-json.ts (with src/lib/exact-json.ts) and src/delivery/signing.ts.
 
 The guide's Python verifier re-serialises the parsed body with
 json.dumps(payload, sort_keys=True, separators=(',', ':')) and HMACs that, so
@@ -91,6 +91,20 @@ CASES = [
     }),
 ]
 
+# Parsed with parseJsonExactly (src/lib/exact-json.ts), not JSON.parse: integers beyond 2^53 must
+# come out digit for digit, as Python's int prints them, and "__proto__" must stay an ordinary key.
+# Written from the Python values as they are (no js_value: Python's ints are what JS must keep).
+EXACT_CASES = [
+    ("big_integers", {
+        "a": 123456789012345678901, "b": -123456789012345678901, "c": 2**53 + 1, "d": 2**53,
+        "e": 2**53 - 1, "f": -(2**53) - 1, "g": 10**21, "h": 2**64, "i": -(2**63) - 1, "j": 10**30 + 7,
+    }),
+    ("big_integers_mixed_with_floats", [123456789012345678901, 1e21, 0.1, 330.5, 1.5e300, 10000000000000000, 2.5e-07]),
+    ("big_integers_nested", {"z": {"list": [[2**70], {"k": -(2**70)}]}, "a": {"b": {"c": 2**100}}}),
+    ("max_digit_integer", {"n": int("9" * 4300), "m": -int("1" + "0" * 4299)}),
+    ("proto_keys", {"__proto__": {"__proto__": 1, "x": [{"__proto__": None}]}, "constructor": {"prototype": 2}, "a": 3}),
+]
+
 
 def main():
     canonical_vectors = []
@@ -100,9 +114,16 @@ def main():
         assert canonical(json.loads(expected)) == expected, name  # fixed point
         canonical_vectors.append({"name": name, "input_json": input_json, "expected": expected})
 
+    exact_vectors = []
+    for name, value in EXACT_CASES:
+        input_json = json.dumps(value, ensure_ascii=False)
+        expected = canonical(json.loads(input_json))
+        assert canonical(json.loads(expected)) == expected, name  # fixed point
+        exact_vectors.append({"name": name, "input_json": input_json, "expected": expected})
+
     signature_vectors = []
-    for v in canonical_vectors:
-        if v["name"] not in ("webhook_payload", "emoji", "code_point_key_sort", "numbers", "empty_object"):
+    for v in canonical_vectors + exact_vectors:
+        if v["name"] not in ("webhook_payload", "emoji", "code_point_key_sort", "numbers", "empty_object", "big_integers", "proto_keys"):
             continue
         body = v["expected"]
         key = SECRET.encode("utf-8")
@@ -119,7 +140,7 @@ def main():
             "standard_webhooks": standard,
         })
 
-    out = json.dumps({"canonical": canonical_vectors, "signatures": signature_vectors}, ensure_ascii=False, indent=2)
+    out = json.dumps({"canonical": canonical_vectors, "exact": exact_vectors, "signatures": signature_vectors}, ensure_ascii=False, indent=2)
     sys.stdout.buffer.write((out + "\n").encode("utf-8"))
 
 

@@ -64,6 +64,13 @@ export const LIMITS = {
    * verifiers that re-serialise the body (Python's json stops near 1,000 levels), recurse per level.
    */
   maxDataDepth: 32,
+  /**
+   * Deepest JSON request body read at all (the reader recurses per level); deeper data is
+   * refused by maxDataDepth with its field named, this only guards the parser.
+   */
+  maxBodyDepth: 64,
+  /** An Idempotency-Key names its event this long (24 h); then it may name a new one. */
+  idempotencyKeyTtlMs: 24 * 60 * 60 * 1000,
 };
 
 /**

@@ -1,3 +1,5 @@
+import { isLosslessNumber } from "lossless-json";
+
 /**
  * Canonical JSON for webhook bodies.
  *
@@ -10,7 +12,9 @@
  *   - no whitespace,
  *   - everything outside printable ASCII escaped as `\uXXXX` (lowercase hex,
  *     astral characters as UTF-16 surrogate pairs), `/` left alone,
- *   - integers printed as integers, other numbers as Python's float `repr`.
+ *   - integers printed as integers, other numbers as Python's float `repr`;
+ *     big integers kept exact by parseJsonExactly (src/lib/exact-json.ts) printed digit for
+ *     digit, as Python prints the int it reads from them.
  * Inputs are plain JSON values (no Dates/toJSON, no NaN/Infinity).
  */
 export function canonicalJson(value: unknown): string {
@@ -23,6 +27,7 @@ export function canonicalJson(value: unknown): string {
       return value ? "true" : "false";
     case "object": {
       if (value === null) return "null";
+      if (isLosslessNumber(value)) return formatExactNumber(value.toString());
       if (Array.isArray(value)) {
         return `[${value.map((item) => (item === undefined ? "null" : canonicalJson(item))).join(",")}]`;
       }
@@ -66,6 +71,12 @@ function compareCodePoints(a: string, b: string): number {
     i += x > 0xffff ? 2 : 1;
   }
   return a.length - b.length;
+}
+
+/** An integer literal beyond 2^53 as is (Python's int prints the same digits); any other number as a JS number would be. */
+function formatExactNumber(text: string): string {
+  const n = Number(text);
+  return /^-?\d+$/.test(text) && !Number.isSafeInteger(n) ? text : formatNumber(n);
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { autoDisablePolicy, consumerAttemptBudgetMs, defaultRetrySchedule, deliveryPolicy, isProduction, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
+import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
 import { loggableError } from "../lib/error-log";
 import { checkWebhookUrl } from "../lib/url-policy";
@@ -112,7 +113,9 @@ function bodyBuilder(data: Map<string, string>) {
   return (row: DueDelivery): string => {
     let bodyFor = byEvent.get(row.event_id);
     if (!bodyFor) {
-      bodyFor = bodyForWebhooks({ type: row.event_type, data: JSON.parse(data.get(row.event_id)!), createdAt: row.event_created_at });
+      // Parsed losslessly: big integers go out digit for digit, as they were published.
+      const eventData = parseStoredJson(data.get(row.event_id)!) as Record<string, unknown>;
+      bodyFor = bodyForWebhooks({ type: row.event_type, data: eventData, createdAt: row.event_created_at });
       byEvent.set(row.event_id, bodyFor);
     }
     return bodyFor(row.webhook_id);

@@ -1,3 +1,4 @@
+import { isLosslessNumber } from "lossless-json";
 import { formatTime } from "../lib/time";
 import { canonicalJson } from "./canonical-json";
 
@@ -19,12 +20,12 @@ export function bodyForWebhooks(event: PayloadEvent): (webhookId: string) => str
 
 export const deliveryBody = (event: PayloadEvent, webhookId: string): string => bodyForWebhooks(event)(webhookId);
 
-/** True if the JSON value nests objects/arrays more than `limit` levels deep (checked without recursion). */
+/** True if the JSON value nests objects/arrays more than `limit` levels deep (checked without recursion; an exact big integer is a number, not a level). */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
   const pending: Array<[unknown, number]> = [[value, 0]];
   while (pending.length > 0) {
     const [item, depth] = pending.pop()!;
-    if (item === null || typeof item !== "object") continue;
+    if (item === null || typeof item !== "object" || isLosslessNumber(item)) continue;
     if (depth + 1 > limit) return true;
     for (const child of Object.values(item)) pending.push([child, depth + 1]);
   }

@@ -12,7 +12,7 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
+export const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorSchema } } });
 
 /** Error responses shared by every authenticated route. */
 export const authErrors = {
@@ -29,10 +29,10 @@ export const authErrors = {
 export const notFoundError = { 404: errorResponse("Unknown id, or a resource of another tenant") } as const;
 
 export const bodyErrors = {
-  400: errorResponse("Malformed JSON"),
+  400: errorResponse("invalid_json: the body is not valid JSON (a key repeated with another value included) or not valid UTF-8"),
   413: errorResponse("Request body too large"),
   415: errorResponse("Request body is not application/json"),
-  422: errorResponse("Invalid fields"),
+  422: errorResponse("validation_failed: invalid fields, named in `fields` (a number that is not finite, e.g. 1e400, included)"),
 } as const;
 
 export const conflictError = { 409: errorResponse("The resource is not in a state that allows this") } as const;

@@ -1,12 +1,15 @@
-import { and, eq, sql, type SQL } from "drizzle-orm";
+import { and, eq, gt, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch, type Statement } from "../db/batch";
 import { events, webhooks } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
+import { canonicalJson } from "../delivery/canonical-json";
 import { nestedDeeperThan } from "../delivery/payload";
 import { LIMITS, maxFanoutPerEvent, type Env } from "../env";
+import { sha256Hex } from "../lib/crypto";
 import { ApiError } from "../lib/errors";
+import { stringifyJsonExactly } from "../lib/exact-json";
 import { firstTimeOrderedId, newTimeOrderedId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
@@ -14,6 +17,8 @@ export interface EventSpec {
   type: string;
   data: Record<string, unknown>;
   idempotencyKey?: string;
+  /** SHA-256 of the request that used idempotencyKey (see requestHash). */
+  requestHash?: string;
   /** The support query that produced the event, if any. */
   queryId?: string;
 }
@@ -71,8 +76,8 @@ function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now
   const fanout = sql`(SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)})`;
   const scheduled = quota.over === "fail" ? sql`CASE WHEN ${fanout} <= ${quota.limit} THEN ${fanout} END` : fanout;
   const withinQuota = quota.over === "skip" ? sql` AND ${fanout} <= ${quota.limit}` : sql``;
-  const insertEvent = sql`INSERT INTO ${events} (id, tenant_id, type, data, idempotency_key, query_id, deliveries_scheduled, created_at)
-    SELECT ${eventId}, ${tenantId}, ${spec.type}, ${JSON.stringify(spec.data)}, ${spec.idempotencyKey ?? null}, ${spec.queryId ?? null},
+  const insertEvent = sql`INSERT INTO ${events} (id, tenant_id, type, data, idempotency_key, request_hash, query_id, deliveries_scheduled, created_at)
+    SELECT ${eventId}, ${tenantId}, ${spec.type}, ${stringifyJsonExactly(spec.data)}, ${spec.idempotencyKey ?? null}, ${spec.requestHash ?? null}, ${spec.queryId ?? null},
       ${scheduled}, ${now}
     WHERE ${condition}${withinQuota}`;
   const insertDeliveries = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
@@ -112,9 +117,11 @@ export async function publishEvents(env: Env, tenantId: string, specs: EventSpec
       over: i === 0 && !change ? "skip" : "fail",
     }),
   );
-  const results = await runBatch<DeliveryRef>(env.DB, change ? [change.statement, ...statements] : statements).catch((error) => {
+  const releases = specs.flatMap((spec) => (spec.idempotencyKey ? [releaseExpiredKey(tenantId, spec.idempotencyKey, now)] : []));
+  const all = await runBatch<DeliveryRef>(env.DB, [...releases, ...(change ? [change.statement] : []), ...statements]).catch((error) => {
     throw isFanoutRefusal(error) ? fanoutExceeded(limit) : error;
   });
+  const results = all.slice(releases.length);
   if (change && results[0].meta.changes === 0) return null;
   if (!change && results[0].meta.changes === 0) throw fanoutExceeded(limit);
   const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
@@ -136,7 +143,31 @@ function assertDeliverable(data: Record<string, unknown>) {
   throw new ApiError("validation_failed", `data: ${message}`, [{ field: "data", message }]);
 }
 
-/** POST /api/v1/events: one event, optionally idempotent by key. */
+/**
+ * An Idempotency-Key names its event for LIMITS.idempotencyKeyTtlMs (24 h); after that it may
+ * name a new one. The lookup ignores older events, and the publish that reuses an expired key
+ * takes it over in its own batch: this UPDATE clears the old event's key just before the new
+ * event is inserted, so the unique index (tenant_id, idempotency_key) is freed exactly when it
+ * is needed, atomically with the insert (rolled back with it if a concurrent publish wins).
+ * Chosen over a scheduled clean-up, which would leave an expired key blocking its reuse until
+ * the job came round, and cost a job for keys that are never reused.
+ */
+function releaseExpiredKey(tenantId: string, key: string, now: number): Statement {
+  return sql`UPDATE ${events} SET idempotency_key = NULL, request_hash = NULL
+    WHERE tenant_id = ${tenantId} AND idempotency_key = ${key} AND created_at <= ${now - LIMITS.idempotencyKeyTtlMs}`;
+}
+
+/**
+ * What an Idempotency-Key remembers of its request (as Stripe): SHA-256 of the canonical JSON of
+ * the event type and data, exact digits included, so key order and spacing do not matter.
+ */
+export const requestHash = (type: string, data: Record<string, unknown>) => sha256Hex(canonicalJson({ event: type, data }));
+
+/**
+ * POST /api/v1/events: one event, optionally idempotent by key. Within 24 h the same key with
+ * the same request replays the first result; with another request it is refused
+ * (422 idempotency_key_reused) rather than answering for an event that is not the one sent.
+ */
 export async function publishEvent(
   db: Database,
   env: Env,
@@ -146,26 +177,36 @@ export async function publishEvent(
   options: Pick<EventSpec, "idempotencyKey" | "queryId"> = {},
 ): Promise<PublishResult> {
   const key = options.idempotencyKey;
-  const earlier = key ? await findByIdempotencyKey(db, tenantId, key) : null;
+  if (!key) return (await publishEvents(env, tenantId, [{ type, data, ...options }]))![0];
+  const hash = await requestHash(type, data);
+  const earlier = await findByIdempotencyKey(db, tenantId, key, hash);
   if (earlier) return earlier;
   try {
-    const [published] = (await publishEvents(env, tenantId, [{ type, data, ...options }]))!;
+    const [published] = (await publishEvents(env, tenantId, [{ type, data, ...options, requestHash: hash }]))!;
     return published;
   } catch (error) {
     // A concurrent publish with the same Idempotency-Key won the unique index.
-    const winner = key ? await findByIdempotencyKey(db, tenantId, key) : null;
+    const winner = await findByIdempotencyKey(db, tenantId, key, hash);
     if (winner) return winner;
     throw error;
   }
 }
 
-async function findByIdempotencyKey(db: Database, tenantId: string, key: string): Promise<PublishResult | null> {
+/** The live (under 24 h) event named by the key, as a replay; refused if it was made by another request. */
+async function findByIdempotencyKey(db: Database, tenantId: string, key: string, hash: string): Promise<PublishResult | null> {
   const [row] = await db
     .select()
     .from(events)
-    .where(and(eq(events.tenantId, tenantId), eq(events.idempotencyKey, key)))
+    .where(and(eq(events.tenantId, tenantId), eq(events.idempotencyKey, key), gt(events.createdAt, Date.now() - LIMITS.idempotencyKeyTtlMs)))
     .limit(1);
   if (!row) return null;
+  // Events stored before request hashes were kept have none: they replay, as they did.
+  if (row.requestHash !== null && row.requestHash !== hash) {
+    throw new ApiError(
+      "idempotency_key_reused",
+      `Idempotency-Key "${key}" was used within 24 hours for another request (event type or data); use a new key for a new event`,
+    );
+  }
   return {
     event_id: row.id,
     event: row.type,

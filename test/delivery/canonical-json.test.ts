@@ -1,5 +1,7 @@
+import { LosslessNumber } from "lossless-json";
 import { describe, it, expect } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
+import { parseJsonExactly, parseStoredJson, stringifyJsonExactly } from "../../src/lib/exact-json";
 import { bodyForWebhooks } from "../../src/delivery/payload";
 import vectors from "./python-vectors.json";
 
@@ -17,7 +19,34 @@ describe("canonicalJson matches Python json.dumps(sort_keys=True, separators=(',
   });
 });
 
+describe("with exact parsing (parseJsonExactly), big integers and __proto__ keys match Python too", () => {
+  for (const v of vectors.exact) {
+    it(v.name, () => {
+      expect(canonicalJson(parseJsonExactly(v.input_json))).toBe(v.expected);
+      // Stored (events.data) and read back by the consumer: the same bytes.
+      expect(canonicalJson(parseStoredJson(stringifyJsonExactly(parseJsonExactly(v.input_json))))).toBe(v.expected);
+      // A fixed point of Python's loads -> dumps.
+      expect(canonicalJson(parseJsonExactly(v.expected))).toBe(v.expected);
+    });
+  }
+
+  it("changes nothing for the other vectors: floats and safe integers as with JSON.parse", () => {
+    for (const v of vectors.canonical) {
+      expect(canonicalJson(parseJsonExactly(v.input_json)), v.name).toBe(v.expected);
+      expect(canonicalJson(parseStoredJson(v.input_json)), v.name).toBe(v.expected);
+    }
+  });
+});
+
 describe("canonicalJson edge cases", () => {
+  it("prints an exact big integer digit for digit, any other exact number as a JS number", () => {
+    expect(canonicalJson({ n: new LosslessNumber("123456789012345678901") })).toBe('{"n":123456789012345678901}');
+    expect(canonicalJson([new LosslessNumber("-9007199254740993"), new LosslessNumber("7"), new LosslessNumber("1e21"), new LosslessNumber("0.5")])).toBe(
+      "[-9007199254740993,7,1e+21,0.5]",
+    );
+    expect(() => canonicalJson(new LosslessNumber("1e400"))).toThrow();
+  });
+
   it("sorts keys by code point, not UTF-16 code unit", () => {
     expect(canonicalJson({ "\u{1F600}": 1, "\ue000": 2 })).toBe('{"\\ue000":2,"\\ud83d\\ude00":1}');
   });

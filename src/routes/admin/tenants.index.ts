@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { adminAuth } from "../../middleware/admin-auth";
+import { exactJsonBody } from "../../middleware/exact-json-body";
 import { createTenant } from "../../services/api-keys";
 import { authErrors, bodyErrors, jsonBody, jsonResponse } from "../common.schemas";
 
@@ -15,7 +16,7 @@ const create = createRoute({
   tags: ["Admin"],
   summary: "Create a tenant and its first API key (ADMIN_TOKEN)",
   security: [{ adminToken: [] }],
-  middleware: [adminAuth] as const,
+  middleware: [adminAuth, exactJsonBody] as const,
   request: { body: jsonBody(CreateTenant) },
   responses: { 201: jsonResponse(Tenant, "The tenant; api_key is shown only here"), ...authErrors, ...bodyErrors },
 });
