@@ -37,6 +37,13 @@ const BATCH_DATA_BYTES = 8 * 1024 * 1024;
 /** A deferred delivery whose endpoint is busy comes back after this long. */
 const BUSY_ENDPOINT_DELAY_MS = 1000;
 
+/**
+ * A delivery of a tenant the operator disabled waits (stays pending, not attempted, not failed)
+ * and its job comes back after this long, until the tenant is enabled again. Each wait costs a
+ * queue message, so not much shorter; the sweep leaves these deliveries alone meanwhile.
+ */
+const TENANT_DISABLED_RETRY_MS = 60_000;
+
 interface DueDelivery {
   id: string;
   tenant_id: string;
@@ -57,6 +64,7 @@ interface DueDelivery {
   event_type: string;
   event_bytes: number;
   event_created_at: number;
+  tenant_disabled: number | null;
 }
 
 /** A delivery this batch will attempt, with the job that named it. */
@@ -73,11 +81,12 @@ function loadDeliveries(db: Database, refs: DeliveryRef[]) {
   return db.all<DueDelivery>(sql`SELECT d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempts, d.cycle_start, d.next_attempt_at,
       w.url, w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
       w.retry_schedule, w.rate_limit_per_second, w.slow_until,
-      e.type AS event_type, length(e.data) AS event_bytes, e.created_at AS event_created_at
+      e.type AS event_type, length(e.data) AS event_bytes, e.created_at AS event_created_at, t.disabled_at IS NOT NULL AS tenant_disabled
     FROM json_each(${keys}) AS k
     JOIN deliveries d ON d.webhook_id = k.value ->> 0 AND d.id = k.value ->> 1
     JOIN events e ON e.id = d.event_id
-    LEFT JOIN webhooks w ON w.id = d.webhook_id`);
+    LEFT JOIN webhooks w ON w.id = d.webhook_id
+    LEFT JOIN tenants t ON t.id = d.tenant_id`);
 }
 
 /** Each event's data once, whatever its fan-out in the batch. */
@@ -188,7 +197,7 @@ const cancelDeliveries = (db: Database, rows: DueDelivery[], now: number) =>
  * What the batch does with each job's delivery: nothing (finished, or the job is stale: its
  * attempt was made by another job, which sent its own retry), cancel it, send it on later
  * (not due yet: a wait longer than the queue's 12-hour delay arrives early and is sent on
- * again), hand it to the slow lane, or attempt it.
+ * again; or its tenant is disabled), hand it to the slow lane, or attempt it.
  */
 function plan(refs: DeliveryRef[], rows: DueDelivery[], lane: Lane, now: number) {
   const byId = new Map(rows.map((row) => [row.id, row]));
@@ -205,6 +214,7 @@ function plan(refs: DeliveryRef[], rows: DueDelivery[], lane: Lane, now: number)
     const current = { ...ref, attempt: row.attempts };
     const dueAt = Math.max(row.next_attempt_at ?? 0, ref.slot ?? 0);
     if (dueAt - EARLY_TOLERANCE_MS > now) later.push({ ref: current, lane, dueAt });
+    else if (row.tenant_disabled) later.push({ ref: current, lane, dueAt: now + TENANT_DISABLED_RETRY_MS });
     else if (lane === "fast" && (row.slow_until ?? 0) > now) later.push({ ref: current, lane: "slow", dueAt: now });
     else attempts.push({ row, ref: current, tenantId: row.tenant_id, endpointId: row.webhook_id });
   }

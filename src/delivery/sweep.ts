@@ -19,12 +19,15 @@ const SWEEP_WINDOW_MS = 9 * 24 * 60 * 60 * 1000;
  * (the enqueue failed, or the Worker died between the D1 write and the send). It is
  * re-enqueued, and its due time moved to now so the next run leaves it alone while the
  * new job is in flight. Duplicate jobs are harmless: the consumer trusts only the row.
+ * Deliveries of a disabled tenant are left alone: their jobs keep coming back on their own
+ * while they wait (the consumer's TENANT_DISABLED_RETRY_MS), and a re-enqueue would add a job each run.
  */
 export async function sweepLostDeliveries(env: Env, now = Date.now()): Promise<number> {
   const db = database(env.DB);
   const claimed = await db.all<DeliveryRef>(sql`UPDATE deliveries SET next_attempt_at = ${now}
     WHERE (webhook_id, id) IN (
-      SELECT d.webhook_id, d.id FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id
+      SELECT d.webhook_id, d.id FROM webhooks w JOIN tenants t ON t.id = w.tenant_id AND t.disabled_at IS NULL
+        JOIN deliveries d ON d.webhook_id = w.id
       WHERE d.id >= ${firstTimeOrderedId(now - SWEEP_WINDOW_MS)} AND d.status = 'pending'
         AND d.next_attempt_at < ${now - sweepGraceMs(env)}
       LIMIT ${SWEEP_LIMIT})

@@ -3,7 +3,9 @@ import type { AppEnv } from "../../app-env";
 import { adminAuth } from "../../middleware/admin-auth";
 import { exactJsonBody } from "../../middleware/exact-json-body";
 import { createTenant } from "../../services/api-keys";
-import { authErrors, bodyErrors, jsonBody, jsonResponse } from "../common.schemas";
+import { issueTenantApiKey, listTenants, setTenantDisabled } from "../../services/tenants";
+import { CreateKey, IssuedKey } from "../api-keys/api-keys.index";
+import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError, pageQuery } from "../common.schemas";
 
 const CreateTenant = z.object({ name: z.string().trim().min(1).max(200) }).openapi("CreateTenant");
 const Tenant = z
@@ -21,6 +23,63 @@ const create = createRoute({
   responses: { 201: jsonResponse(Tenant, "The tenant; api_key is shown only here"), ...authErrors, ...bodyErrors },
 });
 
-export const adminRoutes = new OpenAPIHono<AppEnv>().openapi(create, async (c) =>
-  c.json(await createTenant(c.var.db, c.req.valid("json").name), 201),
+const AdminTenant = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    created_at: z.string(),
+    disabled_at: z.string().nullable().openapi({ description: "Set while disabled: the tenant's keys get 401 and its deliveries wait" }),
+    webhook_count: z.number().int().openapi({ description: "Webhooks not deleted, inactive ones included" }),
+    live_api_key_count: z.number().int(),
+    event_count: z.number().int(),
+  })
+  .openapi("AdminTenant");
+
+const admin = { tags: ["Admin"], security: [{ adminToken: [] }], middleware: adminAuth };
+
+const list = createRoute({
+  ...admin,
+  method: "get",
+  path: "/api/v1/admin/tenants",
+  summary: "List tenants with their webhook, live API key and event counts, newest first (ADMIN_TOKEN)",
+  request: { query: z.object(pageQuery(100)) },
+  responses: { 200: jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count"), ...authErrors, 422: bodyErrors[422] },
+});
+
+const toggle = (action: "disable" | "enable", summary: string) =>
+  createRoute({
+    ...admin,
+    method: "post",
+    path: `/api/v1/admin/tenants/{id}/${action}`,
+    summary,
+    request: { params: IdParams },
+    responses: { 200: jsonResponse(AdminTenant, "The tenant"), ...authErrors, ...notFoundError },
+  });
+
+const disable = toggle(
+  "disable",
+  "Disable a tenant: its API keys get 401, its deliveries wait (not attempted, not lost) until it is enabled (ADMIN_TOKEN)",
 );
+const enable = toggle("enable", "Enable a disabled tenant: its keys work again and its waiting deliveries go out (ADMIN_TOKEN)");
+
+const issueKey = createRoute({
+  ...admin,
+  method: "post",
+  path: "/api/v1/admin/tenants/{id}/api-keys",
+  summary: "Issue a new API key for a tenant, shown only in this response (ADMIN_TOKEN)",
+  request: { params: IdParams, body: { ...jsonBody(CreateKey), required: false } },
+  responses: { 201: jsonResponse(IssuedKey, "The new key"), ...authErrors, ...notFoundError, ...bodyErrors },
+});
+
+export const adminRoutes = new OpenAPIHono<AppEnv>()
+  .openapi(create, async (c) => c.json(await createTenant(c.var.db, c.req.valid("json").name), 201))
+  .openapi(list, async (c) => {
+    const page = await listTenants(c.var.db, c.req.valid("query"));
+    return c.json(page.items, 200, { "X-Total-Count": String(page.total) });
+  })
+  .openapi(disable, async (c) => c.json(await setTenantDisabled(c.var.db, c.req.valid("param").id, true), 200))
+  .openapi(enable, async (c) => c.json(await setTenantDisabled(c.var.db, c.req.valid("param").id, false), 200))
+  .openapi(issueKey, async (c) => {
+    const name = c.req.valid("json")?.name ?? null; // the body is optional
+    return c.json(await issueTenantApiKey(c.var.db, c.req.valid("param").id, name), 201);
+  });

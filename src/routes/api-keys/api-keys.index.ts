@@ -3,9 +3,9 @@ import type { AppEnv } from "../../app-env";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../services/api-keys";
 import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
 
-const CreateKey = z.object({ name: z.string().trim().min(1).max(200).nullable().optional() }).openapi("CreateApiKey");
+export const CreateKey = z.object({ name: z.string().trim().min(1).max(200).nullable().optional() }).openapi("CreateApiKey");
 const KeySummary = z.object({ id: z.string(), name: z.string().nullable(), prefix: z.string(), created_at: z.string() });
-const IssuedKey = KeySummary.extend({ api_key: z.string() }).openapi("IssuedApiKey");
+export const IssuedKey = KeySummary.extend({ api_key: z.string() }).openapi("IssuedApiKey");
 
 const tags = ["API keys"];
 const security = [{ apiKey: [] }];
