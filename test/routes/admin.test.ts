@@ -294,6 +294,9 @@ describe("POST /api/v1/admin/tenants/{id}/api-keys", () => {
     expect(res.status).toBe(201);
     expect(((await res.json()) as { name: string | null }).name).toBeNull();
     await expectError(await issue(tenant.id, { name: "" }), 422, "validation_failed");
+    // Read by the API's one JSON body reader, as every other route.
+    const repeated = await admin(`/${tenant.id}/api-keys`, { method: "POST", body: '{"name":"a","name":"b"}', headers: { "Content-Type": "application/json" } });
+    await expectError(repeated, 400, "invalid_json");
   });
 
   it("a disabled tenant's new key is refused like its others until the tenant is enabled", async () => {

@@ -64,6 +64,7 @@ const enable = toggle("enable", "Enable a disabled tenant: its keys work again a
 
 const issueKey = createRoute({
   ...admin,
+  middleware: [adminAuth, exactJsonBody] as const, // the one JSON body reader, after the token (as create)
   method: "post",
   path: "/api/v1/admin/tenants/{id}/api-keys",
   summary: "Issue a new API key for a tenant, shown only in this response (ADMIN_TOKEN)",
