@@ -81,7 +81,7 @@ export const LIMITS = {
 export const consumerAttemptBudgetMs = (env: Env) => positiveNumber(env.CONSUMER_ATTEMPT_BUDGET_SECONDS, 10) * 1000;
 
 /** See SLOW_ATTEMPT_MS: the line between the fast and the slow lane. */
-export const slowAttemptMs = (env: Env) => positiveNumber(env.SLOW_ATTEMPT_MS, 1000);
+export const slowAttemptMs = (env: Env) => positiveNumber(env.SLOW_ATTEMPT_MS, 500);
 
 /** Endpoint health: when a failing webhook is disabled (Svix's rule: 5 days of failures). */
 export const autoDisablePolicy = (env: Env) => ({

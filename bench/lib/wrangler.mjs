@@ -97,7 +97,22 @@ export function withConsumerSettings(text, consumer = {}) {
 }
 
 /**
- * Writes `dir/wrangler.toml`: the project's config with absolute main/migrations paths and the given
+ * The text without its [[ratelimits]] tables: the bench and the soak publish thousands of events
+ * from one API key, far past the per-key API limit, which the API skips when its binding is absent.
+ */
+function withoutRateLimits(text) {
+  const kept = tomlTables(text).filter((t) => t.name !== "ratelimits");
+  return kept.map((t) => text.slice(t.start, t.end)).join("");
+}
+
+/**
+ * Quotas the bench and the soak go past (1,000 endpoints per event for one tenant), set on every
+ * Worker they start.
+ */
+const LOAD_TEST_VARS = { MAX_WEBHOOKS_PER_TENANT: "5000", MAX_FANOUT_PER_EVENT: "5000" };
+
+/**
+ * Writes `dir/wrangler.toml`: the project's config without rate limits, with absolute main/migrations paths and the given
  * keys replaced (or added) in the fast lane's [[queues.consumers]] block (other consumers, e.g. a
  * slow lane, are left as they are). Returns its path, the fast lane's consumer settings in force
  * and every consumer's settings by queue name.
@@ -107,7 +122,7 @@ export function writeConfig(dir, consumer = {}) {
   let text = readFileSync(path.join(ROOT, "wrangler.toml"), "utf8")
     .replace(/^main\s*=\s*"([^"]+)"/m, (_, main) => `main = ${JSON.stringify(path.join(ROOT, main))}`)
     .replace(/^migrations_dir\s*=\s*"([^"]+)"/m, (_, dir) => `migrations_dir = ${JSON.stringify(path.join(ROOT, dir))}`);
-  text = withConsumerSettings(text, consumer);
+  text = withConsumerSettings(withoutRateLimits(text), consumer);
   const file = path.join(dir, "wrangler.toml");
   writeFileSync(file, text);
   return { file, consumer: consumerSettings(text), consumers: consumerSettingsByQueue(text) };
@@ -235,7 +250,7 @@ export class WranglerDev {
   async start({ timeoutMs = 90_000 } = {}) {
     const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(this.port), "-c", this.config, "--persist-to", this.persistDir];
     args.push("--show-interactive-dev-session=false", "--inspector-port", "0");
-    for (const [key, value] of Object.entries(this.vars)) args.push("--var", `${key}:${value}`);
+    for (const [key, value] of Object.entries({ ...LOAD_TEST_VARS, ...this.vars })) args.push("--var", `${key}:${value}`);
     const log = this.logFile ? createWriteStream(this.logFile, { flags: "a" }) : null;
     log?.write(`\n==== start ${++this.starts} at ${new Date().toISOString()}\n`);
     const child = spawn(process.execPath, [WRANGLER, ...args], {

@@ -15,7 +15,7 @@ import { bodyForWebhooks } from "./payload";
 import { claimSlots } from "./rate-limit";
 import { outcomeRecorder, type AttemptOutcome } from "./record";
 import { deliveryVerdict } from "./retry-policy";
-import { endpointInFlight, runFairly } from "./scheduler";
+import { endpointBusyFor, endpointInFlight, runFairly } from "./scheduler";
 import { importSigningKey } from "./signing";
 
 /**
@@ -34,8 +34,12 @@ const EARLY_TOLERANCE_MS = 500;
  */
 const BATCH_DATA_BYTES = 8 * 1024 * 1024;
 
-/** A deferred delivery whose endpoint is busy comes back after this long. */
-const BUSY_ENDPOINT_DELAY_MS = 1000;
+/**
+ * A delivery deferred because its endpoint has no room comes back after as long as the
+ * endpoint's oldest attempt has been running (at least a second): a hanging endpoint's
+ * backlog is looked at after 1, 2, 4… seconds, not every second until its timeout.
+ */
+const busyEndpointDelayMs = (endpointId: string, now: number) => Math.max(1000, endpointBusyFor(endpointId, now));
 
 /**
  * A delivery of a tenant the operator disabled waits (stays pending, not attempted, not failed)
@@ -155,7 +159,7 @@ async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => string
     return { refused: notAttempted(`Payload cannot be serialised: ${message(error)}`) };
   }
   try {
-    // The previous secret signs too while its overlap lasts (see deliveryHeaders).
+    // The previous secret signs too while its overlap lasts (see signedRequest).
     const previous = row.previous_secret_encrypted && (row.previous_secret_expires_at ?? 0) > Date.now() ? row.previous_secret_encrypted : null;
     const [current, previousKey] = await Promise.all([signingKey(row.secret_encrypted!, env), previous ? signingKey(previous, env) : null]);
     return { body, keys: { current, previous: previousKey } };
@@ -298,7 +302,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
     attempts.map((a) => ({
       ref: a.ref,
       lane: slowEndpoints.has(a.endpointId) ? "slow" : lane,
-      dueAt: endpointInFlight(a.endpointId) >= ENDPOINT_CONCURRENCY[lane] ? endOfBatch + BUSY_ENDPOINT_DELAY_MS : endOfBatch,
+      dueAt: endpointInFlight(a.endpointId) >= ENDPOINT_CONCURRENCY[lane] ? endOfBatch + busyEndpointDelayMs(a.endpointId, endOfBatch) : endOfBatch,
     }));
   const later = [...planned.later, ...limited.later, ...sendOn(budget.over), ...sendOn(run.unstarted)];
 

@@ -202,7 +202,7 @@ export const MAX_ROTATION_OVERLAP_SECONDS = 604_800;
 /**
  * POST /webhooks/{id}/rotate-secret: a new secret_key (shown only in this answer). The one it
  * replaces moves, sealed as it was, to previous_secret_encrypted and keeps signing for
- * `overlapSeconds` (see deliveryHeaders); 0 ends it at once. A rotation during an overlap
+ * `overlapSeconds` (see signedRequest); 0 ends it at once. A rotation during an overlap
  * drops the older secret. One UPDATE, which reads the current secret in the row itself, so
  * concurrent rotations each move the secret they replace.
  */
