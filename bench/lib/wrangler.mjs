@@ -147,12 +147,15 @@ function run(args, { cwd = ROOT } = {}) {
 export async function snapshotWorker(configFile) {
   const outdir = path.join(path.dirname(configFile), `dist-${path.basename(configFile, ".toml")}`);
   await run(["deploy", "--dry-run", "--outdir", outdir, "-c", configFile], { cwd: path.dirname(configFile) });
-  const bundle = readdirSync(outdir).find((name) => name.endsWith(".js")); // named after the entry point
+  const files = readdirSync(outdir);
+  const bundle = files.find((name) => files.includes(`${name}.map`)); // the entry point's bundle has a source map
+  // The text modules the bundle imports (the /docs assets), emitted beside it under hashed names.
+  const textModules = files.filter((name) => name !== bundle && /\.(css|js)$/.test(name));
   const text = readFileSync(configFile, "utf8").replace(
     /^main\s*=\s*"[^"]+"/m,
-    `main = ${JSON.stringify(path.join(outdir, bundle))}\nno_bundle = true`,
+    `main = ${JSON.stringify(path.join(outdir, bundle))}\nno_bundle = true\nfind_additional_modules = true\nbase_dir = ${JSON.stringify(outdir)}`,
   );
-  writeFileSync(configFile, text);
+  writeFileSync(configFile, `${text}\n[[rules]]\ntype = "Text"\nglobs = ${JSON.stringify(textModules)}\n`);
   return configFile;
 }
 

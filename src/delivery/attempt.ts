@@ -1,5 +1,6 @@
 import { LIMITS } from "../env";
 import { classifyAttempt, type AttemptClass } from "./retry-policy";
+import type { BodyParts } from "./payload";
 import { signedRequest, type SigningKeys } from "./signing";
 
 export interface AttemptTarget {
@@ -106,7 +107,7 @@ function statusError(status: number): string | null {
 }
 
 /** One signed POST, never throwing: every outcome is a result to record. */
-export async function attemptDelivery(target: AttemptTarget, body: string, timeoutMs: number): Promise<AttemptResult> {
+export async function attemptDelivery(target: AttemptTarget, body: string | BodyParts, timeoutMs: number): Promise<AttemptResult> {
   const attemptedAt = new Date();
   const request = await signedRequest(target.signingKeys, body, target, attemptedAt);
   const started = performance.now();

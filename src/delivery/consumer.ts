@@ -11,7 +11,7 @@ import { sendScheduled, type ScheduledRef } from "./enqueue";
 import { markSlow } from "./health";
 import type { DeliveryJob, DeliveryRef } from "./job";
 import { ENDPOINT_CONCURRENCY, laneOfQueue, type Lane } from "./lanes";
-import { bodyForWebhooks } from "./payload";
+import { bodyPartsForWebhooks, type BodyParts } from "./payload";
 import { claimSlots } from "./rate-limit";
 import { outcomeRecorder, type AttemptOutcome } from "./record";
 import { deliveryVerdict } from "./retry-policy";
@@ -122,13 +122,13 @@ function signingKey(sealed: string, env: Env): Promise<CryptoKey> {
 
 /** Builds each delivery's body, parsing and serialising each event's data once per batch. */
 function bodyBuilder(data: Map<string, string>) {
-  const byEvent = new Map<string, (webhookId: string) => string>();
-  return (row: DueDelivery): string => {
+  const byEvent = new Map<string, (webhookId: string) => BodyParts>();
+  return (row: DueDelivery): BodyParts => {
     let bodyFor = byEvent.get(row.event_id);
     if (!bodyFor) {
       // Parsed losslessly: big integers go out digit for digit, as they were published.
       const eventData = parseStoredJson(data.get(row.event_id)!) as Record<string, unknown>;
-      bodyFor = bodyForWebhooks({ type: row.event_type, data: eventData, createdAt: row.event_created_at });
+      bodyFor = bodyPartsForWebhooks({ type: row.event_type, data: eventData, createdAt: row.event_created_at });
       byEvent.set(row.event_id, bodyFor);
     }
     return bodyFor(row.webhook_id);
@@ -149,10 +149,10 @@ const notAttempted = (error: string): AttemptResult => ({
 const message = (error: unknown) => (error as Error)?.message ?? String(error);
 
 /** Everything that can refuse a delivery before its request, as a failed result (never a throw). */
-async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => string, env: Env) {
+async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts, env: Env) {
   const verdict = checkWebhookUrl(row.url!, isProduction(env));
   if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
-  let body: string;
+  let body: BodyParts;
   try {
     body = buildBody(row);
   } catch (error) {
@@ -173,7 +173,7 @@ interface AttemptContext {
   policy: DeliveryPolicy;
   defaultSchedule: number[];
   slowMs: number;
-  buildBody: (row: DueDelivery) => string;
+  buildBody: (row: DueDelivery) => BodyParts;
 }
 
 async function attempt(row: DueDelivery, ctx: AttemptContext): Promise<AttemptOutcome> {

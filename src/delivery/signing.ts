@@ -1,5 +1,6 @@
 import { toBase64 } from "../lib/crypto";
 import { formatTime } from "../lib/time";
+import type { BodyParts } from "./payload";
 
 const encoder = new TextEncoder();
 
@@ -20,8 +21,15 @@ const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padSt
  * signature covers). The body is encoded once, straight into it: with a 200 KB event sent to
  * many endpoints, every extra copy per attempt shows in the isolate's memory.
  */
-export function signedContent(body: string, msgId: string, timestampSeconds: number): { content: Uint8Array; body: Uint8Array } {
+export function signedContent(body: string | BodyParts, msgId: string, timestampSeconds: number): { content: Uint8Array; body: Uint8Array } {
   const prefix = encoder.encode(`${msgId}.${timestampSeconds}.`);
+  if (typeof body !== "string") {
+    const content = new Uint8Array(prefix.length + body.head.length + body.tail.length);
+    content.set(prefix);
+    content.set(body.head, prefix.length);
+    content.set(body.tail, prefix.length + body.head.length);
+    return { content, body: content.subarray(prefix.length) };
+  }
   // Canonical bodies are ASCII (non-ASCII is escaped), one byte a character; anything else is encoded on its own.
   const content = new Uint8Array(prefix.length + body.length);
   content.set(prefix);
@@ -67,7 +75,7 @@ export interface SigningKeys {
  */
 export async function signedRequest(
   keys: SigningKeys,
-  body: string,
+  body: string | BodyParts,
   ids: { webhookId: string; deliveryId: string },
   attemptedAt: Date,
 ): Promise<{ headers: Record<string, string>; body: Uint8Array }> {

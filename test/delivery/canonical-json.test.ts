@@ -2,7 +2,8 @@ import { LosslessNumber } from "lossless-json";
 import { describe, it, expect } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
 import { parseJsonExactly, parseStoredJson, stringifyJsonExactly } from "../../src/lib/exact-json";
-import { bodyForWebhooks } from "../../src/delivery/payload";
+import { bodyForWebhooks, bodyPartsForWebhooks } from "../../src/delivery/payload";
+import { signedContent } from "../../src/delivery/signing";
 import vectors from "./python-vectors.json";
 
 describe("canonicalJson matches Python json.dumps(sort_keys=True, separators=(',', ':'))", () => {
@@ -89,6 +90,17 @@ describe("bodyForWebhooks", () => {
     const bodyFor = bodyForWebhooks(event);
     for (const webhookId of ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]) {
       expect(bodyFor(webhookId)).toBe(canonicalJson({ event: event.type, timestamp: "2024-11-24T12:00:00Z", webhook_id: webhookId, data: event.data }));
+    }
+  });
+
+  it("as bytes: one head shared by every webhook of the event, then each webhook's tail, the same bytes", () => {
+    const event = { type: "query.created", createdAt: Date.parse("2024-11-24T12:00:00Z"), data: { query: "Grüße \u{1F600}", notes: "x".repeat(10_000) } };
+    const partsFor = bodyPartsForWebhooks(event);
+    const [a, b] = ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"].map((id) => [id, partsFor(id)] as const);
+    expect(a[1].head).toBe(b[1].head);
+    for (const [id, parts] of [a, b]) {
+      const { body } = signedContent(parts, "msg_1", 1_732_449_600);
+      expect(new TextDecoder().decode(body)).toBe(bodyForWebhooks(event)(id));
     }
   });
 });
