@@ -16,6 +16,8 @@ export const errorResponse = (description: string) => ({ description, content: {
 
 /** Error responses shared by every authenticated route. */
 export const authErrors = {
+  // Every /api route limits the body it is sent (app.ts), whether or not the route reads one.
+  413: errorResponse("payload_too_large: the request body is larger than 256 KiB"),
   401: errorResponse("unauthorized: missing, invalid or revoked API key (or admin token), or the key's tenant is disabled"),
   429: {
     ...errorResponse(

@@ -84,7 +84,7 @@ const list = createRoute({
     params: IdParams,
     query: z.object({ ...pageQuery(50), status: z.enum(DELIVERY_STATUSES).optional(), event: z.string().max(100).optional() }),
   },
-  responses: { 200: jsonResponse(z.array(Delivery), "A page of deliveries"), ...authErrors, ...notFoundError },
+  responses: { 200: jsonResponse(z.array(Delivery), "A page of deliveries"), ...authErrors, ...notFoundError, 422: bodyErrors[422] },
 });
 
 const get = createRoute({
