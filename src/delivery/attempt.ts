@@ -1,7 +1,7 @@
 import { LIMITS } from "../env";
 import { classifyAttempt, type AttemptClass } from "./retry-policy";
 import type { BodyParts } from "./payload";
-import { signedRequest, type SigningKeys } from "./signing";
+import { releaseBuffer, signedRequest, type SigningKeys } from "./signing";
 
 export interface AttemptTarget {
   webhookId: string;
@@ -110,11 +110,20 @@ function statusError(status: number): string | null {
 export async function attemptDelivery(target: AttemptTarget, body: string | BodyParts, timeoutMs: number): Promise<AttemptResult> {
   const attemptedAt = new Date();
   const request = await signedRequest(target.signingKeys, body, target, attemptedAt);
+  try {
+    return await send(target.url, request, attemptedAt, timeoutMs);
+  } finally {
+    // Only parts-built bodies come from the pool (a string body is encoded into a buffer of its own).
+    if (typeof body !== "string") releaseBuffer(request.body);
+  }
+}
+
+async function send(url: string, request: { headers: Record<string, string>; body: Uint8Array }, attemptedAt: Date, timeoutMs: number): Promise<AttemptResult> {
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
   const signal = AbortSignal.timeout(timeoutMs);
   try {
-    const response = await fetch(target.url, { method: "POST", headers: request.headers, body: request.body, redirect: "manual", signal });
+    const response = await fetch(url, { method: "POST", headers: request.headers, body: request.body, redirect: "manual", signal });
     const statusCode = response.status;
     const attemptClass = classifyAttempt(statusCode);
     const retryAfter = attemptClass === "retryable" ? retryAfterSeconds(response.headers.get("Retry-After"), Date.now()) : null;
