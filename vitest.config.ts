@@ -28,6 +28,9 @@ export default defineConfig(async () => {
           // Deliver queue batches quickly in tests. This replaces wrangler.toml's consumer settings,
           // so max_retries is repeated: Miniflare's default (2) drops a job after 3 deliveries, and
           // the consumer retries jobs to wait out each delivery's backoff.
+          // The suite polls the API from few keys for minutes (the soak most): the per-key API limit
+          // would answer 429 to that polling. test/routes/rate-limits.test.ts tests it with a stub binding.
+          ratelimits: { API_RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } } },
           queueConsumers: {
             "hr-intel-webhook-deliveries": { maxBatchTimeout: 0.05, maxRetries: 10 },
             "hr-intel-webhook-deliveries-slow": { maxBatchTimeout: 0.05, maxRetries: 10 },

@@ -10,10 +10,10 @@ export interface AppEnv {
     db: Database;
     /** Set by tenantAuth on every tenant route. */
     tenantId: string;
-    /** The JSON request body read exactly (big integers as LosslessNumber): set by exactJsonBody when there is one. */
-    jsonBody?: unknown;
     /** The id of the API key the request came with (tenant routes); rate limits count per key. */
     apiKeyId: string;
+    /** The JSON request body read exactly (big integers as LosslessNumber): set by exactJsonBody when there is one. */
+    jsonBody?: unknown;
   };
 }
 

@@ -10,8 +10,8 @@ import { database } from "./db/client";
 import { LIMITS } from "./env";
 import { loggableError } from "./lib/error-log";
 import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
-import { apiKeyRateLimit, testEndpointRateLimit } from "./middleware/rate-limit";
 import { exactJsonBody } from "./middleware/exact-json-body";
+import { apiKeyRateLimit, testEndpointRateLimit } from "./middleware/rate-limit";
 import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
@@ -86,12 +86,12 @@ export function createApp() {
     if (path === "/api/v1/health" || path.startsWith("/api/v1/admin/")) return next();
     return tenantAuth(c, next);
   });
-  // Every JSON body is read by one reader, after authentication: the admin route, whose token
-  // is checked by route middleware, runs exactJsonBody there, after adminAuth.
-  app.use("/api/v1/*", async (c, next) => (c.req.path.startsWith("/api/v1/admin/") ? next() : exactJsonBody(c, next)));
   // After tenantAuth, which names the API key they count per (admin and health routes have none).
   app.use("/api/v1/*", apiKeyRateLimit);
   app.use("/api/v1/webhooks/:id/test", testEndpointRateLimit);
+  // Every JSON body is read by one reader, after authentication: the admin route, whose token
+  // is checked by route middleware, runs exactJsonBody there, after adminAuth.
+  app.use("/api/v1/*", async (c, next) => (c.req.path.startsWith("/api/v1/admin/") ? next() : exactJsonBody(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", adminRoutes);
