@@ -44,6 +44,7 @@ const VARS = {
   ADMIN_TOKEN,
   SECRET_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
   DELIVERY_TIMEOUT_MS: "10000",
+  ...(process.env.BENCH_SLOW_ATTEMPT_MS ? { SLOW_ATTEMPT_MS: process.env.BENCH_SLOW_ATTEMPT_MS } : {}),
 };
 const PHASE_TIMEOUT_MS = 180_000;
 let quietMs = 1500; // no invocation for this long (> every consumer's max_batch_timeout) means the consumers are idle; set in main()

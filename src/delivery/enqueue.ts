@@ -32,16 +32,21 @@ export interface ScheduledRef {
 export const delayUntil = (dueAt: number, now: number) => Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(0, Math.ceil((dueAt - now) / 1000)));
 
 /**
- * Sends each delivery as its own job on its lane with its own delay (retries, deferrals,
- * hand-offs between lanes), in as few sendBatch calls as the lanes need. Returns the number
- * of messages sent.
+ * Sends deliveries on their lanes, each due at its own time (retries, deferrals, hand-offs
+ * between lanes): those of one lane due in the same second share a job (up to 20), and the
+ * jobs go in as few sendBatch calls as the lanes need. Returns the number of messages sent.
  */
 export async function sendScheduled(env: Env, items: ScheduledRef[], now = Date.now()): Promise<number> {
   let sent = 0;
   for (const lane of ["fast", "slow"] as const) {
-    const messages = items
-      .filter((item) => item.lane === lane)
-      .map((item): MessageSendRequest<DeliveryJob> => ({ body: { deliveries: [item.ref] }, delaySeconds: delayUntil(item.dueAt, now) }));
+    const byDelay = new Map<number, DeliveryRef[]>();
+    for (const item of items.filter((i) => i.lane === lane)) {
+      const delay = delayUntil(item.dueAt, now);
+      byDelay.set(delay, [...(byDelay.get(delay) ?? []), item.ref]);
+    }
+    const messages = [...byDelay].flatMap(([delaySeconds, refs]) =>
+      chunk(refs, MAX_DELIVERIES_PER_JOB).map((deliveries): MessageSendRequest<DeliveryJob> => ({ body: { deliveries }, delaySeconds })),
+    );
     for (const part of chunk(messages, SEND_BATCH_LIMIT)) await laneQueue(env, lane).sendBatch(part);
     sent += messages.length;
   }

@@ -16,8 +16,10 @@ export const errorResponse = (description: string) => ({ description, content: {
 
 /** Error responses shared by every authenticated route. */
 export const authErrors = {
-  // Every /api route limits the body it is sent (app.ts), whether or not the route reads one.
+  // Every /api route limits and reads the JSON body it is sent (app.ts), whether or not the route uses one.
+  400: errorResponse("invalid_json: a JSON body was sent that is not valid JSON or not valid UTF-8 (any route reads a body it is sent)"),
   413: errorResponse("payload_too_large: the request body is larger than 256 KiB"),
+  422: errorResponse("validation_failed: a JSON body was sent with a number that is not finite, or nested too deep"),
   401: errorResponse("unauthorized: missing, invalid or revoked API key (or admin token), or the key's tenant is disabled"),
   429: {
     ...errorResponse(

@@ -17,7 +17,7 @@ beforeEach(() => {
   return () => errorLog.mockRestore();
 });
 const enqueueFailureLogged = () =>
-  expect(errorLog.mock.calls.map(([line]) => JSON.parse(String(line)))).toContainEqual(
+  expect(errorLog.mock.calls.map(([line]: unknown[]) => JSON.parse(String(line)))).toContainEqual(
     expect.objectContaining({ message: "enqueue failed; the outbox sweep will retry", error: "Error: queue unavailable" }),
   );
 
