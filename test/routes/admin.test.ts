@@ -14,6 +14,7 @@ import {
   worker,
   type Published,
 } from "../helpers/delivery";
+import type { TenantSummary as AdminTenant } from "../../src/services/tenants";
 import {
   ADMIN_TOKEN,
   api,
@@ -105,15 +106,6 @@ describe("POST /api/v1/admin/tenants", () => {
   });
 });
 
-interface AdminTenant {
-  id: string;
-  name: string;
-  created_at: string;
-  disabled_at: string | null;
-  webhook_count: number;
-  live_api_key_count: number;
-  event_count: number;
-}
 
 const admin = (path: string, init: Parameters<typeof api>[1] = {}) => api(`${PATH}${path}`, { key: ADMIN_TOKEN, ...init });
 const disable = (tenant: { id: string }) => admin(`/${tenant.id}/disable`, { method: "POST" });
