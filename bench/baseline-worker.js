@@ -5,9 +5,9 @@
 //   mode=attempt  the consumer's own attemptDelivery() (canonical JSON body, both signatures,
 //                 timeout, response excerpt) without D1 or the queue: where the attempt code's time goes.
 import { attemptDelivery } from "../src/delivery/attempt.ts";
-import { deliveryBody } from "../src/delivery/payload.ts";
+import { bodyPartsForWebhooks, deliveryBody } from "../src/delivery/payload.ts";
 import { importSigningKey } from "../src/delivery/signing.ts";
-import { mapWithLimit } from "../src/lib/pool.ts";
+import { pool } from "./lib/stats.mjs";
 
 const WEBHOOK_ID = "00000000-0000-4000-8000-000000000000";
 const EVENT = {
@@ -24,7 +24,8 @@ async function plain(url) {
 }
 
 async function attempt(url, signingKey, i) {
-  const body = deliveryBody({ ...EVENT, data: JSON.parse(JSON.stringify(EVENT.data)) }, WEBHOOK_ID);
+  // Built as the consumer builds it: the event's head once, this webhook's tail, one pooled buffer.
+  const body = bodyPartsForWebhooks({ ...EVENT, data: JSON.parse(JSON.stringify(EVENT.data)) })(WEBHOOK_ID);
   const result = await attemptDelivery({ webhookId: WEBHOOK_ID, deliveryId: `baseline-${i}`, url, signingKeys: { current: signingKey, previous: null } }, body, 10_000);
   return result.class === "success";
 }
@@ -42,8 +43,8 @@ export default {
     let failed = 0;
     const errors = new Set();
     const started = Date.now();
-    // The consumer's own limiter, so both sides keep the same number of requests in flight.
-    await mapWithLimit([...Array(n).keys()], c, async (i) => {
+    // At most c requests in flight, the concurrency the consumer reached.
+    await pool(n, c, async (i) => {
       try {
         (mode === "attempt" ? await attempt(url, signingKey, i) : await plain(url)) ? ok++ : failed++;
       } catch (error) {

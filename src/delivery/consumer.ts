@@ -294,7 +294,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   );
   // Detached attempts finish in the background and are recorded when they end; if the
   // isolate dies first, their deliveries are still pending and the outbox sweep re-sends them.
-  ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", ...loggableError(error) }))));
+  if (run.detached.length > 0) ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", ...loggableError(error) }))));
   const slowEndpoints = new Set(run.detached.map((a) => a.endpointId));
   const endOfBatch = Date.now();
   // Sent on: to the slow lane if their endpoint just proved slow, a second later if it has no room.

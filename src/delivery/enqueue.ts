@@ -34,10 +34,9 @@ export const delayUntil = (dueAt: number, now: number) => Math.min(MAX_QUEUE_DEL
 /**
  * Sends deliveries on their lanes, each due at its own time (retries, deferrals, hand-offs
  * between lanes): those of one lane due in the same second share a job (up to 20), and the
- * jobs go in as few sendBatch calls as the lanes need. Returns the number of messages sent.
+ * jobs go in as few sendBatch calls as the lanes need.
  */
-export async function sendScheduled(env: Env, items: ScheduledRef[], now = Date.now()): Promise<number> {
-  let sent = 0;
+export async function sendScheduled(env: Env, items: ScheduledRef[], now = Date.now()): Promise<void> {
   for (const lane of ["fast", "slow"] as const) {
     const byDelay = new Map<number, DeliveryRef[]>();
     for (const item of items.filter((i) => i.lane === lane)) {
@@ -48,9 +47,7 @@ export async function sendScheduled(env: Env, items: ScheduledRef[], now = Date.
       chunk(refs, MAX_DELIVERIES_PER_JOB).map((deliveries): MessageSendRequest<DeliveryJob> => ({ body: { deliveries }, delaySeconds })),
     );
     for (const part of chunk(messages, SEND_BATCH_LIMIT)) await laneQueue(env, lane).sendBatch(part);
-    sent += messages.length;
   }
-  return sent;
 }
 
 /**
