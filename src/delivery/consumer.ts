@@ -198,6 +198,18 @@ const cancelDeliveries = (db: Database, rows: DueDelivery[], now: number) =>
     WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'`);
 
 /**
+ * Deliveries sent on to a later time (a busy endpoint, a rate-limit slot, a disabled tenant, a
+ * new job) are still pending: their rows take the new due time, so the outbox sweep, which
+ * re-sends deliveries left pending past due, does not take their job for lost and send a
+ * second one. Only rows whose due time moves later are written.
+ */
+const postpone = (db: Database, later: ScheduledRef[]) =>
+  db.run(sql`UPDATE deliveries SET next_attempt_at = k.value ->> 2
+    FROM json_each(${JSON.stringify(later.map((l) => [l.ref.webhookId, l.ref.deliveryId, l.dueAt, l.ref.attempt]))}) AS k
+    WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'
+      AND deliveries.attempts = k.value ->> 3 AND coalesce(deliveries.next_attempt_at, 0) < k.value ->> 2`);
+
+/**
  * What the batch does with each job's delivery: nothing (finished, or the job is stale: its
  * attempt was made by another job, which sent its own retry), cancel it, send it on later
  * (not due yet: a wait longer than the queue's 12-hour delay arrives early and is sent on
@@ -308,6 +320,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
+  if (later.length > 0) await postpone(db, later);
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
   for (const message of batch.messages) message.ack();

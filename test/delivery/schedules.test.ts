@@ -80,6 +80,8 @@ describe("rate_limit_per_second", () => {
     expect(result.sent.every((s) => typeof s.ref.slot === "number")).toBe(true);
     const attempted = await Promise.all(ids.map(async (id) => (await storedDelivery(id))!.attempts));
     expect(attempted).toEqual([1, 0, 0, 0, 0, 0]);
+    // Each waiting row takes its slot as due time, so the outbox sweep does not take its job for lost.
+    for (const { ref } of result.sent) expect((await storedDelivery(ref.deliveryId))!.next_attempt_at).toBe(ref.slot);
 
     // A job arriving at its slot is attempted without claiming another.
     const slotted = result.sent[0].ref;

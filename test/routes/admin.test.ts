@@ -8,6 +8,7 @@ import {
   finishedDelivery,
   insertDelivery,
   job,
+  makeDue,
   receiverWebhook,
   staysAt,
   storedDelivery,
@@ -228,7 +229,11 @@ describe("a disabled tenant's deliveries wait", () => {
     expect(await storedDelivery(deliveryId)).toMatchObject({ status: "pending", attempts: 0, finished_at: null });
     expect(await receiver.requests(key)).toEqual([]);
 
+    // The row waits with its job: due when the job comes back, so the sweep does not send a second one.
+    expect((await storedDelivery(deliveryId))!.next_attempt_at).toBeGreaterThan(Date.now() + 55_000);
+
     expect((await enable(tenant)).status).toBe(200);
+    await makeDue(deliveryId); // the minute has passed and the job is back
     const sentOn: DeliveryJob[] = waiting.sent.map((s) => ({ deliveries: [s.ref] }));
     const delivered = await consume(sentOn);
 
@@ -237,7 +242,7 @@ describe("a disabled tenant's deliveries wait", () => {
     expect(await receiver.requests(key)).toHaveLength(1);
   });
 
-  it("end to end: the queue's job and the sweep leave it pending while disabled; enabled, the sweep's job delivers it", async () => {
+  it("end to end: the queue's job and the sweep leave it pending while disabled; enabled, the next job delivers it", async () => {
     const tenant = await createTenant();
     const key = uniqueKey();
     const webhook = await receiverWebhook(tenant, key, "200");
@@ -253,11 +258,17 @@ describe("a disabled tenant's deliveries wait", () => {
     await env.DELIVERY_QUEUE.send(job(webhook.id, deliveryId));
     await sweep();
     await staysAt(key, 0, Date.now() + 1500);
-    // Not attempted, not failed, and not claimed by the sweep (which would have moved its due time).
-    expect(await storedDelivery(deliveryId)).toMatchObject({ status: "pending", attempts: 0, next_attempt_at: due });
+    // Not attempted, not failed, and not claimed by the sweep (which would have made it due now):
+    // its job postponed it a minute, to when that job comes back.
+    const waiting = (await storedDelivery(deliveryId))!;
+    expect(waiting).toMatchObject({ status: "pending", attempts: 0 });
+    expect(waiting.next_attempt_at).toBeGreaterThan(Date.now() + 55_000);
 
     expect((await enable(tenant)).status).toBe(200);
     await sweep();
+    await staysAt(key, 0, Date.now() + 500); // the sweep sends nothing: the job is not lost
+    await makeDue(deliveryId); // the minute has passed and the job is back
+    await env.DELIVERY_QUEUE.send(job(webhook.id, deliveryId));
 
     expect(await finishedDelivery(tenant, webhook.id)).toMatchObject({ id: deliveryId, status: "success", attempts: 1, last_status_code: 200 });
     expect(await receiver.requests(key)).toHaveLength(1);
