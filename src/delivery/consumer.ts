@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { autoDisablePolicy, consumerAttemptBudgetMs, defaultRetrySchedule, deliveryPolicy, isProduction, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
+import { autoDisablePolicy, consumerAttemptBudgetMs, sweepGraceMs, defaultRetrySchedule, deliveryPolicy, isProduction, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
@@ -199,15 +199,16 @@ const cancelDeliveries = (db: Database, rows: DueDelivery[], now: number) =>
 
 /**
  * Deliveries sent on to a later time (a busy endpoint, a rate-limit slot, a disabled tenant, a
- * new job) are still pending: their rows take the new due time, so the outbox sweep, which
- * re-sends deliveries left pending past due, does not take their job for lost and send a
- * second one. Only rows whose due time moves later are written.
+ * new job) are still pending. The outbox sweep re-sends deliveries left pending SWEEP_GRACE past
+ * due, so one whose job comes back later than that would get a second job: such rows take the
+ * new due time. Only those: a row written for every short deferral would cost a D1 row write
+ * each time a busy endpoint's backlog is sent on, where the sweep's grace already covers it.
  */
-const postpone = (db: Database, later: ScheduledRef[]) =>
+const postpone = (db: Database, later: ScheduledRef[], graceMs: number) =>
   db.run(sql`UPDATE deliveries SET next_attempt_at = k.value ->> 2
     FROM json_each(${JSON.stringify(later.map((l) => [l.ref.webhookId, l.ref.deliveryId, l.dueAt, l.ref.attempt]))}) AS k
     WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'
-      AND deliveries.attempts = k.value ->> 3 AND coalesce(deliveries.next_attempt_at, 0) < k.value ->> 2`);
+      AND deliveries.attempts = k.value ->> 3 AND coalesce(deliveries.next_attempt_at, 0) < (k.value ->> 2) - ${graceMs / 2}`);
 
 /**
  * What the batch does with each job's delivery: nothing (finished, or the job is stale: its
@@ -320,7 +321,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
-  if (later.length > 0) await postpone(db, later);
+  if (later.length > 0) await postpone(db, later, sweepGraceMs(env));
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
   for (const message of batch.messages) message.ack();

@@ -219,7 +219,7 @@ describe("a disabled tenant's deliveries wait", () => {
     const tenant = await createTenant();
     const key = uniqueKey();
     const webhook = await receiverWebhook(tenant, key, "200");
-    const { deliveryId } = await insertDelivery(tenant, webhook.id);
+    const { deliveryId } = await insertDelivery(tenant, webhook.id, { nextAttemptAt: Date.now() - 1000 });
     expect((await disable(tenant)).status).toBe(200);
 
     const waiting = await consume([job(webhook.id, deliveryId)]);
@@ -229,7 +229,8 @@ describe("a disabled tenant's deliveries wait", () => {
     expect(await storedDelivery(deliveryId)).toMatchObject({ status: "pending", attempts: 0, finished_at: null });
     expect(await receiver.requests(key)).toEqual([]);
 
-    // The row waits with its job: due when the job comes back, so the sweep does not send a second one.
+    // The row waits with its job (a minute is half the sweep's grace): due when the job comes back,
+    // so the sweep does not send a second one.
     expect((await storedDelivery(deliveryId))!.next_attempt_at).toBeGreaterThan(Date.now() + 55_000);
 
     expect((await enable(tenant)).status).toBe(200);
