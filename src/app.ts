@@ -22,6 +22,15 @@ import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
+import { withSharedResponses } from "./routes/common.schemas";
+
+const OPENAPI_DESCRIPTION = [
+  "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
+  "",
+  'Every error is `{"error": {"code", "message", "fields"?, "request_id"}}`, with the request id also in the `X-Request-Id` header.',
+  "A method a path does not serve answers 405 `method_not_allowed` with an `Allow` header listing those it does;",
+  "an unknown path answers 404 `not_found`.",
+].join("\n");
 
 function renderError(c: Context<AppEnv>, error: ApiError) {
   const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
@@ -104,14 +113,18 @@ export function createApp() {
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
-  app.doc31("/openapi.json", {
+  for (const definition of app.openAPIRegistry.definitions) if (definition.type === "route") withSharedResponses(definition.route);
+  app.doc31("/openapi.json", (c) => ({
     openapi: "3.1.0",
     info: {
       title: "hr-intel-webhooks",
       version: "1.0.0",
-      description: "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
+      description: OPENAPI_DESCRIPTION,
+      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     },
-  });
+    // The deployment that serves the document, so "Try it out" calls it.
+    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
+  }));
   app.route("/", docsRoutes);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));

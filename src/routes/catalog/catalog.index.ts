@@ -17,12 +17,13 @@ const eventTypes = EVENT_TYPES.map((type) => ({
 }));
 
 const listEventTypes = createRoute({
+  operationId: "listEventTypes",
   method: "get",
   path: "/api/v1/event-types",
   tags: ["Events"],
   security: [{ apiKey: [] }],
   summary: "Each event type with a JSON Schema of its data and an example",
-  responses: { 200: jsonResponse(z.array(EventType), "The event catalog"), ...authErrors },
+  responses: { 200: jsonResponse(z.array(EventType), "The event catalog", eventTypes.slice(0, 1)), ...authErrors },
 });
 
 const Stats = z
@@ -40,12 +41,23 @@ const Stats = z
   .openapi("Stats");
 
 const stats = createRoute({
+  operationId: "getStats",
   method: "get",
   path: "/api/v1/stats",
   tags: ["Support queries"],
   security: [{ apiKey: [] }],
   summary: "Counts by status and category, escalation rate, mean resolution time, mean rating, deliveries by status",
-  responses: { 200: jsonResponse(Stats, "The tenant's figures"), ...authErrors },
+  responses: { 200: jsonResponse(Stats, "The tenant's figures", {
+      queries: {
+        total: 3,
+        by_status: { open: 1, escalated: 1, resolved: 1 },
+        by_category: { Technical: 2, Billing: 1 },
+        escalation_rate: 0.3333,
+        mean_resolution_time_seconds: 330.5,
+      },
+      feedback: { count: 1, mean_rating: 5 },
+      deliveries: { by_status: { success: 11, failed: 1 } },
+    }), ...authErrors },
 });
 
 export const catalogRoutes = new OpenAPIHono<AppEnv>()

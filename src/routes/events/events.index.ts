@@ -4,6 +4,7 @@ import { EVENT_CATALOG, EVENT_TYPES, type EventType } from "../../events/catalog
 import { publishEvent } from "../../services/events";
 import { exactBody } from "../../middleware/exact-json-body";
 import { authErrors, bodyErrors, errorResponse, jsonBody, jsonResponse, quotaError } from "../common.schemas";
+import { publishedExample } from "../examples";
 
 const eventBody = (type: EventType) =>
   z.object({ event: z.literal(type), data: EVENT_CATALOG[type].data.openapi({ example: EVENT_CATALOG[type].example }) });
@@ -24,6 +25,7 @@ const Published = z
   .openapi("PublishedEvent");
 
 const publish = createRoute({
+  operationId: "publishEvent",
   method: "post",
   path: "/api/v1/events",
   tags: ["Events"],
@@ -36,16 +38,24 @@ const publish = createRoute({
           "Within 24 h, a publish with the same key and the same request (event type and data) returns the first result; with another request it is refused (422 idempotency_key_reused). After 24 h the key may name a new event.",
       }),
     }),
-    body: jsonBody(PublishEvent),
+    body: jsonBody(PublishEvent, { event: "query.created", data: EVENT_CATALOG["query.created"].example }),
   },
   responses: {
-    202: jsonResponse(Published, "Stored and scheduled"),
+    202: jsonResponse(Published, "Stored and scheduled", publishedExample),
     ...authErrors,
     ...bodyErrors,
-    ...quotaError("the event would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored"),
+    ...quotaError(
+      "the event would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored",
+      "Fan-out quota exceeded: an event may go to at most 1000 subscribed active webhooks (MAX_FANOUT_PER_EVENT)",
+    ),
     422: errorResponse(
       "validation_failed: invalid fields, named in `fields` (a number that is not finite, e.g. 1e400, included); " +
         "idempotency_key_reused: the Idempotency-Key was used within 24 h with another event type or data",
+      ["validation_failed", "data.priority: Invalid input: expected number, received string", [{ field: "data.priority", message: "Invalid input: expected number, received string" }]],
+      [
+        "idempotency_key_reused",
+        'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event',
+      ],
     ),
   },
 });
