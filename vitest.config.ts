@@ -41,7 +41,7 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts", "./test/setup/openapi-lint.ts"],
+      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts", "./test/setup/openapi-lint.ts", "./test/setup/dev-script.ts"],
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },
