@@ -12,6 +12,7 @@ import { loggableError } from "./lib/error-log";
 import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
 import { exactJsonBody } from "./middleware/exact-json-body";
 import { apiKeyRateLimit, testEndpointRateLimit } from "./middleware/rate-limit";
+import { requestLog } from "./middleware/request-log";
 import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
@@ -67,6 +68,7 @@ export function createApp() {
   });
 
   app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(requestLog);
   app.use(
     methodNotAllowed({
       app,

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
@@ -91,8 +92,18 @@ function startControl(): Promise<Server> {
 }
 
 export default async function setup(project: TestProject) {
+  // dev.mjs writes .dev.vars (and local D1 under .wrangler/): a .dev.vars the run created goes
+  // again, so later test runs do not read its secrets.
+  const devVars = path.join(import.meta.dirname, "../../.dev.vars");
+  const hadDevVars = existsSync(devVars);
   const server = await startControl();
   const address = server.address();
   project.provide("devScriptControlPort", typeof address === "object" && address ? address.port : 0);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return () =>
+    new Promise<void>((resolve) =>
+      server.close(() => {
+        if (!hadDevVars) rmSync(devVars, { force: true });
+        resolve();
+      }),
+    );
 }
