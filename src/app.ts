@@ -33,6 +33,9 @@ const OPENAPI_DESCRIPTION = [
   "an unknown path answers 404 `not_found`.",
 ].join("\n");
 
+/** OpenAPI 3.1's SPDX `identifier` (the generator's types know only 3.0's `url`): all rights reserved. */
+const LICENSE = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
+
 function renderError(c: Context<AppEnv>, error: ApiError) {
   const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
   return c.json({ error: body }, error.status, error.headers);
@@ -116,17 +119,18 @@ export function createApp() {
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
   for (const definition of app.openAPIRegistry.definitions) if (definition.type === "route") withSharedResponses(definition.route);
-  app.doc31("/openapi.json", (c) => ({
+  app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
       title: "hr-intel-webhooks",
       version: "1.0.0",
       description: OPENAPI_DESCRIPTION,
-      license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+      license: LICENSE,
     },
-    // The deployment that serves the document, so "Try it out" calls it.
-    servers: [{ url: new URL(c.req.url).origin, description: "This deployment" }],
-  }));
+    // Relative: the deployment that serves the document, whatever its host ("Try it out" calls it).
+    // An absolute localhost URL under `npm run dev` would fail the lint's no-server-example.com rule.
+    servers: [{ url: "/", description: "The deployment serving this document" }],
+  });
   app.route("/", docsRoutes);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));

@@ -67,7 +67,7 @@ describe("GET /openapi.json, linted", () => {
 
   it("names this deployment as its server and carries a license", async () => {
     const { doc } = await servedDocument();
-    expect(doc.servers).toEqual([{ url: "https://api.test", description: "This deployment" }]);
+    expect(doc.servers).toEqual([{ url: "/", description: "The deployment serving this document" }]);
     expect(doc.info.license?.name).toBeTruthy();
     expect(doc.info.description).toContain("405 `method_not_allowed`");
   });
