@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { DeliveryJob } from "../../src/delivery/job";
 import { MAX_REDELIVERIES_PER_EVENT } from "../../src/services/events";
 import { api, apiWithEnv, createTenant, createWebhook, expectError, receiver, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
-import { eventually, exampleData, published, receivedAtLeast, receiverWebhook, type DeliveryView } from "../helpers/delivery";
+import { eventually, exampleData, published, receivedAtLeast, receiverWebhook, worker, type DeliveryView } from "../helpers/delivery";
 
 interface EventView {
   id: string;
@@ -238,8 +238,7 @@ describe("POST /api/v1/events/{id}/redeliver", () => {
     // As if the job had been lost minutes ago: the cron sweep finds the pending row and sends it.
     await env.DB.prepare("UPDATE deliveries SET next_attempt_at = next_attempt_at - 180000 WHERE id = ?").bind(id).run();
     const ctx = createExecutionContext();
-    const { default: worker } = await import("../../src/index");
-    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
     await waitOnExecutionContext(ctx);
     const requests = await receivedAtLeast(key, 2);
     expect(requests[1].headers["webhook-id"]).toBe(id);
