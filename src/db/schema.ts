@@ -78,8 +78,9 @@ export const webhooks = sqliteTable(
 
 /**
  * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
- * which drizzle-kit cannot express): the primary key is the table, so a row costs one
- * D1 row write and no secondary index entry. Their ids are UUIDv7 (time-ordered).
+ * which drizzle-kit cannot express): the primary key is the table, so a delivery costs one
+ * D1 row write and no secondary index entry (an event: one more, in events_tenant, the
+ * event log's index). Their ids are UUIDv7 (time-ordered).
  */
 export const events = sqliteTable(
   "events",
