@@ -108,6 +108,7 @@ const Redelivered = z
 const security = [{ apiKey: [] }];
 
 const list = createRoute({
+  operationId: "listEvents",
   method: "get",
   path: "/api/v1/events",
   tags: ["Events"],
@@ -129,6 +130,7 @@ const list = createRoute({
 });
 
 const get = createRoute({
+  operationId: "getEvent",
   method: "get",
   path: "/api/v1/events/{id}",
   tags: ["Events"],
@@ -139,6 +141,7 @@ const get = createRoute({
 });
 
 const redeliver = createRoute({
+  operationId: "redeliverEvent",
   method: "post",
   path: "/api/v1/events/{id}/redeliver",
   tags: ["Events"],
