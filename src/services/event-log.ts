@@ -76,5 +76,5 @@ export async function getEventDetail(db: Database, tenantId: string, eventId: st
   const [first, ...rest] = sends.map(inMillisecond);
   const found = (await db.batch([first, ...rest])).flat();
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { ...eventView(event), deliveries: found.map(deliveryView) };
+  return { ...eventView(event), deliveries: found.map((row) => ({ ...deliveryView(row), attempt_log: row.attemptLog })) };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { DeliveryJob } from "../../src/delivery/job";
 import { MAX_REDELIVERIES_PER_EVENT } from "../../src/services/events";
 import { api, apiWithEnv, createTenant, createWebhook, expectError, receiver, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
-import { eventually, exampleData, published, receivedAtLeast, receiverWebhook, worker, type DeliveryView } from "../helpers/delivery";
+import { eventually, exampleData, published, receivedAtLeast, receiverWebhook, worker, type DeliveryDetail } from "../helpers/delivery";
 
 interface EventView {
   id: string;
@@ -16,7 +16,7 @@ interface EventView {
   redelivered_at: string[];
 }
 interface EventDetail extends EventView {
-  deliveries: DeliveryView[];
+  deliveries: DeliveryDetail[];
 }
 interface Redelivered {
   event_id: string;
@@ -71,6 +71,7 @@ describe("GET /api/v1/events/{id}", () => {
     const byWebhook = Object.fromEntries(detail.deliveries.map((d) => [d.webhook_id, d]));
     expect(byWebhook[good.id]).toMatchObject({ event_id: event.event_id, status: "success", attempts: 1, last_status_code: 200 });
     expect(byWebhook[bad.id]).toMatchObject({ event_id: event.event_id, status: "failed", attempts: 1, last_status_code: 400 });
+    expect(byWebhook[bad.id].attempt_log).toEqual([expect.objectContaining({ attempt: 1, status_code: 400, error: "HTTP 400" })]);
   });
 
   it("answers 404 for another tenant's event and for ids that cannot exist", async () => {

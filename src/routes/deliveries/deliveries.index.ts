@@ -48,7 +48,7 @@ const Attempt = z.object({
   attempted_at: z.string(),
 });
 
-const DeliveryDetail = Delivery.extend({ attempt_log: z.array(Attempt) }).openapi("DeliveryDetail");
+export const DeliveryDetail = Delivery.extend({ attempt_log: z.array(Attempt) }).openapi("DeliveryDetail");
 
 const TestResult = z
   .object({

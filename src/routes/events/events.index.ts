@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { EVENT_CATALOG, EVENT_TYPES, type EventType } from "../../events/catalog";
-import { Delivery } from "../deliveries/deliveries.index";
+import { DeliveryDetail } from "../deliveries/deliveries.index";
 import { getEventDetail, listEvents } from "../../services/event-log";
 import { MAX_REDELIVERIES_PER_EVENT, publishEvent, redeliverEvent } from "../../services/events";
 import { exactBody } from "../../middleware/exact-json-body";
@@ -80,7 +80,7 @@ const StoredEvent = z
   .openapi("Event");
 
 const EventDetail = StoredEvent.extend({
-  deliveries: z.array(Delivery).openapi({ description: "One per webhook per send (the publish, then each redelivery), oldest first" }),
+  deliveries: z.array(DeliveryDetail).openapi({ description: "One per webhook per send (the publish, then each redelivery), oldest first, each with its attempts" }),
 }).openapi("EventDetail");
 
 const RedeliverRequest = z
