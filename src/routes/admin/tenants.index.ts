@@ -5,7 +5,7 @@ import { exactJsonBody } from "../../middleware/exact-json-body";
 import { createTenant } from "../../services/api-keys";
 import { issueTenantApiKey, listTenants, setTenantDisabled } from "../../services/tenants";
 import { CreateKey, ISSUED_KEY_EXAMPLE, IssuedKey } from "../api-keys/api-keys.index";
-import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundOf, pageQuery } from "../common.schemas";
+import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, listHeaders, notFoundOf, pageQuery } from "../common.schemas";
 
 const TENANT_EXAMPLE = {
   id: "1c9d4e2f-7a3b-4c5d-8e6f-0a1b2c3d4e5f",
@@ -56,7 +56,11 @@ const list = createRoute({
   path: "/api/v1/admin/tenants",
   summary: "List tenants with their webhook, live API key and event counts, newest first (ADMIN_TOKEN)",
   request: { query: z.object(pageQuery(100)) },
-  responses: { 200: jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count", [TENANT_EXAMPLE]), ...authErrors, 422: bodyErrors[422] },
+  responses: {
+    200: { ...jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count", [TENANT_EXAMPLE]), headers: listHeaders },
+    ...authErrors,
+    422: bodyErrors[422],
+  },
 });
 
 const toggle = (action: "disable" | "enable", summary: string) =>
