@@ -17,6 +17,7 @@ import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
 import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
 import { eventRoutes } from "./routes/events/events.index";
+import { eventBatchRoutes } from "./routes/events/events.batch";
 import { catalogRoutes } from "./routes/catalog/catalog.index";
 import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
@@ -99,6 +100,7 @@ export function createApp() {
   app.route("/", webhookRoutes);
   app.route("/", deliveryRoutes);
   app.route("/", eventRoutes);
+  app.route("/", eventBatchRoutes);
   app.route("/", queryRoutes);
   app.route("/", catalogRoutes);
 
