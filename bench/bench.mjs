@@ -46,7 +46,9 @@ const LONE_EVENTS = Number(args.lone ?? 20);
 const ATTEMPT_N = Number(args["attempt-n"] ?? 5000);
 const ATTEMPT_C = Number(args["attempt-c"] ?? 6);
 const CONSUMER = Object.fromEntries((args.consumer ? args.consumer.split(",") : []).map((kv) => kv.split(":")).map(([k, v]) => [k, Number(v)]));
-const PORTS = { worker: 8797, baseline: 8798 };
+// --ports=worker,baseline: two runs side by side (an A/B of consumer settings under the same load) need their own.
+const [workerPort, baselinePort] = (args.ports ?? "8797,8798").split(",").map(Number);
+const PORTS = { worker: workerPort, baseline: baselinePort };
 const ADMIN_TOKEN = "bench-admin-token";
 const VARS = {
   ENVIRONMENT: "development", // http://127.0.0.1 receivers
