@@ -49,19 +49,6 @@ function track(endpointId: string, startedAt: number, delta: 1 | -1) {
   else started.splice(started.indexOf(startedAt), 1);
   if (started.length > 0) inFlightByEndpoint.set(endpointId, started);
   else inFlightByEndpoint.delete(endpointId);
-  if (delta < 0) attemptEnded();
-}
-
-/** Settles when the next attempt in this isolate ends (a slot on its endpoint is free again). */
-const nextAttemptEnd = () => {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-};
-let nextEnd = nextAttemptEnd();
-function attemptEnded() {
-  nextEnd.resolve();
-  nextEnd = nextAttemptEnd();
 }
 
 /** Tenants in turn; within a tenant, the first item whose endpoint has room. */
@@ -83,9 +70,6 @@ function turnTaker<T extends Schedulable>(items: T[], perEndpoint: number) {
       return undefined;
     },
     rest: () => [...byTenant.values()].flat(),
-    /** Some item waits only for an endpoint whose attempts, in other batches, are all quick so far. */
-    waitsOnQuickEndpoint: (detachAfterMs: number, now: number) =>
-      [...byTenant.values()].some((queue) => queue.some((item) => endpointBusyFor(item.endpointId, now) < detachAfterMs)),
   };
 }
 
@@ -118,19 +102,7 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
   for (;;) {
     if (Date.now() >= options.startBy) stopped = true;
     for (let item: T | undefined; !stopped && running.size < options.connections && (item = turns.next()); ) start(item);
-    if (running.size === 0) {
-      // Everything left waits for endpoints that other batches of this isolate are busy with.
-      // If those attempts are quick, wait for one to end rather than sending the rest on a
-      // second later (a queue message and a row write each time): with many small batches at
-      // once (a short max_batch_timeout under load) that hand-off was most deliveries' path.
-      // An endpoint busy longer than detachAfterMs is a slow one: its deliveries go on as before.
-      const now = Date.now();
-      if (stopped || !turns.waitsOnQuickEndpoint(options.detachAfterMs, now)) break;
-      const wake = timer(Math.min(options.detachAfterMs, options.startBy - now));
-      await Promise.race([wake.done, nextEnd.promise]);
-      wake.cancel();
-      continue;
-    }
+    if (running.size === 0) break;
     const oldest = Math.min(...[...running.values()].map((r) => r.startedAt));
     const wake = timer(Math.min(oldest + options.detachAfterMs, stopped ? Infinity : options.startBy) - Date.now());
     await Promise.race([wake.done, ...[...running.values()].map((r) => r.done)]);
