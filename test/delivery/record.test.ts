@@ -71,7 +71,7 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
     await recordOutcomes(env.DB, [firstDone], HEALTH);
 
     // The same delivery again (already finished) next to a new one: the chunk's UPDATE changes
-    // one row of two, so the counters are recounted instead of added.
+    // one row of two, so only the qualifying row (the new one) is counted.
     await recordOutcomes(env.DB, [firstDone, outcome(hook.id, second.deliveryId, 500, { status: "failed" })], HEALTH);
 
     expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
