@@ -32,9 +32,10 @@ export interface RetentionRun {
 
 /**
  * The cron's retention step: deletes finished deliveries (success, failed, cancelled) and
- * events created before now − RETENTION_SECONDS, oldest first, in chunks of RETENTION_CHUNK.
- * Every chunk is a primary-key range: deliveries per webhook (webhook_id, id < cutoff id; the
- * ids are UUIDv7, so the cutoff is an id), events by id. A pending delivery is never deleted,
+ * events created before now − RETENTION_SECONDS in chunks of RETENTION_CHUNK.
+ * Every chunk is a primary-key range: deliveries per webhook (webhook_id, id < cutoff id, read in
+ * key order, so each webhook's oldest go first; the ids are UUIDv7, so the cutoff is an id), and
+ * events by id, oldest first. A pending delivery is never deleted,
  * nor its event. Events are deleted only once the old deliveries are gone (a run deleted less
  * than a full chunk of them), so what is left in the old key ranges is the few pending
  * deliveries, which the events' check reads instead of the whole log.
