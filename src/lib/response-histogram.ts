@@ -14,7 +14,8 @@ export function responseBucket(ms: number): number {
   return Math.min(LAST_BUCKET, Math.floor(2 * Math.log2(ms)) + 1);
 }
 
-const bucketBounds = (b: number): [number, number] => (b === 0 ? [0, 1] : [2 ** ((b - 1) / 2), 2 ** (b / 2)]);
+/** The [low, high) ms a bucket holds. */
+export const bucketBounds = (b: number): [number, number] => (b === 0 ? [0, 1] : [2 ** ((b - 1) / 2), 2 ** (b / 2)]);
 
 /** Adds `from` into `into` (and returns it). */
 export function mergeHistogram(into: Histogram, from: Histogram): Histogram {

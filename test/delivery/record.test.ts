@@ -77,6 +77,11 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
     expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
     await foldCounterDeltas(env.DB);
     expect(await storedCounters(hook.id)).toEqual({ delivery_count: 2, failure_count: 1 });
+    // The hourly statistics count each attempt once too: the duplicate is not an attempt made.
+    const hourly = await env.DB.prepare("SELECT sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(failed) AS failed FROM webhook_hourly_stats WHERE webhook_id = ?")
+      .bind(hook.id)
+      .first();
+    expect(hourly).toEqual({ attempts: 2, succeeded: 1, failed: 1 });
     const rows = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(hook.id).all();
     expect(rows.results).toEqual([
       { id: first.deliveryId, status: "success", attempts: 1 },

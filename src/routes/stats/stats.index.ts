@@ -50,12 +50,12 @@ const isoTime = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time,
 
 const StatsRange = z
   .object({
-    since: isoTime.optional().openapi({ description: "First hour (rounded down to its start); default 24 hours before until" }),
+    since: isoTime.optional().openapi({ description: "First hour (rounded down to its start); default: the 24 hours up to until, its own hour the last" }),
     until: isoTime.optional().openapi({ description: "Hours starting before this time; default now" }),
   })
   .transform((q, ctx) => {
     const until = q.until === undefined ? Date.now() : Date.parse(q.until);
-    const since = q.since === undefined ? until - 24 * HOUR_MS : Date.parse(q.since);
+    const since = q.since === undefined ? Math.ceil(until / HOUR_MS) * HOUR_MS - 24 * HOUR_MS : Date.parse(q.since);
     if (since >= until) ctx.addIssue({ code: "custom", path: ["since"], message: "since must be before until" });
     else if (until - Math.floor(since / HOUR_MS) * HOUR_MS > MAX_STATS_HOURS * HOUR_MS) {
       ctx.addIssue({ code: "custom", path: ["since"], message: `the range may span at most ${MAX_STATS_HOURS} hours (31 days)` });
