@@ -154,7 +154,9 @@ export const deliveries = sqliteTable(
  * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
  * failed counts of up to 100 recorded outcomes as JSON `{ webhookId: [finished, failed] }`,
  * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
- * The cron folds them into webhooks.delivery_count / failure_count and deletes them.
+ * The same row carries the chunk's hourly statistics (every attempt, finished or retried).
+ * The cron folds them into webhooks.delivery_count / failure_count and webhook_hourly_stats,
+ * and deletes them.
  * An INTEGER PRIMARY KEY (the rowid, no AUTOINCREMENT): one row write per insert.
  */
 export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
