@@ -24,6 +24,28 @@ export const HOURLY_STATS_RETENTION_MS = 396 * 24 * 60 * 60 * 1000;
  */
 const PUBLISH_MARGIN_MS = 5 * 60 * 1000;
 
+/*
+ * The chunks' statements. CROSS JOIN makes SQLite read webhooks first and seek each webhook's
+ * key range (webhook_id, id < cutoff): with a plain JOIN and no table statistics it scans the
+ * whole deliveries table instead (test/retention/retention.test.ts checks the plans).
+ */
+
+/** Up to a chunk of finished deliveries created before the cutoff id. */
+export const expiredDeliveries = (cutoffId: string) => sql`DELETE FROM deliveries WHERE (webhook_id, id) IN (
+    SELECT d.webhook_id, d.id FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${cutoffId}
+    WHERE d.status <> 'pending' LIMIT ${RETENTION_CHUNK})`;
+
+/** Up to a chunk of the oldest events created before the cutoff id, but none with a pending delivery created before pendingBound. */
+export const expiredEvents = (cutoffId: string, pendingBound: string) => sql`WITH still_pending AS (
+    SELECT d.event_id FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${pendingBound} WHERE d.status = 'pending')
+  DELETE FROM events WHERE id IN (
+    SELECT id FROM events WHERE id < ${cutoffId} AND id NOT IN (SELECT event_id FROM still_pending) ORDER BY id LIMIT ${RETENTION_CHUNK})`;
+
+/** Up to a chunk of hourly statistics rows of hours before `before`. */
+export const expiredHourlyStats = (before: number) => sql`DELETE FROM webhook_hourly_stats WHERE (webhook_id, hour) IN (
+    SELECT s.webhook_id, s.hour FROM webhooks w CROSS JOIN webhook_hourly_stats s ON s.webhook_id = w.id AND s.hour < ${before}
+    LIMIT ${RETENTION_CHUNK})`;
+
 export interface RetentionRun {
   deliveries: number;
   events: number;
@@ -48,9 +70,7 @@ export async function deleteExpired(env: Env, now = Date.now()): Promise<Retenti
 
   let caughtUp = false;
   for (let i = 0; i < DELIVERY_CHUNKS_PER_RUN && !caughtUp; i++) {
-    const { meta } = await db.run(sql`DELETE FROM deliveries WHERE (webhook_id, id) IN (
-        SELECT d.webhook_id, d.id FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${cutoffId}
-        WHERE d.status <> 'pending' LIMIT ${RETENTION_CHUNK})`);
+    const { meta } = await db.run(expiredDeliveries(cutoffId));
     run.deliveries += meta.changes;
     caughtUp = meta.changes < RETENTION_CHUNK;
   }
@@ -58,18 +78,13 @@ export async function deleteExpired(env: Env, now = Date.now()): Promise<Retenti
   if (caughtUp) {
     const pendingBound = firstTimeOrderedId(Math.max(0, cutoff + PUBLISH_MARGIN_MS));
     for (let i = 0; i < EVENT_CHUNKS_PER_RUN; i++) {
-      const { meta } = await db.run(sql`WITH still_pending AS (
-          SELECT d.event_id FROM webhooks w JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${pendingBound} WHERE d.status = 'pending')
-        DELETE FROM events WHERE id IN (
-          SELECT id FROM events WHERE id < ${cutoffId} AND id NOT IN (SELECT event_id FROM still_pending) ORDER BY id LIMIT ${RETENTION_CHUNK})`);
+      const { meta } = await db.run(expiredEvents(cutoffId, pendingBound));
       run.events += meta.changes;
       if (meta.changes < RETENTION_CHUNK) break;
     }
   }
 
-  const { meta } = await db.run(sql`DELETE FROM webhook_hourly_stats WHERE (webhook_id, hour) IN (
-      SELECT s.webhook_id, s.hour FROM webhooks w JOIN webhook_hourly_stats s ON s.webhook_id = w.id AND s.hour < ${now - HOURLY_STATS_RETENTION_MS}
-      LIMIT ${RETENTION_CHUNK})`);
+  const { meta } = await db.run(expiredHourlyStats(now - HOURLY_STATS_RETENTION_MS));
   run.hourlyStats = meta.changes;
   return run;
 }

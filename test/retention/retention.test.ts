@@ -2,7 +2,18 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newTimeOrderedId } from "../../src/lib/ids";
-import { DELIVERY_CHUNKS_PER_RUN, deleteExpired, HOURLY_STATS_RETENTION_MS, RETENTION_CHUNK } from "../../src/retention/retention";
+import { sql } from "drizzle-orm";
+import { database } from "../../src/db/client";
+import { firstTimeOrderedId } from "../../src/lib/ids";
+import {
+  DELIVERY_CHUNKS_PER_RUN,
+  deleteExpired,
+  expiredDeliveries,
+  expiredEvents,
+  expiredHourlyStats,
+  HOURLY_STATS_RETENTION_MS,
+  RETENTION_CHUNK,
+} from "../../src/retention/retention";
 import { createTenant, createWebhook, webhookBody, type Tenant } from "../helpers/harness";
 import { insertDelivery, worker } from "../helpers/delivery";
 
@@ -114,5 +125,14 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     expect(await deliveriesOf(hook.id, "failed")).toBe(1);
     // Hourly statistics are kept 13 months, whatever RETENTION_SECONDS says.
     expect(await count("SELECT count(*) AS n FROM webhook_hourly_stats WHERE webhook_id = ?", hook.id)).toBe(1);
+  });
+
+  it("reads each chunk as primary-key ranges per webhook, never a scan of deliveries, events or hourly rows", async () => {
+    const cutoff = firstTimeOrderedId(Date.now() - RETENTION_MS);
+    for (const statement of [expiredDeliveries(cutoff), expiredEvents(cutoff, cutoff), expiredHourlyStats(Date.now() - HOURLY_STATS_RETENTION_MS)]) {
+      const plan = (await database(env.DB).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${statement}`)).map((row) => row.detail);
+      expect(plan.filter((step) => /^SCAN (d|s|deliveries|events|webhook_hourly_stats)\b/.test(step)), plan.join("; ")).toEqual([]);
+      expect(plan.some((step) => /^SEARCH (d|s) USING PRIMARY KEY \(webhook_id=\? AND (id|hour)<\?\)/.test(step)), plan.join("; ")).toBe(true);
+    }
   });
 });
