@@ -35,11 +35,18 @@ export const expiredDeliveries = (cutoffId: string) => sql`DELETE FROM deliverie
     SELECT d.webhook_id, d.id FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${cutoffId}
     WHERE d.status <> 'pending' LIMIT ${RETENTION_CHUNK})`;
 
-/** Up to a chunk of the oldest events created before the cutoff id, but none with a pending delivery created before pendingBound. */
-export const expiredEvents = (cutoffId: string, pendingBound: string) => sql`WITH still_pending AS (
+/**
+ * Up to a chunk of the oldest events created before the cutoff id, but none with a pending
+ * delivery created before pendingBound, and none redelivered since the cutoff: a redelivery
+ * (POST /events/{id}/redeliver) makes new deliveries, with new ids, for an old event; once its
+ * last send (events.redelivered_at) is past the cutoff too, those are in the ranges checked.
+ */
+export const expiredEvents = (cutoffId: string, pendingBound: string, cutoff: number) => sql`WITH still_pending AS (
     SELECT d.event_id FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${pendingBound} WHERE d.status = 'pending')
   DELETE FROM events WHERE id IN (
-    SELECT id FROM events WHERE id < ${cutoffId} AND id NOT IN (SELECT event_id FROM still_pending) ORDER BY id LIMIT ${RETENTION_CHUNK})`;
+    SELECT id FROM events WHERE id < ${cutoffId} AND id NOT IN (SELECT event_id FROM still_pending)
+      AND coalesce(redelivered_at ->> '$[#-1]', 0) < ${cutoff}
+    ORDER BY id LIMIT ${RETENTION_CHUNK})`;
 
 /** Up to a chunk of hourly statistics rows of hours before `before`. */
 export const expiredHourlyStats = (before: number) => sql`DELETE FROM webhook_hourly_stats WHERE (webhook_id, hour) IN (
@@ -78,7 +85,7 @@ export async function deleteExpired(env: Env, now = Date.now()): Promise<Retenti
   if (caughtUp) {
     const pendingBound = firstTimeOrderedId(Math.max(0, cutoff + PUBLISH_MARGIN_MS));
     for (let i = 0; i < EVENT_CHUNKS_PER_RUN; i++) {
-      const { meta } = await db.run(expiredEvents(cutoffId, pendingBound));
+      const { meta } = await db.run(expiredEvents(cutoffId, pendingBound, cutoff));
       run.events += meta.changes;
       if (meta.changes < RETENTION_CHUNK) break;
     }

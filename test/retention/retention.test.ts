@@ -68,6 +68,9 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     )
       .bind(newTimeOrderedId(shared.createdAt + 1), tenant.id, other.id, shared.eventId, shared.createdAt + 1)
       .run();
+    // An old event redelivered a day ago: its new delivery (a new id) finished, but the event stays until that send is old too.
+    const redelivered = await insertDelivery(tenant, hook.id, { createdAt: Date.now() - old, status: "success" });
+    await env.DB.prepare("UPDATE events SET redelivered_at = json_array(?) WHERE id = ?").bind(Date.now() - DAY, redelivered.eventId).run();
     // Within the window: kept.
     const recent = await backdated(tenant, hook.id, 20, "success", RETENTION_MS - DAY);
     const recentEvent = await insertDelivery(tenant, other.id, { createdAt: Date.now() - RETENTION_MS + DAY, status: "failed" });
@@ -76,9 +79,9 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     // The bound: one run never deletes more than its chunks allow, and events wait until the old deliveries are gone.
     expect(first.deliveries).toBe(perRun);
     expect(first.events).toBe(0);
-    // What one run could not take is left for the next: here 201 old finished rows.
+    // What one run could not take is left for the next: here 202 old finished rows.
     const leftOld = (await deliveriesOf(hook.id, "success")) - recent.length + (await deliveriesOf(hook.id, "failed")) + (await deliveriesOf(other.id, "cancelled"));
-    expect(leftOld).toBeLessThanOrEqual(success.length + failed.length + cancelled.length + 1 - perRun);
+    expect(leftOld).toBeLessThanOrEqual(success.length + failed.length + cancelled.length + 2 - perRun);
 
     // Runs until caught up (other test files' rows share the database, so no exact count per run).
     let run = first;
@@ -94,10 +97,11 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     for (const row of [success[0], failed[0], cancelled.at(-1)!]) expect(await eventExists(row.event)).toBe(false);
     expect(await eventExists(pending.eventId)).toBe(true);
     expect(await eventExists(shared.eventId)).toBe(true);
+    expect(await eventExists(redelivered.eventId)).toBe(true);
     expect(await eventExists(recent[0].event)).toBe(true);
     expect(await eventExists(recentEvent.eventId)).toBe(true);
     const ownOldEvents = await count("SELECT count(*) AS n FROM events WHERE tenant_id = ? AND created_at < ?", tenant.id, Date.now() - RETENTION_MS);
-    expect(ownOldEvents).toBe(2); // the pending delivery's and the shared one's
+    expect(ownOldEvents).toBe(3); // the pending delivery's, the shared one's and the redelivered one
 
     // Once the pending delivery finishes, the next run takes it and its event.
     await env.DB.prepare("UPDATE deliveries SET status = 'success' WHERE webhook_id = ? AND id = ?").bind(hook.id, pending.deliveryId).run();
@@ -129,7 +133,7 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
 
   it("reads each chunk as primary-key ranges per webhook, never a scan of deliveries, events or hourly rows", async () => {
     const cutoff = firstTimeOrderedId(Date.now() - RETENTION_MS);
-    for (const statement of [expiredDeliveries(cutoff), expiredEvents(cutoff, cutoff), expiredHourlyStats(Date.now() - HOURLY_STATS_RETENTION_MS)]) {
+    for (const statement of [expiredDeliveries(cutoff), expiredEvents(cutoff, cutoff, Date.now() - RETENTION_MS), expiredHourlyStats(Date.now() - HOURLY_STATS_RETENTION_MS)]) {
       const plan = (await database(env.DB).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${statement}`)).map((row) => row.detail);
       expect(plan.filter((step) => /^SCAN (d|s|deliveries|events|webhook_hourly_stats)\b/.test(step)), plan.join("; ")).toEqual([]);
       expect(plan.some((step) => /^SEARCH (d|s) USING PRIMARY KEY \(webhook_id=\? AND (id|hour)<\?\)/.test(step)), plan.join("; ")).toBe(true);

@@ -40,6 +40,7 @@ const Stats = z
 const stats = createRoute({
   method: "get",
   path: "/api/v1/stats",
+  operationId: "getStats",
   tags: ["Support queries"],
   security: [{ apiKey: [] }],
   summary: "Counts by status and category, escalation rate, mean resolution time, mean rating, deliveries by status and in the last 24 hours",
@@ -78,6 +79,7 @@ const WebhookStats = z
 const getWebhookStats = createRoute({
   method: "get",
   path: "/api/v1/webhooks/{id}/stats",
+  operationId: "getWebhookStats",
   tags: ["Webhooks"],
   security: [{ apiKey: [] }],
   summary: "Hourly attempts, outcomes and response times of one webhook (default: the last 24 hours; at most 31 days)",
