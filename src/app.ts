@@ -19,6 +19,7 @@ import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
 import { eventRoutes } from "./routes/events/events.index";
 import { eventBatchRoutes } from "./routes/events/events.batch";
 import { catalogRoutes } from "./routes/catalog/catalog.index";
+import { statsRoutes } from "./routes/stats/stats.index";
 import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
@@ -103,6 +104,7 @@ export function createApp() {
   app.route("/", eventBatchRoutes);
   app.route("/", queryRoutes);
   app.route("/", catalogRoutes);
+  app.route("/", statsRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });

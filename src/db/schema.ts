@@ -163,14 +163,46 @@ export const deliveries = sqliteTable(
  * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
  * failed counts of up to 100 recorded outcomes as JSON `{ webhookId: [finished, failed] }`,
  * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
- * The cron folds them into webhooks.delivery_count / failure_count and deletes them.
+ * The same row carries the chunk's hourly statistics (every attempt, finished or retried).
+ * The cron folds them into webhooks.delivery_count / failure_count and webhook_hourly_stats,
+ * and deletes them.
  * An INTEGER PRIMARY KEY (the rowid, no AUTOINCREMENT): one row write per insert.
  */
 export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
   id: integer("id").primaryKey(),
   counts: text("counts", { mode: "json" }).$type<Record<string, [number, number]>>().notNull(),
+  /**
+   * The same outcomes by webhook and hour, for webhook_hourly_stats (folded in src/db/counters.ts):
+   * `[[webhookId, hour, attempts, succeeded, failed, histogram], ...]`. Null in rows that only
+   * correct the counters (a manual retry takes back a failure; what happened stays counted).
+   */
+  hourly: text("hourly", { mode: "json" }).$type<HourlyDeltaEntry[]>(),
   createdAt: integer("created_at").notNull(),
 });
+
+/** A sparse response-time histogram: bucket index (src/lib/response-histogram.ts) to attempts. */
+export type Histogram = Record<string, number>;
+/** One webhook's attempts in one hour (epoch ms of its start), as a counter-delta row carries them. */
+export type HourlyDeltaEntry = [webhookId: string, hour: number, attempts: number, succeeded: number, failed: number, histogram: Histogram];
+
+/**
+ * What each webhook's attempts did, by hour (the hour an attempt was made), folded by the cron
+ * from webhook_counter_deltas: the statistics outlive the delivery rows (RETENTION_SECONDS).
+ * attempts: HTTP attempts made; succeeded / failed: deliveries that attempt finished as success
+ * or failed (a retried attempt counts in attempts only); histogram: response times of every attempt.
+ */
+export const webhookHourlyStats = sqliteTable(
+  "webhook_hourly_stats",
+  {
+    webhookId: text("webhook_id").notNull(),
+    hour: integer("hour").notNull(),
+    attempts: integer("attempts").notNull(),
+    succeeded: integer("succeeded").notNull(),
+    failed: integer("failed").notNull(),
+    histogram: text("histogram", { mode: "json" }).$type<Histogram>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.webhookId, t.hour] })],
+);
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;

@@ -71,12 +71,17 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
     await recordOutcomes(env.DB, [firstDone], HEALTH);
 
     // The same delivery again (already finished) next to a new one: the chunk's UPDATE changes
-    // one row of two, so the counters are recounted instead of added.
+    // one row of two, so only the qualifying row (the new one) is counted.
     await recordOutcomes(env.DB, [firstDone, outcome(hook.id, second.deliveryId, 500, { status: "failed" })], HEALTH);
 
     expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
     await foldCounterDeltas(env.DB);
     expect(await storedCounters(hook.id)).toEqual({ delivery_count: 2, failure_count: 1 });
+    // The hourly statistics count each attempt once too: the duplicate is not an attempt made.
+    const hourly = await env.DB.prepare("SELECT sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(failed) AS failed FROM webhook_hourly_stats WHERE webhook_id = ?")
+      .bind(hook.id)
+      .first();
+    expect(hourly).toEqual({ attempts: 2, succeeded: 1, failed: 1 });
     const rows = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(hook.id).all();
     expect(rows.results).toEqual([
       { id: first.deliveryId, status: "success", attempts: 1 },

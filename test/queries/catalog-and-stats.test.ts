@@ -144,7 +144,10 @@ describe("GET /api/v1/stats", () => {
     expect(await stats(await createTenant())).toEqual({
       queries: { total: 0, by_status: { open: 0, escalated: 0, resolved: 0 }, by_category: {}, escalation_rate: 0, mean_resolution_time_seconds: null },
       feedback: { count: 0, mean_rating: null },
-      deliveries: { by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 } },
+      deliveries: {
+        by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 },
+        last_24h: { since: expect.any(String), attempts: 0, succeeded: 0, failed: 0, p50_response_ms: null, p95_response_ms: null },
+      },
     });
   });
 
@@ -185,7 +188,11 @@ describe("GET /api/v1/stats", () => {
         mean_resolution_time_seconds: Number(((r1 + r2) / 2).toFixed(1)),
       },
       feedback: { count: 3, mean_rating: 3.67 },
-      deliveries: { by_status: { pending: 0, success: 13, failed: 6, cancelled: 0 } },
+      deliveries: {
+        by_status: { pending: 0, success: 13, failed: 6, cancelled: 0 },
+        // One attempt each (no retries): the hourly statistics, folded or not, count the same.
+        last_24h: { since: expect.any(String), attempts: 19, succeeded: 13, failed: 6, p50_response_ms: expect.any(Number), p95_response_ms: expect.any(Number) },
+      },
     });
   });
 

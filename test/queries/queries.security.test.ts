@@ -100,7 +100,10 @@ describe("tenant isolation", () => {
     expect(await stats.json()).toEqual({
       queries: { total: 0, by_status: { open: 0, escalated: 0, resolved: 0 }, by_category: {}, escalation_rate: 0, mean_resolution_time_seconds: null },
       feedback: { count: 0, mean_rating: null },
-      deliveries: { by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 } },
+      deliveries: {
+        by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 },
+        last_24h: { since: expect.any(String), attempts: 0, succeeded: 0, failed: 0, p50_response_ms: null, p95_response_ms: null },
+      },
     });
   });
 
