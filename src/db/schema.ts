@@ -77,9 +77,11 @@ export const webhooks = sqliteTable(
 );
 
 /**
- * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
- * which drizzle-kit cannot express): the primary key is the table, so a row costs one
- * D1 row write and no secondary index entry. Their ids are UUIDv7 (time-ordered).
+ * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql):
+ * the primary key is the table, so a row costs one D1 row write and no secondary index
+ * entry. Their ids are UUIDv7 (time-ordered). drizzle-kit cannot declare such a table
+ * (drizzle-orm issue #408), so a later generated migration that rebuilds either table would
+ * drop the clause: test/db/schema.test.ts checks that both stay WITHOUT ROWID.
  */
 export const events = sqliteTable(
   "events",
@@ -165,7 +167,6 @@ export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
-export type EventRow = typeof events.$inferSelect;
 
 export const QUERY_STATUSES = ["open", "escalated", "resolved"] as const;
 export type QueryStatus = (typeof QUERY_STATUSES)[number];
