@@ -51,7 +51,11 @@ export async function published(tenant: Tenant, event: EventType, data = example
   return JSON.parse(text) as Published;
 }
 
-/** A webhook of the tenant pointing at the local receiver under `key`, scripted with `respond`. */
+/**
+ * A webhook of the tenant pointing at the local receiver under `key`, scripted with `respond`
+ * (test/setup/receiver.ts; default 200), subscribed to query.created unless `overrides` says
+ * otherwise (e.g. `{ events: GUIDE_EVENTS }`).
+ */
 export function receiverWebhook(tenant: Tenant, key: string, respond?: string, overrides: Record<string, unknown> = {}): Promise<WebhookCreated> {
   return createWebhook(tenant, webhookBody({ url: receiver.url(key, respond), events: ["query.created"], ...overrides }));
 }
