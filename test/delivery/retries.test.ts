@@ -13,6 +13,7 @@ import {
   makeDue,
   published,
   receiverWebhook,
+  setDueAt,
   storedDelivery,
   webhookView,
 } from "../helpers/delivery";
@@ -175,16 +176,24 @@ describe("the consumer, on hand-made batches", () => {
   });
 
   it("a job that arrives early does not attempt, and waits for the remaining time", async () => {
-    const { tenant, key, webhook, deliveryId } = await pendingDelivery("200", { nextAttemptAt: Date.now() + 1_500 });
+    const { tenant, key, webhook, deliveryId } = await pendingDelivery("200");
+    const dueAt = Date.now() + 30_000;
+    await setDueAt(deliveryId, dueAt);
+    const consumedAt = Date.now();
     const result = await consume([job(webhook.id, deliveryId)]);
     expect(result.explicitAcks).toEqual(["msg-1"]);
-    expect(result.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 0 }, delaySeconds: 2 }]);
+    expect(result.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 0 }, delaySeconds: expect.any(Number) }]);
+    // The time left when the consumer looked, in whole seconds rounded up: 30 unless this machine was slow.
+    const { delaySeconds } = result.sent[0];
+    expect(delaySeconds).toBeLessThanOrEqual(Math.ceil((dueAt - consumedAt) / 1000));
+    expect(delaySeconds).toBeGreaterThan(20);
     expect(await receiver.requests(key)).toEqual([]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "pending", attempts: 0 });
   });
 
   it("a job up to 500 ms early attempts", async () => {
-    const { tenant, webhook, deliveryId } = await pendingDelivery("200", { nextAttemptAt: Date.now() + 300 });
+    const { tenant, webhook, deliveryId } = await pendingDelivery("200");
+    await setDueAt(deliveryId, Date.now() + 300);
     const result = await consume([job(webhook.id, deliveryId)]);
     expect(result.explicitAcks).toEqual(["msg-1"]);
     expect(await deliveryDetail(tenant, webhook.id, deliveryId)).toMatchObject({ status: "success", attempts: 1 });

@@ -151,9 +151,12 @@ export async function insertDelivery(
   return { eventId, deliveryId, createdAt };
 }
 
+/** Sets when a pending delivery is due (epoch ms), straight in D1. */
+export const setDueAt = (deliveryId: string, dueAt: number) =>
+  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(dueAt, deliveryId).run();
+
 /** Makes a pending delivery due now, as if its retry delay had passed. */
-export const makeDue = (deliveryId: string) =>
-  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now(), deliveryId).run();
+export const makeDue = (deliveryId: string) => setDueAt(deliveryId, Date.now());
 
 export const job = (webhookId: string, ...deliveryIds: string[]): DeliveryJob => ({
   deliveries: deliveryIds.map((deliveryId) => ({ webhookId, deliveryId })),
