@@ -78,10 +78,11 @@ export const webhooks = sqliteTable(
 
 /**
  * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql):
- * the primary key is the table, so a row costs one D1 row write and no secondary index
- * entry. Their ids are UUIDv7 (time-ordered). drizzle-kit cannot declare such a table
- * (drizzle-orm issue #408), so a later generated migration that rebuilds either table would
- * drop the clause: test/db/schema.test.ts checks that both stay WITHOUT ROWID.
+ * the primary key is the table, so a delivery costs one D1 row write and no secondary index
+ * entry (an event: one more, in events_tenant, the event log's index). Their ids are UUIDv7
+ * (time-ordered). drizzle-kit cannot declare such a table (drizzle-orm issue #408), so a later
+ * generated migration that rebuilds either table would drop the clause: test/db/schema.test.ts
+ * checks that both stay WITHOUT ROWID.
  */
 export const events = sqliteTable(
   "events",
@@ -97,9 +98,17 @@ export const events = sqliteTable(
     queryId: text("query_id"),
     deliveriesScheduled: integer("deliveries_scheduled").notNull().default(0),
     createdAt: integer("created_at").notNull(),
+    /**
+     * When the event was sent again (POST /events/{id}/redeliver), epoch ms, JSON array: the
+     * new deliveries' ids start with these milliseconds, so the event's deliveries are found
+     * by key ranges of the tenant's webhooks without an index on deliveries.event_id.
+     */
+    redeliveredAt: text("redelivered_at", { mode: "json" }).$type<number[]>(),
   },
   // Partial indexes: events without an idempotency key or query cost no index write.
+  // events_tenant (the event log, GET /events) costs one index row per event, not per delivery.
   (t) => [
+    index("events_tenant").on(t.tenantId, t.id),
     uniqueIndex("events_idempotency").on(t.tenantId, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     index("events_query").on(t.queryId).where(sql`query_id IS NOT NULL`),
   ],
@@ -167,6 +176,7 @@ export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;
+export type EventRow = typeof events.$inferSelect;
 
 export const QUERY_STATUSES = ["open", "escalated", "resolved"] as const;
 export type QueryStatus = (typeof QUERY_STATUSES)[number];
