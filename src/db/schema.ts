@@ -77,10 +77,12 @@ export const webhooks = sqliteTable(
 );
 
 /**
- * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
- * which drizzle-kit cannot express): the primary key is the table, so a delivery costs one
- * D1 row write and no secondary index entry (an event: one more, in events_tenant, the
- * event log's index). Their ids are UUIDv7 (time-ordered).
+ * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql):
+ * the primary key is the table, so a delivery costs one D1 row write and no secondary index
+ * entry (an event: one more, in events_tenant, the event log's index). Their ids are UUIDv7
+ * (time-ordered). drizzle-kit cannot declare such a table (drizzle-orm issue #408), so a later
+ * generated migration that rebuilds either table would drop the clause: test/db/schema.test.ts
+ * checks that both stay WITHOUT ROWID.
  */
 export const events = sqliteTable(
   "events",

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectError, uniqueKey, type Tenant } from "../helpers/harness";
+import { receiverWebhook } from "../helpers/delivery";
 import {
   backdate,
   bodies,
@@ -10,7 +11,6 @@ import {
   GUIDE_EXAMPLES,
   guideKeys,
   received,
-  receiverWebhook,
   resolve,
   settledDeliveries,
   TEXTS,
@@ -96,7 +96,7 @@ describe("GET /api/v1/event-types", () => {
   it("each example publishes (202) and is delivered as given; the schema's required fields are enforced", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("examples");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const types = await eventTypes(tenant);
 
     for (const t of types) {
@@ -119,7 +119,7 @@ describe("GET /api/v1/event-types", () => {
   it("what a query's lifecycle delivers validates against the served schemas", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("lifecycle");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const schemas = Object.fromEntries((await eventTypes(tenant)).map((t) => [t.type, t.schema]));
 
     const q = await createQuery(tenant, { query: TEXTS.chargedTwice });
@@ -153,9 +153,9 @@ describe("GET /api/v1/stats", () => {
 
   it("exact figures for a known set of queries, ratings and deliveries", async () => {
     const tenant = await createTenant();
-    await receiverWebhook(tenant, uniqueKey("ok"));
+    await receiverWebhook(tenant, uniqueKey("ok"), "200", { events: GUIDE_EVENTS });
     // 4xx is permanent: each query.created to this webhook fails after one attempt.
-    await receiverWebhook(tenant, uniqueKey("refuses"), ["query.created"], "400");
+    await receiverWebhook(tenant, uniqueKey("refuses"), "400");
 
     const technical = await createQuery(tenant, { query: TEXTS.crash });
     const billing = await createQuery(tenant, { query: TEXTS.chargedTwice });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectError, uniqueKey } from "../helpers/harness";
+import { receiverWebhook } from "../helpers/delivery";
 import {
   act,
   bodies,
@@ -8,12 +9,12 @@ import {
   getQuery,
   listQueries,
   received,
-  receiverWebhook,
   resolve,
   settledDeliveries,
   storedCounts,
   storedQuery,
   TEXTS,
+  GUIDE_EVENTS,
 } from "../helpers/queries";
 
 describe("authentication", () => {
@@ -52,7 +53,7 @@ describe("tenant isolation", () => {
   it("tenant B gets 404 on A's query for get, escalate, resolve and feedback, and changes nothing", async () => {
     const [a, b] = [await createTenant(), await createTenant()];
     const aKey = uniqueKey("a");
-    await receiverWebhook(a, aKey);
+    await receiverWebhook(a, aKey, "200", { events: GUIDE_EVENTS });
     const open = await createQuery(a, { query: TEXTS.crash });
     const resolvedQ = await createQuery(a, { query: TEXTS.chargedTwice });
     await resolve(a, resolvedQ.id);
@@ -118,8 +119,8 @@ describe("tenant isolation", () => {
   it("events of one tenant's queries reach only that tenant's webhooks", async () => {
     const [a, b] = [await createTenant(), await createTenant()];
     const [aKey, bKey] = [uniqueKey("a"), uniqueKey("b")];
-    await receiverWebhook(a, aKey);
-    await receiverWebhook(b, bKey);
+    await receiverWebhook(a, aKey, "200", { events: GUIDE_EVENTS });
+    await receiverWebhook(b, bKey, "200", { events: GUIDE_EVENTS });
 
     const qa = await createQuery(a, { query: TEXTS.crash });
     const qb = await createQuery(b, { query: TEXTS.chargedTwice });
