@@ -1,4 +1,5 @@
 import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { Env } from "./env";
 
@@ -8,6 +9,8 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     db: Database;
+    /** The parsed vars (src/config.ts), set first on every /api/* request. */
+    config: Config;
     /** Set by tenantAuth on every tenant route. */
     tenantId: string;
     /** The id of the API key the request came with (tenant routes); rate limits count per key. */

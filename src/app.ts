@@ -6,6 +6,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { ZodError } from "zod";
 import type { AppEnv } from "./app-env";
+import { MisconfiguredError, parseConfig, reportMisconfiguration } from "./config";
 import { database } from "./db/client";
 import { LIMITS } from "./env";
 import { loggableError } from "./lib/error-log";
@@ -88,6 +89,14 @@ export function createApp() {
     c.set("db", database(c.env.DB));
     await next();
   });
+  // The vars, parsed once per request before anything reads them: a deployment with a bad var
+  // answers 503 misconfigured naming it on every API route (the document and /docs still load).
+  app.use("/api/*", async (c, next) => {
+    const parsed = parseConfig(c.env);
+    if (!parsed.ok) throw parsed.error;
+    c.set("config", parsed.config);
+    await next();
+  });
   app.use(
     "/api/*",
     bodyLimit({
@@ -141,6 +150,10 @@ export function createApp() {
   app.onError((error, c) => {
     if (error instanceof ApiError) return renderError(c, error);
     if (error instanceof HTTPException) return renderError(c, fromHttpException(error));
+    if (error instanceof MisconfiguredError) {
+      reportMisconfiguration("fetch", error);
+      return renderError(c, new ApiError("misconfigured", error.message));
+    }
     console.error(JSON.stringify({ request_id: c.var.requestId, ...loggableError(error) }));
     return renderError(c, new ApiError("internal_error", "Internal error; quote the request id when reporting it"));
   });

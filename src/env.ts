@@ -43,7 +43,7 @@ export interface Env {
   AUTH_FAILURE_RATE_LIMITER?: RateLimit;
 }
 
-/** The delivery policy: the guide's values are the defaults, vars may override them. */
+/** The delivery policy: the guide's values are the defaults, vars may override them (src/config.ts). */
 export interface DeliveryPolicy {
   maxAttempts: number;
   backoffBaseSeconds: number;
@@ -78,52 +78,9 @@ export const LIMITS = {
 };
 
 /**
- * How long one consumer batch keeps starting attempts. A batch that stops early hands its
- * unstarted deliveries to a new job, so retries and other tenants' jobs waiting behind it on
- * the queue get their turn.
- */
-export const consumerAttemptBudgetMs = (env: Env) => positiveNumber(env.CONSUMER_ATTEMPT_BUDGET_SECONDS, 10) * 1000;
-
-/** See SLOW_ATTEMPT_MS: the line between the fast and the slow lane. */
-export const slowAttemptMs = (env: Env) => positiveNumber(env.SLOW_ATTEMPT_MS, 500);
-
-/** Endpoint health: when a failing webhook is disabled (Svix's rule: 5 days of failures). */
-export const autoDisablePolicy = (env: Env) => ({
-  afterFailures: Math.floor(positiveNumber(env.AUTO_DISABLE_AFTER_FAILURES, 50)),
-  minMs: positiveNumber(env.AUTO_DISABLE_MIN_SECONDS, 432_000) * 1000,
-});
-
-/** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
-export const sweepGraceMs = (env: Env) => positiveNumber(env.SWEEP_GRACE_SECONDS, 120) * 1000;
-
-/** Finished deliveries and events older than this are deleted by the cron (src/retention/retention.ts). */
-export const retentionMs = (env: Env) => positiveNumber(env.RETENTION_SECONDS, 2_592_000) * 1000;
-
-/** Per-tenant quotas (403 quota_exceeded): live webhooks per tenant, subscribed webhooks per published event. */
-export const maxWebhooksPerTenant = (env: Env) => Math.floor(positiveNumber(env.MAX_WEBHOOKS_PER_TENANT, 100));
-export const maxFanoutPerEvent = (env: Env) => Math.floor(positiveNumber(env.MAX_FANOUT_PER_EVENT, 1000));
-
-function positiveNumber(raw: string | undefined, fallback: number): number {
-  const value = Number(raw);
-  return raw !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-/**
  * The waits between attempts of a webhook without its own retry_schedule_seconds: with the
  * guide's policy [1, 2] (3 attempts, 1 s then 2 s), in general base·2^(n−1) for each retry.
  */
 export function defaultRetrySchedule(policy: DeliveryPolicy): number[] {
   return Array.from({ length: policy.maxAttempts - 1 }, (_, n) => policy.backoffBaseSeconds * 2 ** n);
-}
-
-export function deliveryPolicy(env: Env): DeliveryPolicy {
-  return {
-    maxAttempts: Math.floor(positiveNumber(env.DELIVERY_MAX_ATTEMPTS, GUIDE_DELIVERY_POLICY.maxAttempts)),
-    backoffBaseSeconds: positiveNumber(env.DELIVERY_BACKOFF_BASE_SECONDS, GUIDE_DELIVERY_POLICY.backoffBaseSeconds),
-    timeoutMs: positiveNumber(env.DELIVERY_TIMEOUT_MS, GUIDE_DELIVERY_POLICY.timeoutMs),
-  };
-}
-
-export function isProduction(env: Env): boolean {
-  return (env.ENVIRONMENT ?? "production") !== "development";
 }

@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { autoDisablePolicy, consumerAttemptBudgetMs, sweepGraceMs, defaultRetrySchedule, deliveryPolicy, isProduction, LIMITS, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
+import { requireSecretKeys, type Config } from "../config";
+import { defaultRetrySchedule, LIMITS, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
@@ -109,10 +110,10 @@ async function loadEventData(db: Database, eventIds: string[]): Promise<Map<stri
 const SIGNING_KEY_CACHE_SIZE = 10_000;
 const signingKeyCache = new Map<string, Promise<CryptoKey>>();
 
-function signingKey(sealed: string, env: Env): Promise<CryptoKey> {
+function signingKey(sealed: string, keys: Config["secrets"]): Promise<CryptoKey> {
   let key = signingKeyCache.get(sealed);
   if (!key) {
-    key = decryptSecret(sealed, env).then(importSigningKey);
+    key = decryptSecret(sealed, keys).then(importSigningKey);
     key.catch(() => signingKeyCache.delete(sealed));
     if (signingKeyCache.size >= SIGNING_KEY_CACHE_SIZE) signingKeyCache.delete(signingKeyCache.keys().next().value!);
     signingKeyCache.set(sealed, key);
@@ -149,8 +150,8 @@ const notAttempted = (error: string): AttemptResult => ({
 const message = (error: unknown) => (error as Error)?.message ?? String(error);
 
 /** Everything that can refuse a delivery before its request, as a failed result (never a throw). */
-async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts, env: Env) {
-  const verdict = checkWebhookUrl(row.url!, { production: isProduction(env), maxLength: LIMITS.maxUrlLength });
+async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts, config: Config) {
+  const verdict = checkWebhookUrl(row.url!, { production: config.production, maxLength: LIMITS.maxUrlLength });
   if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
   let body: BodyParts;
   try {
@@ -161,7 +162,7 @@ async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyPa
   try {
     // The previous secret signs too while its overlap lasts (see signedRequest).
     const previous = row.previous_secret_encrypted && (row.previous_secret_expires_at ?? 0) > Date.now() ? row.previous_secret_encrypted : null;
-    const [current, previousKey] = await Promise.all([signingKey(row.secret_encrypted!, env), previous ? signingKey(previous, env) : null]);
+    const [current, previousKey] = await Promise.all([signingKey(row.secret_encrypted!, config.secrets), previous ? signingKey(previous, config.secrets) : null]);
     return { body, keys: { current, previous: previousKey } };
   } catch {
     return { refused: notAttempted("Signing secret cannot be decrypted (check SECRET_ENCRYPTION_KEY and SECRET_ENCRYPTION_KEY_PREVIOUS)") };
@@ -169,7 +170,7 @@ async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyPa
 }
 
 interface AttemptContext {
-  env: Env;
+  config: Config;
   policy: DeliveryPolicy;
   defaultSchedule: number[];
   slowMs: number;
@@ -177,7 +178,7 @@ interface AttemptContext {
 }
 
 async function attempt(row: DueDelivery, ctx: AttemptContext): Promise<AttemptOutcome> {
-  const prepared = await prepare(row, ctx.buildBody, ctx.env);
+  const prepared = await prepare(row, ctx.buildBody, ctx.config);
   const result = prepared.refused ?? (await attemptDelivery({ webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKeys: prepared.keys }, prepared.body, ctx.policy.timeoutMs));
   const schedule = row.retry_schedule ? (JSON.parse(row.retry_schedule) as number[]) : ctx.defaultSchedule;
   return {
@@ -283,11 +284,14 @@ function withinDataBudget(attempts: Attempt[]) {
  *    job the moment its attempt is recorded;
  * 5. sends on every delivery it did not attempt (later, elsewhere, or in a new job), and
  *    acks the batch. If D1 fails, the whole batch is retried; the rows keep it exact.
+ * Without SECRET_ENCRYPTION_KEY nothing can be signed: that throws MisconfiguredError before
+ * any row is touched, and the entry retries the batch (src/index.ts).
  */
-export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, ctx: ExecutionContext, usage: Usage = newUsage("queue")): Promise<void> {
+export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, config: Config, ctx: ExecutionContext, usage: Usage = newUsage("queue")): Promise<void> {
+  requireSecretKeys(config);
   const lane = laneOfQueue(batch.queue);
   const db = database(env.DB);
-  const policy = deliveryPolicy(env);
+  const policy = config.delivery;
   const now = Date.now();
   const refs = [...new Map(batch.messages.flatMap((m) => m.body.deliveries).map((r) => [r.deliveryId, r])).values()];
   const planned = plan(refs, await loadDeliveries(db, refs), lane, now);
@@ -295,12 +299,12 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const budget = withinDataBudget(limited.ready);
   const data = budget.fits.length > 0 ? await loadEventData(db, budget.eventIds) : new Map<string, string>();
 
-  const attemptContext = { env, policy, defaultSchedule: defaultRetrySchedule(policy), slowMs: slowAttemptMs(env), buildBody: bodyBuilder(data) };
-  const recorder = outcomeRecorder(env, autoDisablePolicy(env));
+  const attemptContext = { config, policy, defaultSchedule: defaultRetrySchedule(policy), slowMs: config.slowAttemptMs, buildBody: bodyBuilder(data) };
+  const recorder = outcomeRecorder(env, config.autoDisable);
   const ended = { succeeded: 0, failed: 0 };
   const run = await runFairly(
     budget.fits,
-    { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: attemptContext.slowMs, startBy: now + consumerAttemptBudgetMs(env) },
+    { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: attemptContext.slowMs, startBy: now + config.consumerAttemptBudgetMs },
     async (a) => {
       usage.subrequests++;
       const outcome = await attempt(a.row, attemptContext);
@@ -325,7 +329,7 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
-  if (later.length > 0) await postpone(db, later, sweepGraceMs(env));
+  if (later.length > 0) await postpone(db, later, config.sweepGraceMs);
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
   for (const message of batch.messages) message.ack();

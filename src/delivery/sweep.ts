@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { database } from "../db/client";
-import { sweepGraceMs, type Env } from "../env";
+import type { Config } from "../config";
+import type { Env } from "../env";
 import { firstTimeOrderedId } from "../lib/ids";
 import { enqueueDeliveries } from "./enqueue";
 import type { DeliveryRef } from "./job";
@@ -22,8 +23,8 @@ const SWEEP_WINDOW_MS = 9 * 24 * 60 * 60 * 1000;
  * Deliveries of a disabled tenant are left alone: their jobs keep coming back on their own
  * while they wait (the consumer's TENANT_DISABLED_RETRY_MS), and a re-enqueue would add a job each run.
  */
-export async function sweepLostDeliveries(env: Env, now = Date.now()): Promise<number> {
-  const claimed = await database(env.DB).all<DeliveryRef>(claimLostDeliveries(now, sweepGraceMs(env)));
+export async function sweepLostDeliveries(env: Env, config: Config, now = Date.now()): Promise<number> {
+  const claimed = await database(env.DB).all<DeliveryRef>(claimLostDeliveries(now, config.sweepGraceMs));
   if (claimed.length > 0) await enqueueDeliveries(env, claimed);
   return claimed.length;
 }

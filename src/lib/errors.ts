@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   idempotency_key_reused: 422,
   internal_error: 500,
+  misconfigured: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

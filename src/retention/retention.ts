@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { database } from "../db/client";
-import { retentionMs, type Env } from "../env";
+import type { Config } from "../config";
+import type { Env } from "../env";
 import { firstTimeOrderedId } from "../lib/ids";
 
 /**
@@ -69,9 +70,9 @@ export interface RetentionRun {
  * than a full chunk of them), so what is left in the old key ranges is the few pending
  * deliveries, which the events' check reads instead of the whole log.
  */
-export async function deleteExpired(env: Env, now = Date.now()): Promise<RetentionRun> {
+export async function deleteExpired(env: Env, config: Config, now = Date.now()): Promise<RetentionRun> {
   const db = database(env.DB);
-  const cutoff = now - retentionMs(env);
+  const cutoff = now - config.retentionMs;
   const cutoffId = firstTimeOrderedId(Math.max(0, cutoff));
   const run: RetentionRun = { deliveries: 0, events: 0, hourlyStats: 0 };
 

@@ -76,6 +76,15 @@ export const serverError = {
   ]),
 } as const;
 
+/** Any /api route of a deployment whose vars or secrets are wrong or missing (src/config.ts): the message names them. */
+export const misconfiguredError = {
+  503: errorResponse(
+    "misconfigured: the deployment's configuration is wrong or incomplete; the message names the variable (an operator must fix it, retrying will not help until then)",
+    ["misconfigured", 'Deployment misconfigured: DELIVERY_MAX_ATTEMPTS must be a whole number greater than 0, got "3x"'],
+    ["misconfigured", "Deployment misconfigured: SECRET_ENCRYPTION_KEY is not set (webhook secrets cannot be sealed or opened)"],
+  ),
+} as const;
+
 /** 404 with one example per kind of resource the route looks up ("Webhook", "Delivery", ...). */
 export const notFoundOf = (...what: [string, ...string[]]) =>
   ({
@@ -132,6 +141,7 @@ export function withSharedResponses(route: DocumentedRoute) {
     ...(route.path.startsWith("/api/") ? sentBodyErrors : {}),
     ...(secured ? { 401: authErrors[401], 429: authErrors[429] } : {}),
     ...serverError,
+    ...(route.path.startsWith("/api/") ? misconfiguredError : {}),
   };
   route.responses = { ...shared, ...route.responses };
 }

@@ -5,7 +5,8 @@ import { attemptDelivery } from "../delivery/attempt";
 import { deliveryBody } from "../delivery/payload";
 import { recordOutcomes } from "../delivery/record";
 import { importSigningKey, type SigningKeys } from "../delivery/signing";
-import { autoDisablePolicy, deliveryPolicy, type Env } from "../env";
+import { requireSecretKeys, type Config } from "../config";
+import type { Env } from "../env";
 import { TEST_EVENT_TYPE } from "../events/catalog";
 import { decryptSecret } from "../lib/crypto";
 import { notFound } from "../lib/errors";
@@ -76,8 +77,8 @@ export async function getDelivery(db: Database, tenantId: string, webhookId: str
 }
 
 /** The webhook's signing keys, the previous secret's while its rotation overlap lasts. */
-async function webhookSigningKeys(webhook: WebhookRow, env: Env, now: number): Promise<SigningKeys> {
-  const open = async (sealed: string) => importSigningKey(await decryptSecret(sealed, env));
+async function webhookSigningKeys(webhook: WebhookRow, secrets: Config["secrets"], now: number): Promise<SigningKeys> {
+  const open = async (sealed: string) => importSigningKey(await decryptSecret(sealed, secrets));
   const previous = webhook.previousSecretEncrypted && (webhook.previousSecretExpiresAt ?? 0) > now ? webhook.previousSecretEncrypted : null;
   const [current, previousKey] = await Promise.all([open(webhook.secretEncrypted), previous ? open(previous) : null]);
   return { current, previous: previousKey };
@@ -89,18 +90,19 @@ const TEST_EVENT_DATA = { message: "This is a test event from hr-intel-webhooks"
  * POST /webhooks/{id}/test: one signed attempt right now, no retries, logged (and counted)
  * like any delivery so it shows up in the delivery log.
  */
-export async function testWebhook(db: Database, env: Env, tenantId: string, webhookId: string) {
+export async function testWebhook(db: Database, env: Env, config: Config, tenantId: string, webhookId: string) {
+  const secrets = requireSecretKeys(config);
   const webhook = await findWebhook(db, tenantId, webhookId);
   const now = Date.now();
   const event = { id: newTimeOrderedId(now), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
   const delivery = { id: newTimeOrderedId(now), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
   await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
 
-  const signingKeys = await webhookSigningKeys(webhook, env, now);
+  const signingKeys = await webhookSigningKeys(webhook, secrets, now);
   const body = deliveryBody(event, webhook.id);
-  const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKeys }, body, deliveryPolicy(env).timeoutMs);
+  const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKeys }, body, config.delivery.timeoutMs);
   const status = result.class === "success" ? "success" : "failed";
-  await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }], autoDisablePolicy(env));
+  await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }], config.autoDisable);
   return {
     success: status === "success",
     status_code: result.statusCode,

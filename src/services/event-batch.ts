@@ -2,6 +2,7 @@ import { and, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events } from "../db/schema";
 import { nestedDeeperThan } from "../delivery/payload";
+import type { Config } from "../config";
 import { LIMITS, type Env } from "../env";
 import { ApiError } from "../lib/errors";
 import { formatTime } from "../lib/time";
@@ -26,7 +27,7 @@ export interface BatchItem {
  * made by the same request replays that event's result (replayed: true), as a single publish
  * would. Results are in the order of the request.
  */
-export async function publishEventBatch(db: Database, env: Env, tenantId: string, items: BatchItem[], retried = false): Promise<PublishResult[]> {
+export async function publishEventBatch(db: Database, env: Env, config: Config, tenantId: string, items: BatchItem[], retried = false): Promise<PublishResult[]> {
   assertDeliverable(items);
   assertDistinctKeys(items);
   const hashes = await Promise.all(items.map((item) => (item.idempotencyKey ? requestHash(item.type, item.data) : null)));
@@ -36,11 +37,11 @@ export async function publishEventBatch(db: Database, env: Env, tenantId: string
   );
   let stored: PublishResult[] = [];
   try {
-    stored = fresh.length > 0 ? (await publishEvents(env, tenantId, fresh))! : [];
+    stored = fresh.length > 0 ? (await publishEvents(env, config, tenantId, fresh))! : [];
   } catch (error) {
     // A concurrent publish took one of the keys (the unique index refused the whole batch):
     // once more, and its event is then a replay (or a refusal, if it was another request).
-    if (!retried && !(error instanceof ApiError) && fresh.some((f) => f.idempotencyKey)) return publishEventBatch(db, env, tenantId, items, true);
+    if (!retried && !(error instanceof ApiError) && fresh.some((f) => f.idempotencyKey)) return publishEventBatch(db, env, config, tenantId, items, true);
     throw error;
   }
   const byIndex = new Map(fresh.map((f, k) => [f.index, stored[k]]));

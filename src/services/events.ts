@@ -6,7 +6,8 @@ import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
 import { canonicalJson } from "../delivery/canonical-json";
 import { nestedDeeperThan } from "../delivery/payload";
-import { LIMITS, maxFanoutPerEvent, type Env } from "../env";
+import type { Config } from "../config";
+import { LIMITS, type Env } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { stringifyJsonExactly } from "../lib/exact-json";
@@ -97,13 +98,13 @@ export interface StateChange {
  * The events take the change's time, so an event's created_at equals the timestamp in
  * the resource it reports on.
  */
-export async function publishEvents(env: Env, tenantId: string, specs: EventSpec[], change?: StateChange): Promise<PublishResult[] | null> {
+export async function publishEvents(env: Env, config: Config, tenantId: string, specs: EventSpec[], change?: StateChange): Promise<PublishResult[] | null> {
   for (const spec of specs) assertDeliverable(spec.data);
   const now = change?.at ?? Date.now();
   // Sorted so that events of one publish keep their order under the time-ordered key.
   const ids = specs.map(() => newTimeOrderedId(now)).sort();
   const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE id = ${ids[0]})`;
-  const limit = maxFanoutPerEvent(env);
+  const limit = config.maxFanoutPerEvent;
   const statements = specs.flatMap((spec, i) =>
     eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`, {
       limit,
@@ -164,18 +165,19 @@ export const requestHash = (type: string, data: Record<string, unknown>) => sha2
 export async function publishEvent(
   db: Database,
   env: Env,
+  config: Config,
   tenantId: string,
   type: string,
   data: Record<string, unknown>,
   options: Pick<EventSpec, "idempotencyKey" | "queryId"> = {},
 ): Promise<PublishResult> {
   const key = options.idempotencyKey;
-  if (!key) return (await publishEvents(env, tenantId, [{ type, data, ...options }]))![0];
+  if (!key) return (await publishEvents(env, config, tenantId, [{ type, data, ...options }]))![0];
   const hash = await requestHash(type, data);
   const earlier = await findByIdempotencyKey(db, tenantId, key, hash);
   if (earlier) return earlier;
   try {
-    const [published] = (await publishEvents(env, tenantId, [{ type, data, ...options, requestHash: hash }]))!;
+    const [published] = (await publishEvents(env, config, tenantId, [{ type, data, ...options, requestHash: hash }]))!;
     return published;
   } catch (error) {
     // A concurrent publish with the same Idempotency-Key won the unique index.
@@ -246,7 +248,7 @@ function redeliveryProblems(named: string[], found: Pick<WebhookRow, "id" | "isA
  * pending deliveries (only if that time was recorded), then the jobs are enqueued; if the
  * enqueue fails the outbox sweep sends them.
  */
-export async function redeliverEvent(db: Database, env: Env, tenantId: string, eventId: string, webhookIds?: string[]): Promise<RedeliverResult> {
+export async function redeliverEvent(db: Database, env: Env, config: Config, tenantId: string, eventId: string, webhookIds?: string[]): Promise<RedeliverResult> {
   if (!isUuid(eventId)) throw notFound("Event");
   const candidates = webhookIds
     ? and(eq(webhooks.tenantId, tenantId), inArray(webhooks.id, webhookIds.filter(isUuid)))
@@ -258,7 +260,7 @@ export async function redeliverEvent(db: Database, env: Env, tenantId: string, e
   if (!event) throw notFound("Event");
   const problems = webhookIds ? redeliveryProblems(webhookIds, targets, event.type) : [];
   if (problems.length > 0) throw new ApiError("validation_failed", `webhook_ids: ${problems.map((p) => p.message).join("; ")}`, problems);
-  const limit = maxFanoutPerEvent(env);
+  const limit = config.maxFanoutPerEvent;
   if (targets.length > limit) throw fanoutExceeded(limit);
   if ((event.redeliveredAt ?? []).length >= MAX_REDELIVERIES_PER_EVENT) throw tooManyRedeliveries();
   const result = { event_id: event.id, event: event.type, enqueued: true };

@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { isCursorRequest, pageOf, type Page, type PageRequest } from "./paging";
 import type { Database } from "../db/client";
 import { events, feedback, queries, type FeedbackRow, type QueryRow, type QueryStatus } from "../db/schema";
+import type { Config } from "../config";
 import type { Env } from "../env";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
@@ -68,7 +69,7 @@ async function recentQueryCount(db: Database, tenantId: string, userId: string, 
 }
 
 /** Stores and triages a query, and publishes query.created (and query.escalated if triage escalates) atomically with it. */
-export async function createQuery(db: Database, env: Env, tenantId: string, input: NewQuery, agent: TriageAgent = ruleBasedTriage) {
+export async function createQuery(db: Database, env: Env, config: Config, tenantId: string, input: NewQuery, agent: TriageAgent = ruleBasedTriage) {
   const now = Date.now();
   const triage = await agent.triage({
     query: input.query,
@@ -96,7 +97,7 @@ export async function createQuery(db: Database, env: Env, tenantId: string, inpu
   };
   const specs = [event("query.created", row, createdData(row))];
   if (triage.escalate) specs.push(event("query.escalated", row, escalatedData(row)));
-  const published = await publishEvents(env, tenantId, specs, { statement: db.insert(queries).values(row), at: now });
+  const published = await publishEvents(env, config, tenantId, specs, { statement: db.insert(queries).values(row), at: now });
   return { ...queryView(row), events: published! };
 }
 
@@ -115,6 +116,7 @@ export async function findQuery(db: Database, tenantId: string, id: string): Pro
 async function transition(
   db: Database,
   env: Env,
+  config: Config,
   current: QueryRow,
   from: QueryStatus[],
   changes: Partial<QueryRow>,
@@ -126,7 +128,7 @@ async function transition(
     .update(queries)
     .set(changes)
     .where(and(eq(queries.id, current.id), eq(queries.tenantId, current.tenantId), inArray(queries.status, from)));
-  const published = await publishEvents(env, current.tenantId, [eventFor(next)], { statement: update, at });
+  const published = await publishEvents(env, config, current.tenantId, [eventFor(next)], { statement: update, at });
   if (!published) throw new ApiError("conflict", "The query changed state concurrently; reload it and try again");
   return { ...queryView(next), events: published };
 }
@@ -135,33 +137,33 @@ function refuse(message: string): never {
   throw new ApiError("conflict", message);
 }
 
-export async function escalateQuery(db: Database, env: Env, tenantId: string, id: string, reason: string) {
+export async function escalateQuery(db: Database, env: Env, config: Config, tenantId: string, id: string, reason: string) {
   const q = await findQuery(db, tenantId, id);
   if (q.status === "resolved") refuse("A resolved query cannot be escalated");
   if (q.status === "escalated") refuse("The query is already escalated");
   const now = Date.now();
   const changes = { status: "escalated" as const, escalated: true, escalationReason: reason, escalatedAt: now };
-  return transition(db, env, q, ["open"], changes, now, (next) => event("query.escalated", next, escalatedData(next)));
+  return transition(db, env, config, q, ["open"], changes, now, (next) => event("query.escalated", next, escalatedData(next)));
 }
 
-export async function resolveQuery(db: Database, env: Env, tenantId: string, id: string, response: string) {
+export async function resolveQuery(db: Database, env: Env, config: Config, tenantId: string, id: string, response: string) {
   const q = await findQuery(db, tenantId, id);
   if (q.status === "resolved") refuse("The query is already resolved");
   const now = Date.now();
   // Seconds from creation, to a tenth (the guide's 330.5).
   const resolutionTimeSeconds = Math.round((now - q.createdAt) / 100) / 10;
   const changes = { status: "resolved" as const, response, resolvedAt: now, resolutionTimeSeconds };
-  return transition(db, env, q, ["open", "escalated"], changes, now, (next) => event("query.resolved", next, resolvedData(next)));
+  return transition(db, env, config, q, ["open", "escalated"], changes, now, (next) => event("query.resolved", next, resolvedData(next)));
 }
 
-export async function addFeedback(db: Database, env: Env, tenantId: string, id: string, rating: number, feedbackText: string | null) {
+export async function addFeedback(db: Database, env: Env, config: Config, tenantId: string, id: string, rating: number, feedbackText: string | null) {
   const q = await findQuery(db, tenantId, id);
   if (q.status === "open") refuse("Feedback is accepted only after the query was resolved or escalated");
   const row: FeedbackRow = { id: newId(), tenantId, queryId: q.id, rating, feedbackText, createdAt: Date.now() };
   // The unique index on query_id makes "once per query" hold even under concurrent requests.
   const insert = sql`INSERT OR IGNORE INTO ${feedback} (id, tenant_id, query_id, rating, feedback_text, created_at)
     VALUES (${row.id}, ${tenantId}, ${q.id}, ${rating}, ${feedbackText}, ${row.createdAt})`;
-  const published = await publishEvents(env, tenantId, [event("feedback.received", q, feedbackData(q, row))], { statement: insert, at: row.createdAt });
+  const published = await publishEvents(env, config, tenantId, [event("feedback.received", q, feedbackData(q, row))], { statement: insert, at: row.createdAt });
   if (!published) refuse("Feedback was already given for this query");
   return { id: row.id, query_id: q.id, rating, feedback_text: feedbackText, created_at: formatTime(row.createdAt), events: published };
 }

@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import { database, type Database } from "../db/client";
+import type { Config } from "../config";
 import type { Env } from "../env";
 import { decryptSecret, encryptionKeyId, encryptSecret, sealedKeyId } from "../lib/crypto";
 
@@ -49,10 +50,10 @@ function withoutParameters(error: unknown): Error {
 }
 
 /** The new value of one sealed column: re-sealed under the current key if movable, else as it was. */
-async function resealedValue(value: string, keys: KeyIds, env: Env): Promise<string> {
+async function resealedValue(value: string, keys: KeyIds, secrets: Config["secrets"]): Promise<string> {
   const named = sealedKeyId(value);
   const isMovable = named === null || named === keys.previousId;
-  return isMovable ? encryptSecret(await decryptSecret(value, env), env) : value;
+  return isMovable ? encryptSecret(await decryptSecret(value, secrets), secrets) : value;
 }
 
 /** Drizzle errors with their bound parameters dropped (see withoutParameters). */
@@ -72,14 +73,14 @@ const loadChunk = (db: Database, keys: KeyIds, now: number) =>
   );
 
 /** A row's new values; throws if a value to move opens with neither key. */
-async function resealRow(row: SealedRow, keys: KeyIds, env: Env, now: number) {
+async function resealRow(row: SealedRow, keys: KeyIds, secrets: Config["secrets"], now: number) {
   const overlapOver = row.previous_secret_encrypted !== null && (row.previous_secret_expires_at ?? 0) <= now;
-  const previous = row.previous_secret_encrypted === null || overlapOver ? null : await resealedValue(row.previous_secret_encrypted, keys, env);
+  const previous = row.previous_secret_encrypted === null || overlapOver ? null : await resealedValue(row.previous_secret_encrypted, keys, secrets);
   return {
     id: row.id,
     was: row.secret_encrypted,
     was_previous: row.previous_secret_encrypted,
-    secret: await resealedValue(row.secret_encrypted, keys, env),
+    secret: await resealedValue(row.secret_encrypted, keys, secrets),
     previous,
     expires: previous === null ? null : row.previous_secret_expires_at,
   };
@@ -105,10 +106,11 @@ async function writeChunk(db: Database, updates: Awaited<ReturnType<typeof resea
  * A previous secret whose overlap has ended is dropped rather than re-sealed. A rotation
  * between the read and the write wins. Logs ids and counts, never a value or a key.
  */
-export async function resealSecrets(env: Env, now = Date.now()): Promise<ResealResult> {
-  if (!env.SECRET_ENCRYPTION_KEY) return { keyId: null, resealed: 0, undecryptable: [] };
-  const currentId = await encryptionKeyId(env.SECRET_ENCRYPTION_KEY);
-  const previousKeyId = env.SECRET_ENCRYPTION_KEY_PREVIOUS ? await encryptionKeyId(env.SECRET_ENCRYPTION_KEY_PREVIOUS) : null;
+export async function resealSecrets(env: Env, config: Config, now = Date.now()): Promise<ResealResult> {
+  const secrets = config.secrets;
+  if (!secrets.SECRET_ENCRYPTION_KEY) return { keyId: null, resealed: 0, undecryptable: [] };
+  const currentId = await encryptionKeyId(secrets.SECRET_ENCRYPTION_KEY);
+  const previousKeyId = secrets.SECRET_ENCRYPTION_KEY_PREVIOUS ? await encryptionKeyId(secrets.SECRET_ENCRYPTION_KEY_PREVIOUS) : null;
   const keys = { currentId, previousId: previousKeyId === currentId ? null : previousKeyId };
   const db = database(env.DB);
 
@@ -116,7 +118,7 @@ export async function resealSecrets(env: Env, now = Date.now()): Promise<ResealR
   const undecryptable: string[] = [];
   for (const row of await loadChunk(db, keys, now)) {
     try {
-      updates.push(await resealRow(row, keys, env, now));
+      updates.push(await resealRow(row, keys, secrets, now));
     } catch {
       undecryptable.push(row.id);
     }

@@ -3,7 +3,8 @@ import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
-import { defaultRetrySchedule, deliveryPolicy, isProduction, LIMITS, maxWebhooksPerTenant, type Env } from "../env";
+import { requireSecretKeys, type Config } from "../config";
+import { defaultRetrySchedule, LIMITS } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
@@ -47,13 +48,13 @@ export function webhookView(row: WebhookRow, defaultSchedule: number[]) {
   };
 }
 
-export const defaultScheduleOf = (env: Env) => defaultRetrySchedule(deliveryPolicy(env));
+export const defaultScheduleOf = (config: Config) => defaultRetrySchedule(config.delivery);
 
 /** Only the creation and rotation responses carry secret_key. */
-const webhookWithSecret = (row: WebhookRow, env: Env, secretKey: string) => ({ ...webhookView(row, defaultScheduleOf(env)), secret_key: secretKey });
+const webhookWithSecret = (row: WebhookRow, config: Config, secretKey: string) => ({ ...webhookView(row, defaultScheduleOf(config)), secret_key: secretKey });
 
-function acceptedUrl(env: Env, raw: string): string {
-  const verdict = checkWebhookUrl(raw.trim(), { production: isProduction(env), maxLength: LIMITS.maxUrlLength });
+function acceptedUrl(config: Config, raw: string): string {
+  const verdict = checkWebhookUrl(raw.trim(), { production: config.production, maxLength: LIMITS.maxUrlLength });
   if (!verdict.ok) throw new ApiError("unsafe_url", `Webhook URL refused: ${verdict.reason}`, [{ field: "url", message: verdict.reason }]);
   return verdict.url;
 }
@@ -82,24 +83,25 @@ async function insertWithinQuota(db: Database, limit: number, row: typeof webhoo
   return stored;
 }
 
-export async function createWebhook(db: Database, env: Env, tenantId: string, input: WebhookInput) {
-  const url = acceptedUrl(env, input.url);
+export async function createWebhook(db: Database, config: Config, tenantId: string, input: WebhookInput) {
+  const secrets = requireSecretKeys(config);
+  const url = acceptedUrl(config, input.url);
   const secretKey = randomToken(SECRET_PREFIX);
   const now = Date.now();
-  const row = await insertWithinQuota(db, maxWebhooksPerTenant(env), {
+  const row = await insertWithinQuota(db, config.maxWebhooksPerTenant, {
     id: newId(),
     tenantId,
     url,
     events: input.events,
     description: input.description ?? null,
-    secretEncrypted: await encryptSecret(secretKey, env),
+    secretEncrypted: await encryptSecret(secretKey, secrets),
     isActive: input.is_active ?? true,
     retrySchedule: input.retry_schedule_seconds ?? null,
     rateLimitPerSecond: input.rate_limit_per_second ?? null,
     createdAt: now,
     updatedAt: now,
   });
-  return webhookWithSecret(row, env, secretKey);
+  return webhookWithSecret(row, config, secretKey);
 }
 
 const ownedBy = (tenantId: string, id: string) =>
@@ -117,14 +119,14 @@ export async function findWebhook(db: Database, tenantId: string, id: string): P
 }
 
 /** GET /webhooks/{id}: the webhook with its current counters. */
-export async function getWebhook(db: Database, env: Env, tenantId: string, id: string) {
+export async function getWebhook(db: Database, config: Config, tenantId: string, id: string) {
   if (!isUuid(id)) throw notFound("Webhook");
   const [row] = await db.select(withCounters).from(webhooks).where(ownedBy(tenantId, id)).limit(1);
   if (!row) throw notFound("Webhook");
-  return webhookView(row, defaultScheduleOf(env));
+  return webhookView(row, defaultScheduleOf(config));
 }
 
-export async function listWebhooks(db: Database, env: Env, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
+export async function listWebhooks(db: Database, config: Config, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
   const filter = and(
     eq(webhooks.tenantId, tenantId),
     isNull(webhooks.deletedAt),
@@ -142,7 +144,7 @@ export async function listWebhooks(db: Database, env: Env, tenantId: string, pag
     deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
     failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
   });
-  const defaultSchedule = defaultScheduleOf(env);
+  const defaultSchedule = defaultScheduleOf(config);
   return { items: rows.map((row) => webhookView(counted(row), defaultSchedule)), total };
 }
 
@@ -168,11 +170,11 @@ const REENABLED = {
   failingSince: unlessActive(webhooks.failingSince, null),
 };
 
-export async function updateWebhook(db: Database, env: Env, tenantId: string, id: string, input: Partial<WebhookInput>) {
+export async function updateWebhook(db: Database, config: Config, tenantId: string, id: string, input: Partial<WebhookInput>) {
   const existing = await findWebhook(db, tenantId, id);
   const now = Date.now();
   const changes: Partial<typeof webhooks.$inferInsert> = { updatedAt: now };
-  if (input.url !== undefined) changes.url = acceptedUrl(env, input.url);
+  if (input.url !== undefined) changes.url = acceptedUrl(config, input.url);
   if (input.events !== undefined) changes.events = input.events;
   if (input.description !== undefined) changes.description = input.description;
   if (input.is_active !== undefined) changes.isActive = input.is_active;
@@ -183,7 +185,7 @@ export async function updateWebhook(db: Database, env: Env, tenantId: string, id
   const [[row]] =
     input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, id, now)]) : [await update];
   if (!row) throw notFound("Webhook");
-  return webhookView(row, defaultScheduleOf(env));
+  return webhookView(row, defaultScheduleOf(config));
 }
 
 export async function deleteWebhook(db: Database, tenantId: string, id: string): Promise<void> {
@@ -206,10 +208,11 @@ export const MAX_ROTATION_OVERLAP_SECONDS = 604_800;
  * drops the older secret. One UPDATE, which reads the current secret in the row itself, so
  * concurrent rotations each move the secret they replace.
  */
-export async function rotateWebhookSecret(db: Database, env: Env, tenantId: string, id: string, overlapSeconds: number) {
+export async function rotateWebhookSecret(db: Database, config: Config, tenantId: string, id: string, overlapSeconds: number) {
+  const secrets = requireSecretKeys(config);
   const existing = await findWebhook(db, tenantId, id);
   const secretKey = randomToken(SECRET_PREFIX);
-  const sealed = await encryptSecret(secretKey, env);
+  const sealed = await encryptSecret(secretKey, secrets);
   const now = Date.now();
   const keepPrevious = overlapSeconds > 0;
   const [row] = await db
@@ -223,5 +226,5 @@ export async function rotateWebhookSecret(db: Database, env: Env, tenantId: stri
     .where(ownedBy(tenantId, existing.id))
     .returning(withCounters);
   if (!row) throw notFound("Webhook");
-  return { ...webhookWithSecret(row, env, secretKey), previous_secret_expires_at: formatOptionalTime(row.previousSecretExpiresAt) };
+  return { ...webhookWithSecret(row, config, secretKey), previous_secret_expires_at: formatOptionalTime(row.previousSecretExpiresAt) };
 }

@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { createHmac } from "node:crypto";
 import { env } from "cloudflare:workers";
+import { loadConfig } from "../../src/config";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
 import { decryptSecret, encryptionKeyId, encryptSecret, toBase64 } from "../../src/lib/crypto";
@@ -29,7 +30,7 @@ function keyChange() {
 
 type Keys = ReturnType<typeof keyChange>["during"];
 
-const reseal = (keys: Partial<Keys>, now?: number) => resealSecrets({ ...env, ...keys }, now);
+const reseal = (keys: Partial<Keys>, now?: number) => resealSecrets(env, loadConfig({ ...env, ...keys }), now);
 
 /** A webhook created while `keys` were configured, pointing at the receiver under `key`. */
 async function webhookUnder(keys: { SECRET_ENCRYPTION_KEY: string }, tenant: Tenant, key: string): Promise<WebhookCreated> {
@@ -198,7 +199,7 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
       },
     });
 
-    expect(await resealSecrets({ ...env, ...keys.during, DB: metered })).toMatchObject({ resealed: RESEAL_CHUNK_SIZE });
+    expect(await resealSecrets({ ...env, DB: metered }, loadConfig({ ...env, ...keys.during }))).toMatchObject({ resealed: RESEAL_CHUNK_SIZE });
     expect(statements.map((s) => s.trim().split(/\s+/)[0])).toEqual(["SELECT", "UPDATE"]);
     expect(await reseal(keys.during)).toMatchObject({ resealed: count - RESEAL_CHUNK_SIZE });
     expect(await reseal(keys.during)).toMatchObject({ resealed: 0 });
@@ -234,7 +235,7 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
     });
 
     let error: Error | undefined;
-    await resealSecrets({ ...env, ...keys.during, DB: failingWrites }).catch((e: Error) => (error = e));
+    await resealSecrets({ ...env, DB: failingWrites }, loadConfig({ ...env, ...keys.during })).catch((e: Error) => (error = e));
     expect(error?.message).toBe("Re-sealing webhook secrets failed: D1_ERROR: Network connection lost.");
     expect(await sealedOf(webhook.id)).toEqual(before);
     // What the next run will do is unchanged: it moves the webhook.

@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { env } from "cloudflare:workers";
+import { loadConfig } from "../../src/config";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { meterD1, newUsage } from "../../src/lib/usage";
@@ -59,7 +60,7 @@ describe("POST /api/v1/events/batch", () => {
     const queue = recordingQueue();
     const items = Array.from({ length: 100 }, (_, i) => ({ type: "query.created", data: created(`q-${i}`).data }));
 
-    const results = await publishEventBatch(database(meterD1(env.DB, usage)), { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: queue.queue }, tenant.id, items);
+    const results = await publishEventBatch(database(meterD1(env.DB, usage)), { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id, items);
 
     expect(results).toHaveLength(100);
     expect(usage.d1_round_trips).toBe(1);

@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { loadConfig } from "../../src/config";
 import { describe, expect, it } from "vitest";
 import { database } from "../../src/db/client";
 import { sendJobs } from "../../src/delivery/enqueue";
@@ -195,7 +196,7 @@ describe("publishEvent cost", () => {
       const usage = newUsage("test");
       const db = meterD1(env.DB, usage);
       const queue = recordingQueue();
-      const result = await publishEvent(database(db), { ...env, DB: db, DELIVERY_QUEUE: queue.queue }, tenant.id, "query.created", exampleData("query.created"), {
+      const result = await publishEvent(database(db), { ...env, DB: db, DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id, "query.created", exampleData("query.created"), {
         idempotencyKey,
       });
       return { result, roundTrips: usage.d1_round_trips, queue };

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { classifyAttempt, deliveryVerdict } from "../../src/delivery/retry-policy";
-import { defaultRetrySchedule, deliveryPolicy, GUIDE_DELIVERY_POLICY } from "../../src/env";
+import { parseConfig } from "../../src/config";
+import { defaultRetrySchedule, GUIDE_DELIVERY_POLICY } from "../../src/env";
 import { createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
 import {
   consume,
@@ -334,11 +335,12 @@ describe("retry policy", () => {
     });
   });
 
-  it("defaults to the guide's 3 attempts, 1 s then 2 s, 10 s per attempt; bad overrides fall back", () => {
-    expect(deliveryPolicy({} as never)).toEqual({ maxAttempts: 3, backoffBaseSeconds: 1, timeoutMs: 10_000 });
+  it("defaults to the guide's 3 attempts, 1 s then 2 s, 10 s per attempt; bad overrides are refused by name, not replaced", () => {
+    expect(parseConfig({})).toMatchObject({ ok: true, config: { delivery: { maxAttempts: 3, backoffBaseSeconds: 1, timeoutMs: 10_000 } } });
     expect(GUIDE_DELIVERY_POLICY).toEqual({ maxAttempts: 3, backoffBaseSeconds: 1, timeoutMs: 10_000 });
-    const bad = { DELIVERY_MAX_ATTEMPTS: "0", DELIVERY_BACKOFF_BASE_SECONDS: "-1", DELIVERY_TIMEOUT_MS: "soon" };
-    expect(deliveryPolicy(bad as never)).toEqual(GUIDE_DELIVERY_POLICY);
+    const bad = parseConfig({ DELIVERY_MAX_ATTEMPTS: "0", DELIVERY_BACKOFF_BASE_SECONDS: "-1", DELIVERY_TIMEOUT_MS: "soon" });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error.variables).toEqual(["DELIVERY_MAX_ATTEMPTS", "DELIVERY_BACKOFF_BASE_SECONDS", "DELIVERY_TIMEOUT_MS"]);
     const policy = GUIDE_DELIVERY_POLICY;
     expect(defaultRetrySchedule(policy)).toEqual([1, 2]);
     expect([1, 2, 3].map((n) => deliveryVerdict(defaultRetrySchedule(policy), { class: "retryable" }, n))).toEqual([

@@ -1,5 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { loadConfig } from "../../src/config";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { sweepLostDeliveries } from "../../src/delivery/sweep";
@@ -68,7 +69,7 @@ describe("outbox: a refused enqueue", () => {
   it("publishEvent returns enqueued=false instead of throwing", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey());
-    const result = await publishEvent(database(env.DB), { ...env, DELIVERY_QUEUE: refusingQueue }, tenant.id, "query.created", exampleData("query.created"));
+    const result = await publishEvent(database(env.DB), { ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), tenant.id, "query.created", exampleData("query.created"));
     expect(result).toMatchObject({ event: "query.created", deliveries_scheduled: 1, enqueued: false, replayed: false });
     enqueueFailureLogged();
     const { results } = await env.DB.prepare("SELECT status FROM deliveries WHERE webhook_id = ?").bind(webhook.id).all();
@@ -89,7 +90,7 @@ describe("sweepLostDeliveries", () => {
     const tooOld = await insertDelivery(tenant, webhook.id, { createdAt: now - 10 * 24 * 60 * MINUTE }); // the window is 9 days
     const queue = recordingQueue();
 
-    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, now);
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, loadConfig(env), now);
 
     expect(queue.refs().filter((r) => r.webhookId === webhook.id)).toEqual([{ webhookId: webhook.id, deliveryId: lost.deliveryId, attempt: 0 }]);
     expect((await storedDelivery(lost.deliveryId))!.next_attempt_at).toBe(now);
@@ -105,7 +106,7 @@ describe("sweepLostDeliveries", () => {
     const ours = (refs: DeliveryRef[]) => refs.filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId);
 
     // The first run claims it, but its enqueue is refused: the job is lost again.
-    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: refusingQueue }, now);
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), now);
     expect((await storedDelivery(lost.deliveryId))!).toMatchObject({ status: "pending", next_attempt_at: now });
     enqueueFailureLogged();
 
@@ -113,12 +114,12 @@ describe("sweepLostDeliveries", () => {
     // which would claim (and postpone) every other test's pending deliveries.
     await backdate(lost.deliveryId, MINUTE);
     const nextMinute = recordingQueue();
-    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: nextMinute.queue }, now);
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: nextMinute.queue }, loadConfig(env), now);
     expect(ours(nextMinute.refs())).toEqual([]);
 
     await backdate(lost.deliveryId, MINUTE + 1);
     const afterGrace = recordingQueue();
-    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: afterGrace.queue }, now);
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: afterGrace.queue }, loadConfig(env), now);
     expect(ours(afterGrace.refs())).toEqual([lost.deliveryId]);
   });
 
@@ -129,7 +130,7 @@ describe("sweepLostDeliveries", () => {
     const late = await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 11_000 });
     await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 9_000 });
     const queue = recordingQueue();
-    await sweepLostDeliveries({ ...env, SWEEP_GRACE_SECONDS: "10", DELIVERY_QUEUE: queue.queue }, now);
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, loadConfig({ ...env, SWEEP_GRACE_SECONDS: "10" }), now);
     expect(queue.refs().filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId)).toEqual([late.deliveryId]);
   });
 });

@@ -1,5 +1,6 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { loadConfig } from "../../src/config";
 import { describe, expect, it } from "vitest";
 import { newTimeOrderedId } from "../../src/lib/ids";
 import { sql } from "drizzle-orm";
@@ -75,7 +76,7 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     const recent = await backdated(tenant, hook.id, 20, "success", RETENTION_MS - DAY);
     const recentEvent = await insertDelivery(tenant, other.id, { createdAt: Date.now() - RETENTION_MS + DAY, status: "failed" });
 
-    const first = await deleteExpired(env);
+    const first = await deleteExpired(env, loadConfig(env));
     // The bound: one run never deletes more than its chunks allow, and events wait until the old deliveries are gone.
     expect(first.deliveries).toBe(perRun);
     expect(first.events).toBe(0);
@@ -85,7 +86,7 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
 
     // Runs until caught up (other test files' rows share the database, so no exact count per run).
     let run = first;
-    for (let i = 0; i < 10 && (run.deliveries > 0 || run.events > 0); i++) run = await deleteExpired(env);
+    for (let i = 0; i < 10 && (run.deliveries > 0 || run.events > 0); i++) run = await deleteExpired(env, loadConfig(env));
 
     expect(await deliveriesOf(hook.id, "failed")).toBe(0);
     expect(await deliveriesOf(other.id, "cancelled")).toBe(0);
@@ -105,7 +106,7 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
 
     // Once the pending delivery finishes, the next run takes it and its event.
     await env.DB.prepare("UPDATE deliveries SET status = 'success' WHERE webhook_id = ? AND id = ?").bind(hook.id, pending.deliveryId).run();
-    await deleteExpired(env);
+    await deleteExpired(env, loadConfig(env));
     expect(await eventExists(pending.eventId)).toBe(false);
     expect(await eventExists(shared.eventId)).toBe(true);
   });

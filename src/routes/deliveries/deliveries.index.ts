@@ -196,7 +196,7 @@ export const deliveryRoutes = new OpenAPIHono<AppEnv>()
     const { id, delivery_id } = c.req.valid("param");
     return c.json(await getDelivery(c.var.db, c.var.tenantId, id, delivery_id), 200);
   })
-  .openapi(test, async (c) => c.json(await testWebhook(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id), 200))
+  .openapi(test, async (c) => c.json(await testWebhook(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id), 200))
   .openapi(retry, async (c) => {
     const { id, delivery_id } = c.req.valid("param");
     return c.json(await retryDelivery(c.var.db, c.env, c.var.tenantId, id, delivery_id), 202);

@@ -217,12 +217,12 @@ export const eventRoutes = new OpenAPIHono<AppEnv>()
   .openapi(redeliver, async (c) => {
     // The body is optional: without one, every subscribed active webhook.
     const webhookIds = (c.req.valid("json") as { webhook_ids?: string[] } | undefined)?.webhook_ids;
-    return c.json(await redeliverEvent(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id, webhookIds), 202);
+    return c.json(await redeliverEvent(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id, webhookIds), 202);
   })
   .openapi(publish, async (c) => {
   const { event } = c.req.valid("json");
   // Stored and delivered: the body as sent (big integers digit for digit), whose shape the validator checked.
   const { data } = exactBody<{ data: Record<string, unknown> }>(c);
   const idempotencyKey = c.req.valid("header")["idempotency-key"];
-  return c.json(await publishEvent(c.var.db, c.env, c.var.tenantId, event, data, { idempotencyKey }), 202);
+  return c.json(await publishEvent(c.var.db, c.env, c.var.config, c.var.tenantId, event, data, { idempotencyKey }), 202);
 });

@@ -21,5 +21,5 @@ const health = createRoute({
 
 export const healthRoutes = new OpenAPIHono<AppEnv>().openapi(health, (c) => {
   if (c.env.DEV_RUN_ID) c.header("X-Dev-Run", c.env.DEV_RUN_ID);
-  return c.json({ status: "ok" as const, environment: c.env.ENVIRONMENT ?? "production" }, 200);
+  return c.json({ status: "ok" as const, environment: c.var.config.production ? ("production" as const) : ("development" as const) }, 200);
 });
