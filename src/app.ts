@@ -1,20 +1,15 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
-import type { ZodError } from "zod";
 import type { AppEnv } from "./app-env";
 import { MisconfiguredError, parseConfig, reportMisconfiguration } from "./config";
 import { database } from "./db/client";
 import { LIMITS } from "./env";
 import { loggableError } from "./lib/error-log";
-import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
-import { exactJsonBody } from "./middleware/exact-json-body";
-import { apiKeyRateLimit, testEndpointRateLimit } from "./middleware/rate-limit";
+import { ApiError, type ErrorCode } from "./lib/errors";
 import { requestLog } from "./middleware/request-log";
-import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
 import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
@@ -27,6 +22,7 @@ import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
 import { withSharedResponses } from "./routes/common.schemas";
+import { createRouter, createTenantRouter } from "./routes/router";
 
 const OPENAPI_DESCRIPTION = [
   "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
@@ -44,16 +40,6 @@ function renderError(c: Context<AppEnv>, error: ApiError) {
   return c.json({ error: body }, error.status, error.headers);
 }
 
-function zodFields(error: ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({ field: issue.path.join(".") || "(body)", message: issue.message }));
-}
-
-/** Validation failures of any request part become one 422 shape naming the fields. */
-function validationError(error: ZodError): ApiError {
-  const fields = zodFields(error);
-  return new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
-}
-
 /** Hono's own HTTP errors (malformed JSON, a body that is not JSON, ...) mapped onto our codes. */
 const HTTP_EXCEPTIONS: Partial<Record<number, [ErrorCode, string]>> = {
   400: ["invalid_json", "Request body is not valid JSON"],
@@ -67,11 +53,7 @@ function fromHttpException(error: HTTPException): ApiError {
 }
 
 export function createApp() {
-  const app = new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error as ZodError);
-    },
-  });
+  const app = createRouter();
 
   app.use(requestId({ headerName: "X-Request-Id" }));
   app.use(requestLog);
@@ -106,28 +88,20 @@ export function createApp() {
       },
     }),
   );
-  app.use("/api/v1/*", async (c, next) => {
-    const path = c.req.path;
-    if (path === "/api/v1/health" || path.startsWith("/api/v1/admin/")) return next();
-    return tenantAuth(c, next);
-  });
-  // After tenantAuth, which names the API key they count per (admin and health routes have none).
-  app.use("/api/v1/*", apiKeyRateLimit);
-  app.use("/api/v1/webhooks/:id/test", testEndpointRateLimit);
-  // Every JSON body is read by one reader, after authentication: the admin route, whose token
-  // is checked by route middleware, runs exactJsonBody there, after adminAuth.
-  app.use("/api/v1/*", async (c, next) => (c.req.path.startsWith("/api/v1/admin/") ? next() : exactJsonBody(c, next)));
-
+  // Open, and admin (adminAuth, then exactJsonBody, per route): mounted before the tenant router,
+  // whose middleware would otherwise ask them for an API key (src/routes/router.ts).
   app.route("/", healthRoutes);
   app.route("/", adminRoutes);
-  app.route("/", apiKeyRoutes);
-  app.route("/", webhookRoutes);
-  app.route("/", deliveryRoutes);
-  app.route("/", eventRoutes);
-  app.route("/", eventBatchRoutes);
-  app.route("/", queryRoutes);
-  app.route("/", catalogRoutes);
-  app.route("/", statsRoutes);
+  const tenantRoutes = createTenantRouter()
+    .route("/", apiKeyRoutes)
+    .route("/", webhookRoutes)
+    .route("/", deliveryRoutes)
+    .route("/", eventRoutes)
+    .route("/", eventBatchRoutes)
+    .route("/", queryRoutes)
+    .route("/", catalogRoutes)
+    .route("/", statsRoutes);
+  app.route("/", tenantRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
