@@ -1,4 +1,4 @@
-import type { OpenAPIHono, RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { Env } from "./env";
@@ -20,5 +20,5 @@ export interface AppEnv {
   };
 }
 
-export type AppRouter = OpenAPIHono<AppEnv>;
+/** A handler typed by its route (x.handlers.ts): its request parts and the responses it may give. */
 export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppEnv>;

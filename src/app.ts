@@ -14,7 +14,6 @@ import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
 import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
 import { eventRoutes } from "./routes/events/events.index";
-import { eventBatchRoutes } from "./routes/events/events.batch";
 import { catalogRoutes } from "./routes/catalog/catalog.index";
 import { statsRoutes } from "./routes/stats/stats.index";
 import { docsRoutes } from "./routes/docs/docs.index";
@@ -88,20 +87,9 @@ export function createApp() {
       },
     }),
   );
-  // Open, and admin (adminAuth, then exactJsonBody, per route): mounted before the tenant router,
-  // whose middleware would otherwise ask them for an API key (src/routes/router.ts).
   app.route("/", healthRoutes);
-  app.route("/", adminRoutes);
-  const tenantRoutes = createTenantRouter()
-    .route("/", apiKeyRoutes)
-    .route("/", webhookRoutes)
-    .route("/", deliveryRoutes)
-    .route("/", eventRoutes)
-    .route("/", eventBatchRoutes)
-    .route("/", queryRoutes)
-    .route("/", catalogRoutes)
-    .route("/", statsRoutes);
-  app.route("/", tenantRoutes);
+  app.route("/", adminRoutes); // adminAuth, then exactJsonBody, on each route
+  app.route("/", createTenantRouter(apiKeyRoutes, webhookRoutes, deliveryRoutes, eventRoutes, queryRoutes, catalogRoutes, statsRoutes));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });

@@ -26,20 +26,19 @@ export function createRouter() {
 }
 
 /**
- * The router of every route a tenant calls with its API key: authentication (tenantAuth sets
+ * One router for every route a tenant calls with its API key: authentication (tenantAuth sets
  * tenantId and apiKeyId), then the per-key rate limits, then the one JSON body reader, in that
- * order (a body is read only for an authenticated caller within its limits).
- *
- * Hono runs a mounted router's middleware on every request whose path matches it, also those
- * its own routes do not serve, hence the /api/v1/* scope (an unknown /api/v1 path answers 401
- * without a key, as before; /openapi.json and /docs stay open). Health and admin routes are
- * mounted before this router in app.ts: their handlers answer first and end the chain.
+ * order (a body is read only for an authenticated caller within its limits), applied by .use()
+ * to the paths these routers serve. Hono runs a mounted router's middleware on every request
+ * whose path matches it, also those no route of it serves: scoped to a wildcard, it would ask
+ * /api/v1/health and the admin routes (adminAuth) for an API key, and turn their 405s into 401s.
  */
-export function createTenantRouter() {
+export function createTenantRouter(...routers: OpenAPIHono<AppEnv>[]) {
   const router = createRouter();
-  router.use("/api/v1/*", tenantAuth);
-  router.use("/api/v1/*", apiKeyRateLimit);
+  const paths = [...new Set(routers.flatMap((r) => r.routes.map((route) => route.path)))];
+  for (const path of paths) router.use(path, tenantAuth, apiKeyRateLimit);
   router.use("/api/v1/webhooks/:id/test", testEndpointRateLimit);
-  router.use("/api/v1/*", exactJsonBody);
+  for (const path of paths) router.use(path, exactJsonBody);
+  for (const r of routers) router.route("/", r);
   return router;
 }

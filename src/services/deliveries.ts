@@ -13,6 +13,9 @@ import { notFound } from "../lib/errors";
 import { isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { findWebhook } from "./webhooks";
+
+/** The states of a delivery, for the API to validate and document its status filter. */
+export { DELIVERY_STATUSES } from "../db/schema";
 import { idCursor, idTimeRange, isCursorRequest, pageOf, type Page, type PageRequest, type TimeRange } from "./paging";
 
 export function deliveryView(row: DeliveryRow) {

@@ -4,6 +4,9 @@ import type { Database } from "../db/client";
 import { events, feedback, queries, type FeedbackRow, type QueryRow, type QueryStatus } from "../db/schema";
 import type { Config } from "../config";
 import type { Env } from "../env";
+
+/** The states of a support query, for the API to validate and document. */
+export { QUERY_STATUSES } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { randomToken } from "../lib/crypto";

@@ -1,29 +1,6 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { AppEnv } from "../../app-env";
-import { EVENT_CATALOG, EVENT_TYPES } from "../../events/catalog";
-import { authErrors, jsonResponse, listHeaders } from "../common.schemas";
+import { createRouter } from "../router";
+import * as handlers from "./catalog.handlers";
+import * as routes from "./catalog.routes";
 
-const EventType = z
-  .object({ type: z.string(), description: z.string(), schema: z.record(z.string(), z.unknown()), example: z.record(z.string(), z.unknown()) })
-  .openapi("EventType");
-
-/** Rendered from the same zod schemas that validate POST /api/v1/events. */
-const eventTypes = EVENT_TYPES.map((type) => ({
-  type,
-  description: EVENT_CATALOG[type].description,
-  schema: z.toJSONSchema(EVENT_CATALOG[type].data) as Record<string, unknown>,
-  example: EVENT_CATALOG[type].example as Record<string, unknown>,
-}));
-
-const listEventTypes = createRoute({
-  operationId: "listEventTypes",
-  method: "get",
-  path: "/api/v1/event-types",
-  tags: ["Events"],
-  security: [{ apiKey: [] }],
-  summary: "Each event type with a JSON Schema of its data and an example",
-  responses: { 200: { ...jsonResponse(z.array(EventType), "The event catalog (all of it: no paging)", eventTypes.slice(0, 1)), headers: listHeaders }, ...authErrors },
-});
-
-export const catalogRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(listEventTypes, (c) => c.json(eventTypes, 200, { "X-Total-Count": String(eventTypes.length) }));
+export const catalogRoutes = createRouter()
+  .openapi(routes.listEventTypes, handlers.listEventTypes);

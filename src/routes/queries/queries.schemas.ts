@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { QUERY_STATUSES } from "../../db/schema";
+import { QUERY_STATUSES } from "../../services/queries";
 import { CATEGORIES, SENTIMENTS } from "../../triage/triage";
 import { booleanQuery, oneCursor, pageQuery } from "../common.schemas";
 

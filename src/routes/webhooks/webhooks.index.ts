@@ -1,24 +1,11 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import type { AppEnv } from "../../app-env";
-import { createWebhook, DEFAULT_ROTATION_OVERLAP_SECONDS, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from "../../services/webhooks";
+import { createRouter } from "../router";
+import * as handlers from "./webhooks.handlers";
 import * as routes from "./webhooks.routes";
 
-export const webhookRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(routes.create, async (c) => c.json(await createWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.valid("json")), 201))
-  .openapi(routes.list, async (c) => {
-    const { skip, limit, is_active } = c.req.valid("query");
-    const page = await listWebhooks(c.var.db, c.var.config, c.var.tenantId, { skip, limit, isActive: is_active });
-    return c.json(page.items, 200, { "X-Total-Count": String(page.total) });
-  })
-  .openapi(routes.get, async (c) => c.json(await getWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.valid("param").id), 200))
-  .openapi(routes.update, async (c) =>
-    c.json(await updateWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.valid("param").id, c.req.valid("json")), 200),
-  )
-  .openapi(routes.remove, async (c) => {
-    await deleteWebhook(c.var.db, c.var.tenantId, c.req.valid("param").id);
-    return c.body(null, 204);
-  })
-  .openapi(routes.rotateSecret, async (c) => {
-    const overlap = c.req.valid("json")?.overlap_seconds ?? DEFAULT_ROTATION_OVERLAP_SECONDS; // the body is optional
-    return c.json(await rotateWebhookSecret(c.var.db, c.var.config, c.var.tenantId, c.req.valid("param").id, overlap), 200);
-  });
+export const webhookRoutes = createRouter()
+  .openapi(routes.create, handlers.create)
+  .openapi(routes.list, handlers.list)
+  .openapi(routes.get, handlers.get)
+  .openapi(routes.update, handlers.update)
+  .openapi(routes.remove, handlers.remove)
+  .openapi(routes.rotateSecret, handlers.rotateSecret);
