@@ -2,7 +2,8 @@ import { and, count, desc, eq, getTableColumns, is, isNull, SQL, sql } from "dri
 import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
-import { deliveries, webhooks, type WebhookRow } from "../db/schema";
+import { webhooks, type WebhookRow } from "../db/schema";
+import { cancelPendingDeliveries } from "../delivery/cancel";
 import { defaultRetrySchedule, deliveryPolicy, isProduction, LIMITS, maxWebhooksPerTenant, type Env } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
@@ -146,13 +147,6 @@ export async function listWebhooks(db: Database, env: Env, tenantId: string, pag
   return { items: rows.map((row) => webhookView(counted(row), defaultSchedule)), total };
 }
 
-/** Pending deliveries of a webhook that is deleted or deactivated will never be sent. */
-const cancelPendingDeliveries = (db: Database, webhookId: string, now: number) =>
-  db
-    .update(deliveries)
-    .set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: "webhook deleted or deactivated" })
-    .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending")));
-
 /**
  * A webhook re-enabled by its owner (is_active: true while inactive, e.g. after the platform
  * disabled it) starts with a clean record: no longer disabled, no failure streak. On a webhook
@@ -181,7 +175,7 @@ export async function updateWebhook(db: Database, env: Env, tenantId: string, id
   if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
   const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
   const [[row]] =
-    input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, id, now)]) : [await update];
+    input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, { webhookId: id }, now)]) : [await update];
   if (!row) throw notFound("Webhook");
   return webhookView(row, defaultScheduleOf(env));
 }
@@ -191,7 +185,7 @@ export async function deleteWebhook(db: Database, tenantId: string, id: string):
   const now = Date.now();
   await db.batch([
     db.update(webhooks).set({ deletedAt: now, isActive: false, updatedAt: now }).where(ownedBy(tenantId, existing.id)),
-    cancelPendingDeliveries(db, existing.id, now),
+    cancelPendingDeliveries(db, { webhookId: existing.id }, now),
   ]);
 }
 
