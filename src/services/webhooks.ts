@@ -1,6 +1,6 @@
 import { and, count, desc, eq, getTableColumns, is, isNull, SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
-import { unfoldedCounts, webhookCounters } from "../db/counters";
+import { unfoldedCounts, webhookCounters, withUnfoldedCounts } from "../db/counters";
 import type { Database } from "../db/client";
 import { webhooks, type WebhookRow } from "../db/schema";
 import { cancelPendingDeliveries } from "../delivery/cancel";
@@ -137,14 +137,8 @@ export async function listWebhooks(db: Database, env: Env, tenantId: string, pag
     unfoldedCounts(db, pageOf(db.select({ id: webhooks.id }).from(webhooks).$dynamic())),
     db.select({ total: count() }).from(webhooks).where(filter),
   ]);
-  const byId = new Map(unfolded.map((u) => [u.id, u]));
-  const counted = (row: WebhookRow): WebhookRow => ({
-    ...row,
-    deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
-    failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
-  });
   const defaultSchedule = defaultScheduleOf(env);
-  return { items: rows.map((row) => webhookView(counted(row), defaultSchedule)), total };
+  return { items: withUnfoldedCounts(rows, unfolded).map((row) => webhookView(row, defaultSchedule)), total };
 }
 
 /**
