@@ -41,7 +41,10 @@ export default defineConfig(async () => {
     test: {
       include: ["test/**/*.test.ts"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts"],
+      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts", "./test/setup/openapi-lint.ts", "./test/setup/dev-script.ts"],
+      // The Worker's structured log (one line per request and per batch; README "Logs") would bury
+      // the test output: dropped here (test/routes/request-log.test.ts reads it through a spy).
+      onConsoleLog: (log: string) => !/^\{"type":"(request|batch)"/.test(log),
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },
