@@ -97,12 +97,15 @@ describe("POST /api/v1/webhooks/{id}/test", () => {
     expect(logged).toMatchObject({ id: result.delivery_id, status: "failed", last_status_code: null, last_error: result.error });
   });
 
-  it("hanging receiver: times out after DELIVERY_TIMEOUT_MS", async () => {
+  it("hanging receiver: times out after DELIVERY_TIMEOUT_MS, and the endpoint takes the slow lane as after a queued attempt", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey(), "hang");
     const result = await testWebhook(tenant, webhook.id);
     expect(result).toMatchObject({ success: false, status_code: null, error: "Timed out after 3000 ms" });
     expect(result.response_time_ms).toBeGreaterThanOrEqual(3000);
+    // Before the shared step, a test outcome carried no slow flag, and its health update cleared slow_until.
+    const row = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(webhook.id).first<{ slow_until: number | null }>();
+    expect(row?.slow_until).toBeGreaterThan(Date.now());
   });
 
   it("redirect: success false with the 3xx, not followed", async () => {
