@@ -22,6 +22,8 @@ import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
+import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
+import { portalRoutes } from "./portal/portal.index";
 
 function renderError(c: Context<AppEnv>, error: ApiError) {
   const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
@@ -101,6 +103,7 @@ export function createApp() {
   app.route("/", eventRoutes);
   app.route("/", queryRoutes);
   app.route("/", catalogRoutes);
+  app.route("/", portalSessionRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
@@ -113,6 +116,8 @@ export function createApp() {
     },
   });
   app.route("/", docsRoutes);
+  // The tenant portal's HTML pages (src/portal/): its own session cookie, CSP and error pages.
+  app.route("/", portalRoutes);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
