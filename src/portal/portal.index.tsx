@@ -28,8 +28,9 @@ type PortalContext = Context<PortalEnv>;
 
 /**
  * Every portal response: a strict CSP (scripts and styles from this origin only, never inline;
- * nothing else loads), who may frame it (PORTAL_FRAME_ANCESTORS), and no caching or referrer
- * (pages hold tenant data; the link's token must not leak through a Referer).
+ * nothing else loads), who may frame it (PORTAL_FRAME_ANCESTORS), no caching (pages hold tenant
+ * data), and no Referer to other sites. "same-origin", not "no-referrer": under no-referrer
+ * browsers send `Origin: null` with form POSTs, which sameOriginPost would refuse.
  */
 const securityHeaders = createMiddleware<PortalEnv>(async (c, next) => {
   await next();
@@ -39,7 +40,7 @@ const securityHeaders = createMiddleware<PortalEnv>(async (c, next) => {
     `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors ${frameAncestors}`,
   );
   c.header("X-Content-Type-Options", "nosniff");
-  c.header("Referrer-Policy", "no-referrer");
+  c.header("Referrer-Policy", "same-origin");
   if (!c.req.path.startsWith("/portal/assets/")) c.header("Cache-Control", "no-store");
 });
 

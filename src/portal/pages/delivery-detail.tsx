@@ -83,7 +83,7 @@ export function DeliveryDetailPage({ session, sent, refusal }: DeliveryDetailPro
       )}
       <h2>Payload</h2>
       <p class="muted">The body as sent (formatted here; the receiver got it compact, the bytes its signature covers).</p>
-      <pre>{prettyJson(sent.body)}</pre>
+      <pre class="payload">{prettyJson(sent.body)}</pre>
       <h2>Headers</h2>
       <p class="muted">
         {sent.sent ? "Of the last attempt" : "As the first attempt will send them"}; signatures recomputed with the endpoint's secrets as they are now (after a
