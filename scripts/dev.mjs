@@ -145,6 +145,7 @@ async function announceWhenReady(child, vars) {
       const res = await fetch(`${base}/api/v1/health`, { signal: AbortSignal.timeout(2000) });
       if (res.ok) {
         console.log(`\n✔ API ready on ${base}  API_KEY=${vars.DEV_API_KEY}  ADMIN_TOKEN=${vars.ADMIN_TOKEN}\n`);
+        console.log(`✔ Portal (one-time link, 1 h; POST /api/v1/portal/sessions for another): ${(await (await fetch(`${base}/api/v1/portal/sessions`, { method: "POST", headers: { Authorization: `Bearer ${vars.DEV_API_KEY}` } })).json()).url}\n`);
         return;
       }
     } catch {

@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../db/schema";
+import { allowed, RATE_LIMITS, rateLimited } from "../middleware/rate-limit";
 import { loggableError } from "../lib/error-log";
 import { ApiError, type FieldIssue } from "../lib/errors";
 import { CreateWebhook, UpdateWebhook } from "../routes/webhooks/webhooks.schemas";
@@ -171,6 +172,8 @@ export const portalRoutes = new Hono<PortalEnv>()
   })
   .post("/portal/endpoints/:id/test", (c) =>
     onEndpoint(c, c.req.param("id"), async () => {
+      // The API's limit on test deliveries, counted per tenant for its portal sessions (they have no API key).
+      if (!(await allowed(c.env, RATE_LIMITS.testEndpoint, `portal:${c.var.tenantId}`))) throw rateLimited(RATE_LIMITS.testEndpoint);
       const r = await testWebhook(c.var.db, c.env, c.var.tenantId, c.req.param("id"));
       return { kind: "tested", success: r.success, statusCode: r.status_code, error: r.error, ms: r.response_time_ms, deliveryId: r.delivery_id };
     }),

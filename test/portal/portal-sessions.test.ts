@@ -181,6 +181,17 @@ describe("refusals on the server", () => {
     expect(await storedWebhookCount(tenant.id)).toBe(0);
   });
 
+  it("test events from the portal count against the API's test limit (10 per 10 s), per tenant", async () => {
+    const tenant = await createTenant();
+    const webhook = await createWebhook(tenant, webhookBody({ url: receiver.url(uniqueKey("limit")) }));
+    const cookie = await open(await sessionLink(tenant));
+    const statuses: number[] = [];
+    // Fixed windows: should one end during the loop, the limit is reached within the next 10 calls.
+    while (statuses.length < 21 && statuses.at(-1) !== 429) statuses.push((await portal(`/portal/endpoints/${webhook.id}/test`, { cookie, form: {} })).status);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
+    expect(statuses.at(-1)).toBe(429);
+  });
+
   it("PORTAL_FRAME_ANCESTORS sets who may frame the portal", async () => {
     const { createApp } = await import("../../src/app");
     const res = await createApp().fetch(new Request(`${ORIGIN}/portal`), { ...env, PORTAL_FRAME_ANCESTORS: "https://hr.example.com" } as never);
