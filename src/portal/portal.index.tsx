@@ -218,6 +218,10 @@ export const portalRoutes = new Hono<PortalEnv>()
     }
     return c.redirect(`/portal/endpoints/${id}/deliveries/${deliveryId}`, 303);
   })
+  // Past every page: the portal's own 404 page, not the API's JSON.
+  .all("/portal/*", () => {
+    throw new PortalRefusal(404, "Not found", "There is no such page in the portal.");
+  })
   .onError((error, c) => {
     if (error instanceof PortalRefusal) return c.html(<MessagePage title={error.title} detail={error.detail} />, error.status);
     if (error instanceof ApiError && error.status < 500) {

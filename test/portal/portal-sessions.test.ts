@@ -167,6 +167,9 @@ describe("refusals on the server", () => {
     expect((await portal(`/portal/endpoints/${webhook.id}`, { cookie })).status).toBe(404);
     expect((await portal(`/portal/endpoints/${webhook.id}/disable`, { cookie, form: {} })).status).toBe(404);
     expect((await portal(`/portal/endpoints/${webhook.id}/deliveries`, { cookie })).status).toBe(404);
+    const unknown = await portal("/portal/no-such-page", { cookie });
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get("Content-Type")).toMatch(/^text\/html/);
   });
 
   it("a form with a bad URL or no events is shown again with the API's messages, escaped", async () => {
