@@ -1,6 +1,7 @@
 import type { Child } from "hono/jsx";
 import type { webhookView } from "../services/webhooks";
-import { successRate, type RecentCounts } from "./endpoint-stats";
+import { successRate, type HourlyCounts, type RecentCounts } from "./endpoint-stats";
+import { formatTime } from "../lib/time";
 
 export type WebhookView = ReturnType<typeof webhookView>;
 
@@ -57,4 +58,41 @@ export function prettyJson(text: string): string {
   } catch {
     return text;
   }
+}
+
+/**
+ * Deliveries per hour: a table (readable without script, and by screen readers) that the
+ * portal script draws as a uPlot chart from data-chart (JSON in an attribute: escaped by JSX).
+ */
+export function HourlyChart({ hours }: { hours: HourlyCounts[] }) {
+  const series = { hours: hours.map((h) => h.hour), succeeded: hours.map((h) => h.succeeded), failed: hours.map((h) => h.failed) };
+  return (
+    <figure class="chart-figure">
+      <figcaption>Deliveries per hour, last 24 h (UTC): succeeded and failed</figcaption>
+      <div class="chart" data-chart={JSON.stringify(series)} aria-hidden="true"></div>
+      <details>
+        <summary>As a table</summary>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Hour</th>
+                <th scope="col">Succeeded</th>
+                <th scope="col">Failed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {hours.map((h) => (
+                <tr>
+                  <td>{formatTime(h.hour * 1000)}</td>
+                  <td>{h.succeeded}</td>
+                  <td>{h.failed}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </details>
+    </figure>
+  );
 }

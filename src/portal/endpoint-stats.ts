@@ -39,3 +39,38 @@ export async function recentDeliveryCounts(d1: D1Database, webhookIds: string[],
 
 /** Succeeded share of finished deliveries, or null when none finished. */
 export const successRate = (c: RecentCounts) => (c.succeeded + c.failed === 0 ? null : c.succeeded / (c.succeeded + c.failed));
+
+export interface HourlyCounts {
+  /** Start of the hour, epoch seconds (what the chart's time axis takes). */
+  hour: number;
+  succeeded: number;
+  failed: number;
+}
+
+const HOUR_MS = 3600 * 1000;
+
+/**
+ * A webhook's deliveries per hour over the last 24 h, succeeded and failed, every hour present
+ * (zeros included), oldest first. One statement over the same primary-key range as
+ * recentDeliveryCounts.
+ *
+ * STATS PLUG-IN POINT: with webhook_hourly_stats (src/services/stats.ts, on its way to main) this
+ * reads the stored hourly rows instead, and the chart gains its 7-day view (168 rows, whatever the
+ * volume; counting 7 days of delivery rows per page view would cost too many row reads).
+ */
+export async function hourlyDeliveryCounts(d1: D1Database, webhookId: string, now = Date.now()): Promise<HourlyCounts[]> {
+  const firstHour = Math.floor(now / HOUR_MS) - 23;
+  const [result] = await runBatch<{ hour: number; status: string; n: number }>(d1, [
+    sql`SELECT created_at / ${sql.raw(String(HOUR_MS))} AS hour, status, count(*) AS n FROM deliveries
+      WHERE webhook_id = ${webhookId} AND id >= ${firstTimeOrderedId(firstHour * HOUR_MS)} AND status IN ('success', 'failed')
+      GROUP BY hour, status`,
+  ]);
+  const hours = Array.from({ length: 24 }, (_, i) => ({ hour: ((firstHour + i) * HOUR_MS) / 1000, succeeded: 0, failed: 0 }));
+  for (const row of result.results) {
+    const slot = hours[row.hour - firstHour];
+    if (!slot) continue;
+    if (row.status === "success") slot.succeeded += row.n;
+    else slot.failed += row.n;
+  }
+  return hours;
+}

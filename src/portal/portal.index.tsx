@@ -12,8 +12,9 @@ import { recoverDeliveries, retryDelivery } from "../services/redelivery";
 import { createWebhook, DEFAULT_ROTATION_OVERLAP_SECONDS, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from "../services/webhooks";
 import { PORTAL_CSS } from "./assets/portal-css";
 import { PORTAL_SCRIPT } from "./assets/portal-script";
+import { CHART_ASSETS } from "./assets/chart-assets";
 import type { WebhookView } from "./components";
-import { recentDeliveryCounts } from "./endpoint-stats";
+import { hourlyDeliveryCounts, recentDeliveryCounts } from "./endpoint-stats";
 import { ASSETS, MessagePage } from "./layout";
 import { DeliveryDetailPage } from "./pages/delivery-detail";
 import { DeliveryLogPage, type LogFilter } from "./pages/deliveries";
@@ -81,8 +82,8 @@ function saveProblems(error: unknown): FieldIssue[] | null {
 
 async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOutcome, status: 200 | 409 | 422 = 200) {
   const webhook = await getWebhook(c.var.db, c.env, c.var.tenantId, id);
-  const recent = (await recentDeliveryCounts(c.env.DB, [webhook.id])).get(webhook.id)!;
-  return c.html(<EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent} outcome={outcome} />, status);
+  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.env.DB, [webhook.id]), hourlyDeliveryCounts(c.env.DB, webhook.id)]);
+  return c.html(<EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} outcome={outcome} />, status);
 }
 
 /** Runs a service action; a refusal it reports (409, 422) is shown on the endpoint's page instead of an error page. */
@@ -102,6 +103,10 @@ export const portalRoutes = new Hono<PortalEnv>()
   .use("/portal/*", securityHeaders)
   .use("/portal", securityHeaders)
   .get(ASSETS.css, (c) => c.body(PORTAL_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }))
+  .get(CHART_ASSETS.css.path, (c) => c.body(CHART_ASSETS.css.body, 200, { "Content-Type": CHART_ASSETS.css.contentType, "Cache-Control": "public, max-age=31536000, immutable" }))
+  .get(CHART_ASSETS.script.path, (c) =>
+    c.body(CHART_ASSETS.script.body, 200, { "Content-Type": CHART_ASSETS.script.contentType, "Cache-Control": "public, max-age=31536000, immutable" }),
+  )
   .get(ASSETS.script, (c) => c.body(PORTAL_SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=300" }))
   // The one-time link: its token becomes a session cookie, and the address bar loses the token (303 to /portal).
   .get("/portal/open", async (c) => {

@@ -159,6 +159,11 @@ describe("tenant portal in Chromium", () => {
 
   it("rotates the secret (shown once, copyable) and the receiver verifies the next delivery with the new one", async () => {
     await goto(`${server.base}/portal/endpoints/${endpoint.id}`);
+    // The chart (uPlot, served by the Worker) is drawn from the deliveries so far, all succeeded: a test event, two
+    // query.created and the query.escalated of the failing-receiver step (this endpoint takes both types).
+    await expect.poll(() => page.locator(".chart canvas").count()).toBe(1);
+    const succeeded = await page.locator(".chart-figure details tbody tr td:nth-child(2)").allTextContents();
+    expect(succeeded.map(Number).reduce((a, b) => a + b)).toBe(4);
     await page.getByRole("button", { name: "Rotate secret" }).click();
     await expect.poll(() => page.locator("#signing-secret").count()).toBe(1);
     const secret = (await page.locator("#signing-secret").textContent())!;

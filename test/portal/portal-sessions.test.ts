@@ -193,6 +193,18 @@ describe("refusals on the server", () => {
     while (statuses.length < 21 && statuses.at(-1) !== 429) statuses.push((await portal(`/portal/endpoints/${webhook.id}/test`, { cookie, form: {} })).status);
     expect(statuses.slice(0, 10)).toEqual(Array(10).fill(200));
     expect(statuses.at(-1)).toBe(429);
+
+    // Those test deliveries, per hour on the endpoint page's chart data (24 hours, the last one now).
+    const html = await (await portal(`/portal/endpoints/${webhook.id}`, { cookie })).text();
+    const attribute = html.match(/data-chart="([^"]*)"/)![1].replaceAll("&quot;", '"');
+    const chart = JSON.parse(attribute) as { hours: number[]; succeeded: number[]; failed: number[] };
+    expect(chart.hours).toHaveLength(24);
+    expect(chart.hours.at(-1)).toBe(Math.floor(Date.now() / 3_600_000) * 3600);
+    expect(chart.succeeded.reduce((a, b) => a + b) + chart.failed.reduce((a, b) => a + b)).toBe(statuses.length - 1);
+    expect(html).toMatch(/<script src="\/portal\/assets\/uplot@1\.6\.32\/uPlot\.iife\.min\.js" defer=""><\/script>/);
+    const asset = await portal("/portal/assets/uplot@1.6.32/uPlot.iife.min.js");
+    expect(asset.headers.get("Content-Type")).toBe("text/javascript; charset=utf-8");
+    expect(await asset.text()).toContain("uPlot");
   });
 
   it("PORTAL_FRAME_ANCESTORS sets who may frame the portal", async () => {

@@ -34,10 +34,13 @@ button, .button { font: inherit; padding: 6px 14px; border-radius: 4px; border: 
 button.secondary, .button.secondary { background: #fff; color: var(--accent); }
 button.danger { background: var(--bad); border-color: var(--bad); }
 .actions { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 12px 0; }
+.actions form { margin: 0; display: inline-flex; }
 .notice { border: 1px solid var(--line); border-left: 4px solid var(--accent); padding: 8px 12px; margin: 12px 0; overflow-wrap: anywhere; }
 .notice.bad { border-left-color: var(--bad); } .notice.ok { border-left-color: var(--ok); }
 .secret { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
 .secret code { overflow-wrap: anywhere; background: #f6f8fa; padding: 4px 6px; }
 .filters { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: end; }
 .filters > div { display: grid; gap: 2px; }
+.chart-figure { margin: 0; max-width: 100%; }
+.chart { width: 100%; min-height: 0; overflow: hidden; }
 `;

@@ -1,6 +1,6 @@
 import type { PortalSession } from "../../services/portal-sessions";
-import { Notice, OnceSecret, RecentSummary, StatusBadge, type WebhookView } from "../components";
-import type { RecentCounts } from "../endpoint-stats";
+import { HourlyChart, Notice, OnceSecret, RecentSummary, StatusBadge, type WebhookView } from "../components";
+import type { HourlyCounts, RecentCounts } from "../endpoint-stats";
 import { Layout } from "../layout";
 
 /** What the last action on this page did, shown once above the endpoint. */
@@ -15,6 +15,7 @@ interface EndpointDetailProps {
   session: PortalSession;
   webhook: WebhookView;
   recent: RecentCounts;
+  hourly: HourlyCounts[];
   outcome?: EndpointOutcome;
 }
 
@@ -59,11 +60,11 @@ function OutcomeNotice({ outcome, webhookId }: { outcome: EndpointOutcome; webho
   }
 }
 
-export function EndpointDetailPage({ session, webhook, recent, outcome }: EndpointDetailProps) {
+export function EndpointDetailPage({ session, webhook, recent, hourly, outcome }: EndpointDetailProps) {
   const base = `/portal/endpoints/${webhook.id}`;
   const writable = !session.readOnly;
   return (
-    <Layout title="Endpoint" session={session}>
+    <Layout title="Endpoint" session={session} chart>
       {outcome && <OutcomeNotice outcome={outcome} webhookId={webhook.id} />}
       <dl class="facts">
         <dt>URL</dt>
@@ -109,6 +110,8 @@ export function EndpointDetailPage({ session, webhook, recent, outcome }: Endpoi
           </>
         )}
       </div>
+      <h2>Deliveries</h2>
+      <HourlyChart hours={hourly} />
       {writable && (
         <>
           <h2>Send a test event</h2>
