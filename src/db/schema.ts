@@ -78,8 +78,9 @@ export const webhooks = sqliteTable(
 
 /**
  * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
- * which drizzle-kit cannot express): the primary key is the table, so a row costs one
- * D1 row write and no secondary index entry. Their ids are UUIDv7 (time-ordered).
+ * which drizzle-kit cannot express): the primary key is the table, so a delivery costs one
+ * D1 row write and no secondary index entry (an event: one more, in events_tenant, the
+ * event log's index). Their ids are UUIDv7 (time-ordered).
  */
 export const events = sqliteTable(
   "events",
@@ -95,9 +96,17 @@ export const events = sqliteTable(
     queryId: text("query_id"),
     deliveriesScheduled: integer("deliveries_scheduled").notNull().default(0),
     createdAt: integer("created_at").notNull(),
+    /**
+     * When the event was sent again (POST /events/{id}/redeliver), epoch ms, JSON array: the
+     * new deliveries' ids start with these milliseconds, so the event's deliveries are found
+     * by key ranges of the tenant's webhooks without an index on deliveries.event_id.
+     */
+    redeliveredAt: text("redelivered_at", { mode: "json" }).$type<number[]>(),
   },
   // Partial indexes: events without an idempotency key or query cost no index write.
+  // events_tenant (the event log, GET /events) costs one index row per event, not per delivery.
   (t) => [
+    index("events_tenant").on(t.tenantId, t.id),
     uniqueIndex("events_idempotency").on(t.tenantId, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     index("events_query").on(t.queryId).where(sql`query_id IS NOT NULL`),
   ],

@@ -3,6 +3,7 @@ import { createMiddleware } from "hono/factory";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../db/schema";
 import { allowed, RATE_LIMITS, rateLimited } from "../middleware/rate-limit";
 import { loggableError } from "../lib/error-log";
+import { isUuid } from "../lib/ids";
 import { ApiError, type FieldIssue } from "../lib/errors";
 import { CreateWebhook, UpdateWebhook } from "../routes/webhooks/webhooks.schemas";
 import { deliveryAsSent } from "../services/delivery-as-sent";
@@ -202,11 +203,17 @@ export const portalRoutes = new Hono<PortalEnv>()
   .get("/portal/endpoints/:id/deliveries", async (c) => {
     const filter = logFilter(c);
     const webhook = await getWebhook(c.var.db, c.env, c.var.tenantId, c.req.param("id"));
-    // One more than a page: whether an older page exists.
-    const rows = await listDeliveries(c.var.db, c.var.tenantId, webhook.id, { ...filter, limit: filter.limit + 1 });
-    return c.html(
-      <DeliveryLogPage session={c.var.session} webhook={webhook} deliveries={rows.slice(0, filter.limit)} hasMore={rows.length > filter.limit} filter={filter} />,
-    );
+    const page = await listDeliveries(c.var.db, c.var.tenantId, webhook.id, {
+      skip: 0,
+      limit: LOG_PAGE_SIZE,
+      status: filter.status,
+      event: filter.event,
+      since: utcInput(filter.since),
+      until: utcInput(filter.until),
+      before: filter.before,
+      after: filter.after,
+    });
+    return c.html(<DeliveryLogPage session={c.var.session} webhook={webhook} page={page} filter={filter} />);
   })
   .get("/portal/endpoints/:id/deliveries/:deliveryId", async (c) => {
     const sent = await deliveryAsSent(c.var.db, c.env, c.var.tenantId, c.req.param("id"), c.req.param("deliveryId"));
@@ -248,12 +255,23 @@ const isDeliveryStatus = (value: string | undefined): value is DeliveryStatus =>
 /** The log's query string, unknown values dropped (the page is a view: it never refuses a filter). */
 function logFilter(c: PortalContext): LogFilter {
   const status = c.req.query("status");
-  const event = c.req.query("event");
-  const skip = Number(c.req.query("skip") ?? 0);
+  const text = (name: string) => c.req.query(name)?.slice(0, 100) || undefined;
+  const cursor = (name: string) => {
+    const id = c.req.query(name);
+    return id && isUuid(id) ? id : undefined;
+  };
   return {
     status: isDeliveryStatus(status) ? status : undefined,
-    event: event ? event.slice(0, 100) : undefined,
-    skip: Number.isSafeInteger(skip) && skip > 0 ? skip : 0,
-    limit: LOG_PAGE_SIZE,
+    event: text("event"),
+    since: text("since"),
+    until: text("until"),
+    before: cursor("before"),
+    after: cursor("after"),
   };
+}
+
+/** A datetime-local value read as UTC (the page says so), epoch ms; undefined when empty or not a time. */
+function utcInput(value: string | undefined): number | undefined {
+  const time = value ? Date.parse(`${value}Z`) : NaN;
+  return Number.isFinite(time) ? time : undefined;
 }

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { UUID_PATTERN } from "../lib/ids";
 
 /** The one error shape of the API. */
 export const ErrorSchema = z
@@ -53,6 +54,73 @@ export const pageQuery = (defaultLimit: number) => ({
   skip: z.coerce.number().int().min(0).default(0).openapi({ example: 0 }),
   limit: z.coerce.number().int().min(1).max(100).default(defaultLimit).openapi({ example: defaultLimit }),
 });
+
+const cursorId = (description: string) =>
+  z.string().regex(UUID_PATTERN, "must be an id from a page of this list (a UUID)").optional().openapi({ description, example: "01937a5e-8f3c-7a00-9d2e-3b1f0c4a5e6d" });
+
+/**
+ * skip/limit plus the cursors of long lists (time-ordered ids): `before` pages to older
+ * items, `after` back to newer ones. A cursor request is a seek along the primary key and
+ * sends no X-Total-Count (a count reads every matching row).
+ */
+export const cursorPageQuery = (defaultLimit: number) => ({
+  ...pageQuery(defaultLimit),
+  before: cursorId("Items older than this id (from the Link header's rel=\"next\"); no X-Total-Count is sent"),
+  after: cursorId("Items newer than this id (from the Link header's rel=\"prev\"); no X-Total-Count is sent"),
+});
+
+/** Refuses before and after together (one direction per page). */
+export const oneCursor = (page: { before?: string; after?: string }, ctx: z.RefinementCtx) => {
+  if (page.before !== undefined && page.after !== undefined) ctx.addIssue({ code: "custom", path: ["after"], message: "use before or after, not both" });
+};
+
+export const isoTime = z.iso
+  .datetime({ offset: true, error: "must be an ISO 8601 time, e.g. 2024-11-24T12:00:00Z" })
+  .openapi({ example: "2024-11-24T12:00:00Z" });
+
+/** since/until filters on the creation time, [since, until). */
+export const timeRangeQuery = {
+  since: isoTime.optional().openapi({ description: "Created at or after this time" }),
+  until: isoTime.optional().openapi({ description: "Created before this time" }),
+};
+
+export const parseTimeRange = (q: { since?: string; until?: string }) => ({
+  since: q.since === undefined ? undefined : Date.parse(q.since),
+  until: q.until === undefined ? undefined : Date.parse(q.until),
+});
+
+const totalCountHeader = z.string().openapi({ description: "How many items match the filters in all (skip/limit requests)", example: "137" });
+const linkHeader = z.string().openapi({
+  description: 'RFC 8288 links to the neighbouring pages: rel="next" (older items, before=) and rel="prev" (newer items, after=), each present when that page may hold items',
+  example: '<https://api.example.com/api/v1/events?limit=50&before=01937a5e-8f3c-7a00-9d2e-3b1f0c4a5e6d>; rel="next"',
+});
+
+/** The headers of a list answer, declared in OpenAPI. */
+export const listHeaders = z.object({ "X-Total-Count": totalCountHeader });
+export const cursorListHeaders = z.object({
+  "X-Total-Count": totalCountHeader.openapi({ description: "How many items match the filters in all; sent on skip/limit requests, not on cursor (before/after) requests" }),
+  Link: linkHeader.optional(),
+});
+
+/** X-Total-Count (when counted) and the Link header of a page; `url` is the request's. */
+export function pageHeaders(url: string, page: { items: { id: string }[]; total: number | null; hasOlder: boolean; hasNewer: boolean }) {
+  const headers: Record<string, string> = {};
+  if (page.total !== null) headers["X-Total-Count"] = String(page.total);
+  const link = (cursor: "before" | "after", id: string, rel: string) => {
+    const target = new URL(url);
+    for (const name of ["skip", "before", "after"]) target.searchParams.delete(name);
+    target.searchParams.set(cursor, id);
+    return `<${target.href}>; rel="${rel}"`;
+  };
+  const first = page.items[0];
+  const last = page.items.at(-1);
+  const links = [
+    ...(last && page.hasOlder ? [link("before", last.id, "next")] : []),
+    ...(first && page.hasNewer ? [link("after", first.id, "prev")] : []),
+  ];
+  if (links.length > 0) headers.Link = links.join(", ");
+  return headers;
+}
 
 /** Query-string booleans: only "true" and "false". */
 export const booleanQuery = z

@@ -1,4 +1,4 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, count, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { deliveries, events, type DeliveryRow, type DeliveryStatus, type WebhookRow } from "../db/schema";
 import { attemptDelivery } from "../delivery/attempt";
@@ -12,6 +12,7 @@ import { notFound } from "../lib/errors";
 import { isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { findWebhook } from "./webhooks";
+import { idCursor, idTimeRange, isCursorRequest, pageOf, type Page, type PageRequest, type TimeRange } from "./paging";
 
 export function deliveryView(row: DeliveryRow) {
   return {
@@ -31,29 +32,35 @@ export function deliveryView(row: DeliveryRow) {
   };
 }
 
-export interface DeliveryFilter {
-  skip: number;
-  limit: number;
+/** The delivery log's filters and paging: an options object, so a portal page can pass just what it needs. */
+export interface DeliveryListOptions extends PageRequest, TimeRange {
   status?: DeliveryStatus;
   event?: string;
 }
 
-export async function listDeliveries(db: Database, tenantId: string, webhookId: string, filter: DeliveryFilter) {
+/**
+ * GET /webhooks/{id}/deliveries, newest first. Every condition is on the primary key
+ * (webhook_id, id) or on the row it finds: since/until and the cursors are ranges of the
+ * time-ordered id, so a cursor page reads about `limit` rows (more when status or event
+ * filter rows out) wherever it is in the log. The total is counted on skip/limit requests
+ * only: it reads every row of the webhook in the time range.
+ */
+export async function listDeliveries(db: Database, tenantId: string, webhookId: string, options: DeliveryListOptions): Promise<Page<ReturnType<typeof deliveryView>>> {
   const webhook = await findWebhook(db, tenantId, webhookId);
-  const rows = await db
-    .select()
-    .from(deliveries)
-    .where(
-      and(
-        eq(deliveries.webhookId, webhook.id),
-        filter.status ? eq(deliveries.status, filter.status) : undefined,
-        filter.event ? eq(deliveries.eventType, filter.event) : undefined,
-      ),
-    )
-    .orderBy(desc(deliveries.id)) // time-ordered ids: newest first along the primary key
-    .limit(filter.limit)
-    .offset(filter.skip);
-  return rows.map(deliveryView);
+  const matching = and(
+    eq(deliveries.webhookId, webhook.id),
+    idTimeRange(deliveries.id, options),
+    options.status ? eq(deliveries.status, options.status) : undefined,
+    options.event ? eq(deliveries.eventType, options.event) : undefined,
+  );
+  const cursor = idCursor(deliveries.id, options);
+  const page = db.select().from(deliveries).where(and(matching, cursor.where)).orderBy(cursor.orderBy).limit(cursor.limit).offset(options.skip);
+  if (isCursorRequest(options)) {
+    const [rows] = await db.batch([page]);
+    return pageOf(rows.map(deliveryView), options, null);
+  }
+  const [rows, [{ total }]] = await db.batch([page, db.select({ total: count() }).from(deliveries).where(matching)]);
+  return pageOf(rows.map(deliveryView), options, total);
 }
 
 export async function getDelivery(db: Database, tenantId: string, webhookId: string, deliveryId: string) {

@@ -1,16 +1,16 @@
-import { and, eq, gt, sql, type SQL } from "drizzle-orm";
+import { and, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { runBatch, type Statement } from "../db/batch";
-import { events, webhooks } from "../db/schema";
+import { events, webhooks, type EventRow, type WebhookRow } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
 import { canonicalJson } from "../delivery/canonical-json";
 import { nestedDeeperThan } from "../delivery/payload";
 import { LIMITS, maxFanoutPerEvent, type Env } from "../env";
 import { sha256Hex } from "../lib/crypto";
-import { ApiError } from "../lib/errors";
+import { ApiError, notFound } from "../lib/errors";
 import { stringifyJsonExactly } from "../lib/exact-json";
-import { firstTimeOrderedId, newTimeOrderedId } from "../lib/ids";
+import { firstTimeOrderedId, isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
 export interface EventSpec {
@@ -34,7 +34,7 @@ export interface PublishResult {
 }
 
 /** Active, live webhooks of the tenant subscribed to the type (events is a JSON array). */
-const subscribers = (tenantId: string, type: string) =>
+const subscribers = (tenantId: string, type: string | SQL) =>
   and(
     eq(webhooks.tenantId, tenantId),
     eq(webhooks.isActive, true),
@@ -215,4 +215,81 @@ async function findByIdempotencyKey(db: Database, tenantId: string, key: string,
     enqueued: true,
     replayed: true,
   };
+}
+
+/** A redelivered event remembers each send's time (events.redelivered_at): at most this many. */
+export const MAX_REDELIVERIES_PER_EVENT = 50;
+
+export interface RedeliverResult {
+  event_id: string;
+  event: string;
+  deliveries_scheduled: number;
+  deliveries: { id: string; webhook_id: string }[];
+  enqueued: boolean;
+}
+
+/** Named webhooks that cannot take the event, as field issues: unknown (another tenant's or deleted), inactive, not subscribed. */
+function redeliveryProblems(named: string[], found: Pick<WebhookRow, "id" | "isActive" | "deletedAt" | "events">[], type: string) {
+  const byId = new Map(found.map((w) => [w.id, w]));
+  return named.flatMap((id, i) => {
+    const webhook = byId.get(id);
+    const problem =
+      !webhook || webhook.deletedAt !== null
+        ? `no webhook ${id}`
+        : !webhook.isActive
+          ? `webhook ${id} is inactive; re-enable it first`
+          : !webhook.events.includes(type)
+            ? `webhook ${id} is not subscribed to ${type}`
+            : null;
+    return problem ? [{ field: `webhook_ids[${i}]`, message: problem }] : [];
+  });
+}
+
+/**
+ * POST /events/{id}/redeliver: the event again, as new deliveries (new ids, a fresh attempt
+ * cycle) to the named webhooks, or by default to every active webhook subscribed to its type
+ * now. Named webhooks must be the tenant's, live, active and subscribed (else 422 naming each).
+ * Same path as a publish: one D1 batch records the send's time on the event and inserts the
+ * pending deliveries (only if that time was recorded), then the jobs are enqueued; if the
+ * enqueue fails the outbox sweep sends them.
+ */
+export async function redeliverEvent(db: Database, env: Env, tenantId: string, eventId: string, webhookIds?: string[]): Promise<RedeliverResult> {
+  if (!isUuid(eventId)) throw notFound("Event");
+  const candidates = webhookIds
+    ? and(eq(webhooks.tenantId, tenantId), inArray(webhooks.id, webhookIds.filter(isUuid)))
+    : subscribers(tenantId, sql`(SELECT type FROM ${events} WHERE id = ${eventId} AND tenant_id = ${tenantId})`);
+  const [[event], targets] = await db.batch([
+    db.select().from(events).where(and(eq(events.id, eventId), eq(events.tenantId, tenantId))).limit(1),
+    db.select({ id: webhooks.id, isActive: webhooks.isActive, deletedAt: webhooks.deletedAt, events: webhooks.events }).from(webhooks).where(candidates),
+  ]);
+  if (!event) throw notFound("Event");
+  const problems = webhookIds ? redeliveryProblems(webhookIds, targets, event.type) : [];
+  if (problems.length > 0) throw new ApiError("validation_failed", `webhook_ids: ${problems.map((p) => p.message).join("; ")}`, problems);
+  const limit = maxFanoutPerEvent(env);
+  if (targets.length > limit) throw fanoutExceeded(limit);
+  if ((event.redeliveredAt ?? []).length >= MAX_REDELIVERIES_PER_EVENT) throw tooManyRedeliveries();
+  const result = { event_id: event.id, event: event.type, enqueued: true };
+  if (targets.length === 0) return { ...result, deliveries_scheduled: 0, deliveries: [] };
+
+  const now = Date.now();
+  const [recorded, inserted] = await runBatch<DeliveryRef>(env.DB, redeliveryStatements(event, targets.map((t) => t.id), now));
+  if (recorded.meta.changes === 0) throw tooManyRedeliveries(); // a concurrent redelivery took the last one
+  const refs = inserted.results;
+  const enqueued = refs.length > 0 && (await enqueueDeliveries(env, refs));
+  return { ...result, enqueued, deliveries_scheduled: refs.length, deliveries: refs.map((r) => ({ id: r.deliveryId, webhook_id: r.webhookId })) };
+}
+
+const tooManyRedeliveries = () =>
+  new ApiError("conflict", `The event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already (the most an event records); publish it again as a new event`);
+
+/** The send's time on the event (bounded), then one pending delivery per target still subscribed and active. */
+function redeliveryStatements(event: EventRow, targetIds: string[], now: number): Statement[] {
+  const record = sql`UPDATE ${events} SET redelivered_at = json_insert(coalesce(redelivered_at, '[]'), '$[#]', ${now})
+    WHERE id = ${event.id} AND json_array_length(coalesce(redelivered_at, '[]')) < ${MAX_REDELIVERIES_PER_EVENT}`;
+  const thisSend = sql`EXISTS (SELECT 1 FROM ${events}, json_each(${events.redeliveredAt}) AS sent WHERE ${events.id} = ${event.id} AND sent.value = ${now})`;
+  const insert = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
+    SELECT ${sqlUuidV7(now)}, ${event.tenantId}, ${webhooks.id}, ${event.id}, ${event.type}, 'pending', 0, ${now}, '[]', ${now}
+    FROM ${webhooks} WHERE ${subscribers(event.tenantId, event.type)} AND ${inArray(webhooks.id, targetIds)} AND ${thisSend}
+    RETURNING webhook_id AS webhookId, id AS deliveryId`;
+  return [record, insert];
 }

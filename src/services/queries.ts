@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, gt, inArray, sql } from "drizzle-orm";
+import { isCursorRequest, pageOf, type Page, type PageRequest } from "./paging";
 import type { Database } from "../db/client";
 import { events, feedback, queries, type FeedbackRow, type QueryRow, type QueryStatus } from "../db/schema";
 import type { Env } from "../env";
@@ -165,32 +166,51 @@ export async function addFeedback(db: Database, env: Env, tenantId: string, id: 
   return { id: row.id, query_id: q.id, rating, feedback_text: feedbackText, created_at: formatTime(row.createdAt), events: published };
 }
 
-export interface QueryFilter {
-  skip: number;
-  limit: number;
+export interface QueryFilter extends PageRequest {
   status?: QueryStatus;
   category?: string;
   user_id?: string;
   escalated?: boolean;
 }
 
-export async function listQueries(db: Database, tenantId: string, f: QueryFilter) {
-  const rows = await db
+/**
+ * Where a cursor (a query id) sits in the newest-first order (created_at, id). Query ids are
+ * random (the guide's conv_…), so the position is the cursor query's created_at, read by
+ * primary key in the same statement; an unknown cursor matches nothing.
+ */
+function queryCursor(tenantId: string, f: PageRequest) {
+  const cursorId = f.after ?? f.before;
+  if (cursorId === undefined) return { where: undefined, orderBy: [desc(queries.createdAt), desc(queries.id)] };
+  const at = sql`(SELECT created_at FROM ${queries} WHERE id = ${cursorId} AND tenant_id = ${tenantId})`;
+  if (f.after !== undefined) {
+    return { where: sql`${queries.createdAt} >= ${at} AND (${queries.createdAt} > ${at} OR ${queries.id} > ${cursorId})`, orderBy: [asc(queries.createdAt), asc(queries.id)] };
+  }
+  return { where: sql`${queries.createdAt} <= ${at} AND (${queries.createdAt} < ${at} OR ${queries.id} < ${cursorId})`, orderBy: [desc(queries.createdAt), desc(queries.id)] };
+}
+
+/** GET /queries, newest first, along the index queries_tenant (tenant_id, created_at). The total is counted on skip/limit requests only. */
+export async function listQueries(db: Database, tenantId: string, f: QueryFilter): Promise<Page<ReturnType<typeof queryView>>> {
+  const matching = and(
+    eq(queries.tenantId, tenantId),
+    f.status ? eq(queries.status, f.status) : undefined,
+    f.category ? eq(queries.category, f.category) : undefined,
+    f.user_id ? eq(queries.userId, f.user_id) : undefined,
+    f.escalated === undefined ? undefined : eq(queries.escalated, f.escalated),
+  );
+  const cursor = queryCursor(tenantId, f);
+  const page = db
     .select()
     .from(queries)
-    .where(
-      and(
-        eq(queries.tenantId, tenantId),
-        f.status ? eq(queries.status, f.status) : undefined,
-        f.category ? eq(queries.category, f.category) : undefined,
-        f.user_id ? eq(queries.userId, f.user_id) : undefined,
-        f.escalated === undefined ? undefined : eq(queries.escalated, f.escalated),
-      ),
-    )
-    .orderBy(desc(queries.createdAt), desc(queries.id))
-    .limit(f.limit)
+    .where(and(matching, cursor.where))
+    .orderBy(...cursor.orderBy)
+    .limit(f.limit + 1)
     .offset(f.skip);
-  return rows.map(queryView);
+  if (isCursorRequest(f)) {
+    const [rows] = await db.batch([page]);
+    return pageOf(rows.map(queryView), f, null);
+  }
+  const [rows, [{ total }]] = await db.batch([page, db.select({ total: count() }).from(queries).where(matching)]);
+  return pageOf(rows.map(queryView), f, total);
 }
 
 /** A query with its feedback and the events it produced, in one round trip. */

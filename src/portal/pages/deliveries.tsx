@@ -1,38 +1,45 @@
 import { DELIVERY_STATUSES, type DeliveryStatus as Status } from "../../db/schema";
 import { EVENT_TYPES, TEST_EVENT_TYPE } from "../../events/catalog";
 import type { deliveryView } from "../../services/deliveries";
+import type { Page } from "../../services/paging";
 import type { PortalSession } from "../../services/portal-sessions";
 import { DeliveryStatus, type WebhookView } from "../components";
 import { Layout } from "../layout";
 
 type DeliveryView = ReturnType<typeof deliveryView>;
 
+/** The log's query string as given (times as the datetime-local fields hold them, UTC). */
 export interface LogFilter {
   status?: Status;
   event?: string;
-  skip: number;
-  limit: number;
+  since?: string;
+  until?: string;
+  /** Cursors: a delivery id; the page shows the deliveries older (before) or newer (after) than it. */
+  before?: string;
+  after?: string;
 }
 
 interface DeliveryLogProps {
   session: PortalSession;
   webhook: WebhookView;
-  deliveries: DeliveryView[];
-  hasMore: boolean;
+  page: Page<DeliveryView>;
   filter: LogFilter;
 }
 
-/** The log's URL with the filter and a page offset (escaped as an attribute by JSX). */
-const logHref = (webhookId: string, filter: LogFilter, skip: number) => {
+/** The log's URL with the filters and a cursor (escaped as an attribute by JSX). */
+const logHref = (webhookId: string, filter: LogFilter, cursor: { before: string } | { after: string }) => {
   const query = new URLSearchParams();
-  if (filter.status) query.set("status", filter.status);
-  if (filter.event) query.set("event", filter.event);
-  if (skip > 0) query.set("skip", String(skip));
-  const text = query.toString();
-  return `/portal/endpoints/${webhookId}/deliveries${text ? `?${text}` : ""}`;
+  for (const name of ["status", "event", "since", "until"] as const) {
+    const value = filter[name];
+    if (value) query.set(name, value);
+  }
+  for (const [name, id] of Object.entries(cursor)) query.set(name, id);
+  return `/portal/endpoints/${webhookId}/deliveries?${query.toString()}`;
 };
 
-export function DeliveryLogPage({ session, webhook, deliveries, hasMore, filter }: DeliveryLogProps) {
+export function DeliveryLogPage({ session, webhook, page, filter }: DeliveryLogProps) {
+  const deliveries = page.items;
+  const filtered = Boolean(filter.status || filter.event || filter.since || filter.until);
   const pending = deliveries.some((d) => d.status === "pending");
   return (
     <Layout title="Delivery log" session={session}>
@@ -63,6 +70,14 @@ export function DeliveryLogPage({ session, webhook, deliveries, hasMore, filter 
           </select>
         </div>
         <div>
+          <label for="since">Since (UTC)</label>
+          <input id="since" name="since" type="datetime-local" step={1} value={filter.since ?? ""} />
+        </div>
+        <div>
+          <label for="until">Until (UTC)</label>
+          <input id="until" name="until" type="datetime-local" step={1} value={filter.until ?? ""} />
+        </div>
+        <div>
           <button type="submit" class="secondary">
             Filter
           </button>
@@ -74,7 +89,7 @@ export function DeliveryLogPage({ session, webhook, deliveries, hasMore, filter 
         </p>
       )}
       {deliveries.length === 0 ? (
-        <p>No deliveries{filter.status || filter.event ? " match these filters" : " yet"}.</p>
+        <p>No deliveries{filtered ? " match these filters" : " here"}.</p>
       ) : (
         <div class="table-wrap">
           <table>
@@ -106,9 +121,15 @@ export function DeliveryLogPage({ session, webhook, deliveries, hasMore, filter 
           </table>
         </div>
       )}
+      {page.total !== null && (
+        <p class="muted">
+          {page.total} deliver{page.total === 1 ? "y" : "ies"}
+          {filtered ? " match" : " in all"}
+        </p>
+      )}
       <nav class="actions" aria-label="Pages">
-        {filter.skip > 0 && <a href={logHref(webhook.id, filter, Math.max(0, filter.skip - filter.limit))}>Newer</a>}
-        {hasMore && <a href={logHref(webhook.id, filter, filter.skip + filter.limit)}>Older</a>}
+        {page.hasNewer && deliveries.length > 0 && <a href={logHref(webhook.id, filter, { after: deliveries[0].id })}>Newer</a>}
+        {page.hasOlder && deliveries.length > 0 && <a href={logHref(webhook.id, filter, { before: deliveries.at(-1)!.id })}>Older</a>}
       </nav>
     </Layout>
   );

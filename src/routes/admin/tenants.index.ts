@@ -5,7 +5,7 @@ import { exactJsonBody } from "../../middleware/exact-json-body";
 import { createTenant } from "../../services/api-keys";
 import { issueTenantApiKey, listTenants, setTenantDisabled } from "../../services/tenants";
 import { CreateKey, IssuedKey } from "../api-keys/api-keys.index";
-import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError, pageQuery } from "../common.schemas";
+import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, listHeaders, notFoundError, pageQuery } from "../common.schemas";
 
 const CreateTenant = z.object({ name: z.string().trim().min(1).max(200) }).openapi("CreateTenant");
 const Tenant = z
@@ -43,7 +43,7 @@ const list = createRoute({
   path: "/api/v1/admin/tenants",
   summary: "List tenants with their webhook, live API key and event counts, newest first (ADMIN_TOKEN)",
   request: { query: z.object(pageQuery(100)) },
-  responses: { 200: jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count"), ...authErrors, 422: bodyErrors[422] },
+  responses: { 200: { ...jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count"), headers: listHeaders }, ...authErrors, 422: bodyErrors[422] },
 });
 
 const toggle = (action: "disable" | "enable", summary: string) =>

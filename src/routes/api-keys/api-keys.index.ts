@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { createApiKey, listApiKeys, revokeApiKey } from "../../services/api-keys";
-import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError } from "../common.schemas";
+import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, listHeaders, notFoundError } from "../common.schemas";
 
 export const CreateKey = z.object({ name: z.string().trim().min(1).max(200).nullable().optional() }).openapi("CreateApiKey");
 const KeySummary = z.object({ id: z.string(), name: z.string().nullable(), prefix: z.string(), created_at: z.string() });
@@ -26,7 +26,7 @@ const list = createRoute({
   tags,
   security,
   summary: "List live API keys (no secrets)",
-  responses: { 200: jsonResponse(z.array(KeySummary).openapi("ApiKeyList"), "Live keys; the total is in X-Total-Count"), ...authErrors },
+  responses: { 200: { ...jsonResponse(z.array(KeySummary).openapi("ApiKeyList"), "Live keys; the total is in X-Total-Count"), headers: listHeaders }, ...authErrors },
 });
 
 const revoke = createRoute({

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { EVENT_CATALOG, EVENT_TYPES } from "../../events/catalog";
 import { tenantStats } from "../../services/stats";
-import { authErrors, jsonResponse } from "../common.schemas";
+import { authErrors, jsonResponse, listHeaders } from "../common.schemas";
 
 const EventType = z
   .object({ type: z.string(), description: z.string(), schema: z.record(z.string(), z.unknown()), example: z.record(z.string(), z.unknown()) })
@@ -22,7 +22,7 @@ const listEventTypes = createRoute({
   tags: ["Events"],
   security: [{ apiKey: [] }],
   summary: "Each event type with a JSON Schema of its data and an example",
-  responses: { 200: jsonResponse(z.array(EventType), "The event catalog"), ...authErrors },
+  responses: { 200: { ...jsonResponse(z.array(EventType), "The event catalog (all of it: no paging)"), headers: listHeaders }, ...authErrors },
 });
 
 const Stats = z
@@ -49,5 +49,5 @@ const stats = createRoute({
 });
 
 export const catalogRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(listEventTypes, (c) => c.json(eventTypes, 200))
+  .openapi(listEventTypes, (c) => c.json(eventTypes, 200, { "X-Total-Count": String(eventTypes.length) }))
   .openapi(stats, async (c) => c.json(await tenantStats(c.env.DB, c.var.tenantId), 200));

@@ -3,9 +3,25 @@ import type { AppEnv } from "../../app-env";
 import { DELIVERY_STATUSES } from "../../db/schema";
 import { getDelivery, listDeliveries, testWebhook } from "../../services/deliveries";
 import { recoverDeliveries, RECOVER_LIMIT, retryDelivery } from "../../services/redelivery";
-import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError, pageQuery } from "../common.schemas";
+import {
+  authErrors,
+  bodyErrors,
+  conflictError,
+  cursorListHeaders,
+  cursorPageQuery,
+  errorResponse,
+  IdParams,
+  isoTime,
+  jsonBody,
+  jsonResponse,
+  notFoundError,
+  oneCursor,
+  pageHeaders,
+  parseTimeRange,
+  timeRangeQuery,
+} from "../common.schemas";
 
-const Delivery = z
+export const Delivery = z
   .object({
     id: z.string().openapi({ description: "Also sent as the webhook-id header: the receiver's idempotency key" }),
     webhook_id: z.string(),
@@ -32,7 +48,7 @@ const Attempt = z.object({
   attempted_at: z.string(),
 });
 
-const DeliveryDetail = Delivery.extend({ attempt_log: z.array(Attempt) }).openapi("DeliveryDetail");
+export const DeliveryDetail = Delivery.extend({ attempt_log: z.array(Attempt) }).openapi("DeliveryDetail");
 
 const TestResult = z
   .object({
@@ -43,10 +59,6 @@ const TestResult = z
     delivery_id: z.string(),
   })
   .openapi("WebhookTestResult");
-
-const isoTime = z.iso
-  .datetime({ offset: true, error: "must be an ISO 8601 time, e.g. 2024-11-24T12:00:00Z" })
-  .openapi({ example: "2024-11-24T12:00:00Z" });
 
 const RecoverRequest = z
   .object({
@@ -82,9 +94,21 @@ const list = createRoute({
   summary: "Delivery log of a webhook, newest first",
   request: {
     params: IdParams,
-    query: z.object({ ...pageQuery(50), status: z.enum(DELIVERY_STATUSES).optional(), event: z.string().max(100).optional() }),
+    query: z
+      .object({
+        ...cursorPageQuery(50),
+        status: z.enum(DELIVERY_STATUSES).optional(),
+        event: z.string().max(100).optional().openapi({ description: "Event type, e.g. query.created" }),
+        ...timeRangeQuery,
+      })
+      .superRefine(oneCursor),
   },
-  responses: { 200: jsonResponse(z.array(Delivery), "A page of deliveries"), ...authErrors, ...notFoundError, 422: bodyErrors[422] },
+  responses: {
+    200: { ...jsonResponse(z.array(Delivery), "A page of deliveries"), headers: cursorListHeaders },
+    ...authErrors,
+    ...notFoundError,
+    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable"),
+  },
 });
 
 const get = createRoute({
@@ -134,7 +158,11 @@ const recover = createRoute({
 });
 
 export const deliveryRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(list, async (c) => c.json(await listDeliveries(c.var.db, c.var.tenantId, c.req.valid("param").id, c.req.valid("query")), 200))
+  .openapi(list, async (c) => {
+    const query = c.req.valid("query");
+    const page = await listDeliveries(c.var.db, c.var.tenantId, c.req.valid("param").id, { ...query, ...parseTimeRange(query) });
+    return c.json(page.items, 200, pageHeaders(c.req.url, page));
+  })
   .openapi(get, async (c) => {
     const { id, delivery_id } = c.req.valid("param");
     return c.json(await getDelivery(c.var.db, c.var.tenantId, id, delivery_id), 200);

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authErrors, bodyErrors, conflictError, IdParams, jsonBody, jsonResponse, notFoundError, quotaError } from "../common.schemas";
+import { authErrors, bodyErrors, conflictError, cursorListHeaders, errorResponse, IdParams, jsonBody, jsonResponse, notFoundError, quotaError } from "../common.schemas";
 import { CreateQuery, EscalateQuery, FeedbackCreated, ListQueriesQuery, Query, QueryDetail, QueryFeedback, QueryWithEvents, ResolveQuery } from "./queries.schemas";
 
 const tags = ["Support queries"];
@@ -25,7 +25,14 @@ export const list = createRoute({
   security,
   summary: "List queries, newest first",
   request: { query: ListQueriesQuery },
-  responses: { 200: jsonResponse(z.array(Query), "A page of queries"), ...authErrors, 422: bodyErrors[422] },
+  description:
+    "Paged with skip/limit (X-Total-Count: every matching query) or with the before/after cursors of the Link header " +
+    "(a query id; an unknown one matches nothing), which cost the same D1 rows at any depth and send no X-Total-Count.",
+  responses: {
+    200: { ...jsonResponse(z.array(Query), "A page of queries"), headers: cursorListHeaders },
+    ...authErrors,
+    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable"),
+  },
 });
 
 export const get = createRoute({

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { QUERY_STATUSES } from "../../db/schema";
 import { CATEGORIES, SENTIMENTS } from "../../triage/triage";
-import { booleanQuery, pageQuery } from "../common.schemas";
+import { booleanQuery, oneCursor, pageQuery } from "../common.schemas";
 
 const queryText = z
   .string()
@@ -63,10 +63,17 @@ export const FeedbackCreated = z
   .object({ id: z.string(), query_id: z.string(), rating: z.number().int(), feedback_text: z.string().nullable(), created_at: z.string(), events: z.array(PublishedRef) })
   .openapi("FeedbackCreated");
 
-export const ListQueriesQuery = z.object({
-  ...pageQuery(50),
-  status: z.enum(QUERY_STATUSES).optional(),
-  category: z.string().max(100).optional(),
-  user_id: z.string().max(200).optional(),
-  escalated: booleanQuery,
-});
+const queryCursor = (description: string) =>
+  z.string().max(100).optional().openapi({ description: `${description}; no X-Total-Count is sent`, example: "conv_abc123" });
+
+export const ListQueriesQuery = z
+  .object({
+    ...pageQuery(50),
+    before: queryCursor('Queries older than this query id (from the Link header\'s rel="next"), in created_at order'),
+    after: queryCursor('Queries newer than this query id (from the Link header\'s rel="prev")'),
+    status: z.enum(QUERY_STATUSES).optional(),
+    category: z.string().max(100).optional(),
+    user_id: z.string().max(200).optional(),
+    escalated: booleanQuery,
+  })
+  .superRefine(oneCursor);

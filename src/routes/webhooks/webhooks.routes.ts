@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, notFoundError, quotaError } from "../common.schemas";
+import { authErrors, bodyErrors, IdParams, jsonBody, jsonResponse, listHeaders, notFoundError, quotaError } from "../common.schemas";
 import { CreateWebhook, ListWebhooksQuery, RotatedSecret, RotateSecret, UpdateWebhook, Webhook, WebhookList, WebhookWithSecret } from "./webhooks.schemas";
 
 const tags = ["Webhooks"];
@@ -27,7 +27,7 @@ export const list = createRoute({
   security,
   summary: "List webhooks, newest first",
   request: { query: ListWebhooksQuery },
-  responses: { 200: jsonResponse(WebhookList, "A page of webhooks"), ...authErrors, 422: bodyErrors[422] },
+  responses: { 200: { ...jsonResponse(WebhookList, "A page of webhooks"), headers: listHeaders }, ...authErrors, 422: bodyErrors[422] },
 });
 
 export const get = createRoute({
