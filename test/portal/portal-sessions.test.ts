@@ -1,5 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { newTimeOrderedId } from "../../src/lib/ids";
 import { api, createTenant, createWebhook, expectError, receiver, storedWebhookCount, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
 
 const ORIGIN = "https://api.test";
@@ -212,5 +213,51 @@ describe("refusals on the server", () => {
     const res = await createApp().fetch(new Request(`${ORIGIN}/portal`), { ...env, PORTAL_FRAME_ANCESTORS: "https://hr.example.com" } as never);
     expect(res.status).toBe(401);
     expect(res.headers.get("Content-Security-Policy")).toContain("frame-ancestors https://hr.example.com");
+  });
+});
+
+describe("the delivery log page", () => {
+  /** Finished deliveries written straight into D1, one a minute from `start`, alternately succeeded and failed. */
+  async function seedDeliveries(tenant: Tenant, webhookId: string, count: number, start: number) {
+    const statements = [];
+    for (let n = 0; n < count; n++) {
+      const at = start + n * 60_000;
+      const eventId = newTimeOrderedId(at);
+      statements.push(
+        env.DB.prepare("INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, created_at) VALUES (?, ?, 'query.created', '{}', 1, ?)").bind(eventId, tenant.id, at),
+        env.DB.prepare("INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, created_at, finished_at) VALUES (?, ?, ?, ?, 'query.created', ?, 1, ?, ?)")
+          .bind(newTimeOrderedId(at), tenant.id, webhookId, eventId, n % 2 === 0 ? "success" : "failed", at, at),
+      );
+    }
+    await env.DB.batch(statements);
+  }
+
+  const rowsOf = (html: string) => [...html.matchAll(/<tr><td><a href="[^"]+">([^<]+)<\/a>/g)].map((m) => m[1]);
+  const linkOf = (html: string, label: string) => html.match(new RegExp(`<a href="([^"]+)">${label}</a>`))?.[1].replaceAll("&amp;", "&");
+
+  it("pages with Older/Newer cursors and filters by status and time (UTC)", async () => {
+    const tenant = await createTenant();
+    const webhook = await createWebhook(tenant);
+    const start = Date.UTC(2026, 0, 1, 0, 0, 0);
+    await seedDeliveries(tenant, webhook.id, 30, start);
+    const cookie = await open(await sessionLink(tenant));
+    const base = `/portal/endpoints/${webhook.id}/deliveries`;
+
+    const first = await (await portal(base, { cookie })).text();
+    expect(rowsOf(first)).toHaveLength(25);
+    expect(rowsOf(first)[0]).toBe("2026-01-01T00:29:00Z");
+    expect(first).toContain("30 deliveries in all");
+    expect(linkOf(first, "Newer")).toBeUndefined();
+    const older = await (await portal(linkOf(first, "Older")!, { cookie })).text();
+    expect(rowsOf(older)).toEqual(["2026-01-01T00:04:00Z", "2026-01-01T00:03:00Z", "2026-01-01T00:02:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:00:00Z"]);
+    expect(linkOf(older, "Older")).toBeUndefined();
+    const newer = await (await portal(linkOf(older, "Newer")!, { cookie })).text();
+    expect(rowsOf(newer)[0]).toBe("2026-01-01T00:29:00Z");
+    expect(rowsOf(newer).at(-1)).toBe("2026-01-01T00:05:00Z");
+
+    const filtered = await (await portal(`${base}?status=failed&since=2026-01-01T00:10&until=2026-01-01T00:20`, { cookie })).text();
+    expect(rowsOf(filtered)).toEqual(["2026-01-01T00:19:00Z", "2026-01-01T00:17:00Z", "2026-01-01T00:15:00Z", "2026-01-01T00:13:00Z", "2026-01-01T00:11:00Z"]);
+    expect(filtered).toContain("5 deliveries match");
+    expect(filtered).toContain('value="2026-01-01T00:10"');
   });
 });
