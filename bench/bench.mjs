@@ -8,6 +8,9 @@
 // cost this local runtime), then for 1, 10, 100 and 1,000 subscribed endpoints per event:
 //   latency run  events published one at a time: publish latency (POST /api/v1/events) and the
 //                event-to-receipt latency of a lightly loaded system;
+//   lone event   LONE_EVENTS events, each published only once every delivery of the one before it
+//                has arrived: publish to last delivery (last_delivery_ms) of a system with nothing
+//                else to do, the latency a single event sees (results key lone_event);
 //   burst        >= 5,000 deliveries published as fast as PUBLISH_CONCURRENCY clients can:
 //                deliveries per second and event-to-receipt latency under load, and the counters
 //                of every invocation in the window (LOG_USAGE=1 lines: D1 round trips and rows,
@@ -18,7 +21,10 @@
 // Prints tables and writes everything to bench/results/bench-<time>.json. Prices: lib/prices.mjs.
 //
 // Options: --fanouts=1,10,100,1000  --burst=5000  --consumer=max_batch_size:100,max_batch_timeout:0.2
-// (overrides [[queues.consumers]] in the private config copy, to try consumer settings).
+// (overrides [[queues.consumers]] in the private config copy, to try consumer settings)
+// --phases=floor,latency,lone,burst,attempt (default all; burst also measures the plain-fetch baseline,
+// attempt measures attemptDelivery() alone against it without a burst, at --attempt-n=5000 POSTs and
+// --attempt-c=6 in flight), --lone=20 (events per fan-out in the lone-event run).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,7 +32,7 @@ import { ApiClient, eventData } from "./lib/api.mjs";
 import { quietMsFor, waitFor, whenQuiet } from "./lib/idle.mjs";
 import { PRICES, costPerMillion } from "./lib/prices.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
-import { fmt, pool, summarize, table } from "./lib/stats.mjs";
+import { fmt, percentile, pool, summarize, table } from "./lib/stats.mjs";
 import { perUnit, sumUsage } from "./lib/usage.mjs";
 import { ROOT, WranglerDev, applyMigrations, snapshotWorker, writeBaselineConfig, writeConfig } from "./lib/wrangler.mjs";
 
@@ -35,8 +41,14 @@ const FANOUTS = (args.fanouts ?? "1,10,100,1000").split(",").map(Number);
 const BURST_DELIVERIES = Number(args.burst ?? 5000);
 const LATENCY_EVENTS = { 1: 200, 10: 100, 100: 50, 1000: 10 };
 const PUBLISH_CONCURRENCY = 8;
+const PHASES = new Set((args.phases ?? "floor,latency,lone,burst,attempt").split(","));
+const LONE_EVENTS = Number(args.lone ?? 20);
+const ATTEMPT_N = Number(args["attempt-n"] ?? 5000);
+const ATTEMPT_C = Number(args["attempt-c"] ?? 6);
 const CONSUMER = Object.fromEntries((args.consumer ? args.consumer.split(",") : []).map((kv) => kv.split(":")).map(([k, v]) => [k, Number(v)]));
-const PORTS = { worker: 8797, baseline: 8798 };
+// --ports=worker,baseline: two runs side by side (an A/B of consumer settings under the same load) need their own.
+const [workerPort, baselinePort] = (args.ports ?? "8797,8798").split(",").map(Number);
+const PORTS = { worker: workerPort, baseline: baselinePort };
 const ADMIN_TOKEN = "bench-admin-token";
 const VARS = {
   ENVIRONMENT: "development", // http://127.0.0.1 receivers
@@ -137,6 +149,51 @@ async function phase({ name, fanout, tenant, events, concurrency, worker, receiv
 }
 
 /**
+ * Lone events: each published only once every delivery of the one before has arrived at the
+ * receiver, so nothing queues behind anything. Per event: publish latency, and the time from the
+ * publish request's start to the first and to the last of its deliveries.
+ */
+async function loneEvents({ fanout, tenant, events, worker, receiver, api }) {
+  await quiet(worker);
+  const mark = { batches: worker.batches.length, requests: receiver.requests.length };
+  const publishMs = [];
+  const firstMs = [];
+  const lastMs = [];
+  let scanned = mark.requests;
+  for (let i = 0; i < events; i++) {
+    const seq = `lone-${fanout}-${i}`;
+    const sentAt = wallNow();
+    const res = await api.publish(tenant.key, eventData(seq));
+    publishMs.push(res.ms);
+    if (res.status !== 202 || res.body.deliveries_scheduled !== fanout) throw new Error(`lone event ${seq}: ${res.status} ${JSON.stringify(res.body)}`);
+    const arrivals = [];
+    await waitFor(
+      () => {
+        for (; scanned < receiver.requests.length; scanned++) if (receiver.requests[scanned].seq === seq) arrivals.push(receiver.requests[scanned].receivedAt);
+        return arrivals.length >= fanout;
+      },
+      PHASE_TIMEOUT_MS,
+      `the ${fanout} deliveries of ${seq}`,
+      5,
+    );
+    firstMs.push(Math.min(...arrivals) - sentAt);
+    lastMs.push(Math.max(...arrivals) - sentAt);
+  }
+  await quiet(worker);
+  const received = receiver.requests.slice(mark.requests).filter((r) => r.seq?.startsWith(`lone-${fanout}-`));
+  return {
+    fanout,
+    events,
+    deliveries_received: received.length,
+    distinct_deliveries_received: new Set(received.map((r) => r.deliveryId)).size,
+    publish_ms: summarize(publishMs),
+    first_delivery_ms: summarize(firstMs),
+    last_delivery_ms: summarize(lastMs),
+    batches: batchStats(worker.batches.slice(mark.batches)),
+  };
+}
+
+/**
  * The baseline Worker makes `n` POSTs to the receiver with `c` in flight; returns deliveries per
  * second. mode "plain" is the baseline; "attempt" runs the consumer's attemptDelivery() instead.
  */
@@ -156,6 +213,33 @@ async function baseline(baselineWorker, receiver, n, c, mode = "plain") {
     connections: new Set(receiver.requests.slice(from).map((r) => r.socket)).size,
     cpu_ms_per_post: ((baselineWorker.cpuSeconds().worker - cpu0) * 1000) / n,
   };
+}
+
+/**
+ * attemptDelivery() alone against plain fetch, ATTEMPT_N POSTs at ATTEMPT_C in flight, in three
+ * alternating rounds (plain, attempt, plain, attempt…) so that a neighbour's load falls on both;
+ * the ratio is of the medians.
+ */
+async function attemptMode(baselineWorker, receiver, rounds = 3) {
+  const plain = [];
+  const attempt = [];
+  for (let i = 0; i < rounds; i++) {
+    plain.push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C));
+    attempt.push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C, "attempt"));
+  }
+  const median = (runs, key) => percentile(runs.map((r) => r[key]), 50);
+  const out = {
+    n: ATTEMPT_N,
+    concurrency: ATTEMPT_C,
+    plain_per_second: median(plain, "deliveries_per_second"),
+    attempt_per_second: median(attempt, "deliveries_per_second"),
+    plain_cpu_ms: median(plain, "cpu_ms_per_post"),
+    attempt_cpu_ms: median(attempt, "cpu_ms_per_post"),
+    rounds: { plain, attempt },
+  };
+  out.ratio = out.attempt_per_second / out.plain_per_second;
+  log(`attempt mode: plain ${fmt(out.plain_per_second, 0)}/s, attemptDelivery() ${fmt(out.attempt_per_second, 0)}/s, ratio ${fmt(out.ratio, 2)}; CPU ms ${fmt(out.plain_cpu_ms, 3)} vs ${fmt(out.attempt_cpu_ms, 3)}`);
+  return out;
 }
 
 /**
@@ -202,19 +286,30 @@ async function main() {
       await pool(fanout, 8, (i) => api.createWebhook(tenants[fanout].key, `${receiver.url}/h/${fanout}/${i}`));
     }
     log(`created ${FANOUTS.reduce((a, f) => a + f, 0)} webhooks`);
-    results.request_floor = await requestFloor(worker, api, tenants[FANOUTS[0]]);
+    if (PHASES.has("floor")) results.request_floor = await requestFloor(worker, api, tenants[FANOUTS[0]]);
 
     for (const fanout of FANOUTS) {
       const common = { fanout, tenant: tenants[fanout], worker, receiver, api };
-      const latency = await phase({ ...common, name: "latency", events: LATENCY_EVENTS[fanout] ?? 20, concurrency: 1 });
-      log(`fan-out ${fanout}: publish p50 ${fmt(latency.publish_ms.p50)} ms p99 ${fmt(latency.publish_ms.p99)} ms (n=${latency.publish_ms.n})`);
-      const burst = await phase({ ...common, name: "burst", events: Math.ceil(BURST_DELIVERIES / fanout), concurrency: PUBLISH_CONCURRENCY });
-      log(`fan-out ${fanout}: burst ${burst.deliveries_received} deliveries in ${fmt(burst.seconds, 2)} s = ${fmt(burst.deliveries_per_second, 0)}/s over ${burst.consumer_connections} connections`);
-      const base = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections);
-      const attemptOnly = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections, "attempt");
-      log(`fan-out ${fanout}: baseline ${base.n} POSTs at concurrency ${base.concurrency}: ${fmt(base.deliveries_per_second, 0)}/s (attemptDelivery() alone: ${fmt(attemptOnly.deliveries_per_second, 0)}/s)`);
-      results.runs.push({ fanout, latency, burst, baseline: base, attempt_only: attemptOnly, ratio: burst.deliveries_per_second / base.deliveries_per_second });
+      const run = { fanout };
+      if (PHASES.has("latency")) {
+        run.latency = await phase({ ...common, name: "latency", events: LATENCY_EVENTS[fanout] ?? 20, concurrency: 1 });
+        log(`fan-out ${fanout}: publish p50 ${fmt(run.latency.publish_ms.p50)} ms p99 ${fmt(run.latency.publish_ms.p99)} ms (n=${run.latency.publish_ms.n})`);
+      }
+      if (PHASES.has("lone")) {
+        run.lone_event = await loneEvents({ ...common, events: LONE_EVENTS });
+        log(`fan-out ${fanout}: lone event, publish to last delivery p50 ${fmt(run.lone_event.last_delivery_ms.p50, 0)} ms p90 ${fmt(run.lone_event.last_delivery_ms.p90, 0)} ms (n=${LONE_EVENTS})`);
+      }
+      if (PHASES.has("burst")) {
+        const burst = await phase({ ...common, name: "burst", events: Math.ceil(BURST_DELIVERIES / fanout), concurrency: PUBLISH_CONCURRENCY });
+        log(`fan-out ${fanout}: burst ${burst.deliveries_received} deliveries in ${fmt(burst.seconds, 2)} s = ${fmt(burst.deliveries_per_second, 0)}/s over ${burst.consumer_connections} connections`);
+        const base = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections);
+        const attemptOnly = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections, "attempt");
+        log(`fan-out ${fanout}: baseline ${base.n} POSTs at concurrency ${base.concurrency}: ${fmt(base.deliveries_per_second, 0)}/s (attemptDelivery() alone: ${fmt(attemptOnly.deliveries_per_second, 0)}/s)`);
+        Object.assign(run, { burst, baseline: base, attempt_only: attemptOnly, ratio: burst.deliveries_per_second / base.deliveries_per_second });
+      }
+      results.runs.push(run);
     }
+    if (PHASES.has("attempt")) results.attempt_mode = await attemptMode(baselineWorker, receiver);
   } finally {
     await Promise.all([worker.stop(), baselineWorker.stop(), receiver.close()]);
   }
@@ -227,7 +322,8 @@ async function main() {
   console.log(`\nWrote ${path.relative(ROOT, out)} (${fmt(results.seconds, 0)} s).`);
   rmSync(dir, { recursive: true, force: true });
   const complete = (p) => p.successes === p.deliveries_expected && p.distinct_deliveries_received === p.deliveries_received;
-  const broken = results.runs.filter((r) => !complete(r.burst) || !complete(r.latency));
+  const loneComplete = (l) => l.deliveries_received === l.events * l.fanout && l.distinct_deliveries_received === l.deliveries_received;
+  const broken = results.runs.filter((r) => (r.burst && !complete(r.burst)) || (r.latency && !complete(r.latency)) || (r.lone_event && !loneComplete(r.lone_event)));
   if (broken.length > 0) {
     console.error(`Deliveries missing, failed or duplicated at fan-out ${broken.map((r) => r.fanout).join(", ")}`);
     process.exitCode = 1;
@@ -235,8 +331,24 @@ async function main() {
 }
 
 function report(results) {
-  const rows = results.runs;
   console.log(`\nhr-intel-webhooks bench — ${results.started_at}, ${results.machine.cpus} CPUs, consumer ${JSON.stringify(results.consumer)}`);
+  const lone = results.runs.filter((r) => r.lone_event);
+  if (lone.length > 0) {
+    console.log(`\nLone events (each published once every delivery of the one before has arrived; ${LONE_EVENTS} per fan-out): publish request start to the event's deliveries`);
+    console.log(
+      table(
+        ["endpoints/event", "publish p50 ms", "first delivery p50 ms", "last delivery p50 ms", "last p90 ms", "last max ms", "batches/event", "msgs/batch"],
+        lone.map(({ fanout, lone_event: l }) => [fanout, fmt(l.publish_ms.p50), fmt(l.first_delivery_ms.p50, 0), fmt(l.last_delivery_ms.p50, 0), fmt(l.last_delivery_ms.p90, 0), fmt(l.last_delivery_ms.max, 0), fmt(l.batches.count / l.events, 1), fmt(l.batches.mean_messages, 1)]),
+      ),
+    );
+  }
+  const a = results.attempt_mode;
+  if (a) console.log(`\nattemptDelivery() alone (${a.n} POSTs, ${a.concurrency} in flight, median of ${a.rounds.plain.length} alternating rounds): ${fmt(a.attempt_per_second, 0)}/s against plain fetch ${fmt(a.plain_per_second, 0)}/s = ${fmt(a.ratio, 2)}; CPU ms per POST ${fmt(a.attempt_cpu_ms, 3)} against ${fmt(a.plain_cpu_ms, 3)}`);
+  const rows = results.runs.filter((r) => r.burst && r.latency);
+  if (rows.length > 0) reportBursts(results, rows);
+}
+
+function reportBursts(results, rows) {
   console.log("\nTime (latency run: one publish at a time; burst: >= 5,000 deliveries, 8 publishers; baseline: same runtime, plain fetch, same receiver, N and concurrency)");
   console.log(
     table(
@@ -258,7 +370,7 @@ function report(results) {
     ),
   );
   const floor = results.request_floor;
-  console.log(
+  if (floor) console.log(
     `\nRequest floor of this runtime (${PUBLISH_CONCURRENCY} clients): GET /api/v1/health ${fmt(floor.health.requests_per_second, 0)}/s at ${fmt(floor.health.cpu_ms_per_request, 2)} CPU ms; ` +
       `authenticated GET /api/v1/webhooks (key lookup + 1 query) ${fmt(floor.authenticated_read.requests_per_second, 0)}/s at ${fmt(floor.authenticated_read.cpu_ms_per_request, 2)} CPU ms`,
   );

@@ -17,7 +17,9 @@ import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
 import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
 import { eventRoutes } from "./routes/events/events.index";
+import { eventBatchRoutes } from "./routes/events/events.batch";
 import { catalogRoutes } from "./routes/catalog/catalog.index";
+import { statsRoutes } from "./routes/stats/stats.index";
 import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
@@ -101,8 +103,10 @@ export function createApp() {
   app.route("/", webhookRoutes);
   app.route("/", deliveryRoutes);
   app.route("/", eventRoutes);
+  app.route("/", eventBatchRoutes);
   app.route("/", queryRoutes);
   app.route("/", catalogRoutes);
+  app.route("/", statsRoutes);
   app.route("/", portalSessionRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });

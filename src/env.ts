@@ -23,6 +23,8 @@ export interface Env {
   AUTO_DISABLE_MIN_SECONDS?: string;
   /** Seconds past due after which the sweep treats a pending delivery's job as lost (default 120). */
   SWEEP_GRACE_SECONDS?: string;
+  /** Seconds after which finished deliveries and their events are deleted (default 2592000: 30 days; src/retention/retention.ts). */
+  RETENTION_SECONDS?: string;
   /** "1": log each invocation's D1, queue and subrequest usage (src/lib/usage.ts). */
   LOG_USAGE?: string;
   /** Live (not soft-deleted) webhooks a tenant may have (default 100). */
@@ -91,6 +93,9 @@ export const autoDisablePolicy = (env: Env) => ({
 
 /** A pending delivery this long past due is assumed lost and re-enqueued by the sweep. */
 export const sweepGraceMs = (env: Env) => positiveNumber(env.SWEEP_GRACE_SECONDS, 120) * 1000;
+
+/** Finished deliveries and events older than this are deleted by the cron (src/retention/retention.ts). */
+export const retentionMs = (env: Env) => positiveNumber(env.RETENTION_SECONDS, 2_592_000) * 1000;
 
 /** Per-tenant quotas (403 quota_exceeded): live webhooks per tenant, subscribed webhooks per published event. */
 export const maxWebhooksPerTenant = (env: Env) => Math.floor(positiveNumber(env.MAX_WEBHOOKS_PER_TENANT, 100));

@@ -1,12 +1,12 @@
 // Waiting for conditions and for the Worker under `wrangler dev` to go idle (bench and isolation).
 import { setTimeout as sleep } from "node:timers/promises";
 
-/** Polls `condition` (may be async) every 50 ms until it is true; throws after timeoutMs. */
-export async function waitFor(condition, timeoutMs, what) {
+/** Polls `condition` (may be async) every `everyMs` (50) until it is true; throws after timeoutMs. */
+export async function waitFor(condition, timeoutMs, what, everyMs = 50) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }
 

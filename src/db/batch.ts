@@ -13,7 +13,8 @@ function toD1(d1: D1Database, statement: Statement): D1PreparedStatement {
 
 /**
  * Runs statements as one atomic D1 batch: one round trip, all or nothing. Drizzle's own
- * batch cannot hold raw sql`` statements with parameters, which our set-based updates need.
+ * db.batch cannot hold raw sql`` statements, which our set-based updates need: it fails with
+ * "Cannot read properties of undefined (reading 'bind')" (drizzle-orm issue #2277, open).
  */
 export function runBatch<Row = Record<string, unknown>>(d1: D1Database, statements: Statement[]): Promise<D1Result<Row>[]> {
   return d1.batch<Row>(statements.map((statement) => toD1(d1, statement)));

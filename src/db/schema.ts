@@ -77,10 +77,12 @@ export const webhooks = sqliteTable(
 );
 
 /**
- * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
- * which drizzle-kit cannot express): the primary key is the table, so a delivery costs one
- * D1 row write and no secondary index entry (an event: one more, in events_tenant, the
- * event log's index). Their ids are UUIDv7 (time-ordered).
+ * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql):
+ * the primary key is the table, so a delivery costs one D1 row write and no secondary index
+ * entry (an event: one more, in events_tenant, the event log's index). Their ids are UUIDv7
+ * (time-ordered). drizzle-kit cannot declare such a table (drizzle-orm issue #408), so a later
+ * generated migration that rebuilds either table would drop the clause: test/db/schema.test.ts
+ * checks that both stay WITHOUT ROWID.
  */
 export const events = sqliteTable(
   "events",
@@ -163,14 +165,46 @@ export const deliveries = sqliteTable(
  * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
  * failed counts of up to 100 recorded outcomes as JSON `{ webhookId: [finished, failed] }`,
  * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
- * The cron folds them into webhooks.delivery_count / failure_count and deletes them.
+ * The same row carries the chunk's hourly statistics (every attempt, finished or retried).
+ * The cron folds them into webhooks.delivery_count / failure_count and webhook_hourly_stats,
+ * and deletes them.
  * An INTEGER PRIMARY KEY (the rowid, no AUTOINCREMENT): one row write per insert.
  */
 export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
   id: integer("id").primaryKey(),
   counts: text("counts", { mode: "json" }).$type<Record<string, [number, number]>>().notNull(),
+  /**
+   * The same outcomes by webhook and hour, for webhook_hourly_stats (folded in src/db/counters.ts):
+   * `[[webhookId, hour, attempts, succeeded, failed, histogram], ...]`. Null in rows that only
+   * correct the counters (a manual retry takes back a failure; what happened stays counted).
+   */
+  hourly: text("hourly", { mode: "json" }).$type<HourlyDeltaEntry[]>(),
   createdAt: integer("created_at").notNull(),
 });
+
+/** A sparse response-time histogram: bucket index (src/lib/response-histogram.ts) to attempts. */
+export type Histogram = Record<string, number>;
+/** One webhook's attempts in one hour (epoch ms of its start), as a counter-delta row carries them. */
+export type HourlyDeltaEntry = [webhookId: string, hour: number, attempts: number, succeeded: number, failed: number, histogram: Histogram];
+
+/**
+ * What each webhook's attempts did, by hour (the hour an attempt was made), folded by the cron
+ * from webhook_counter_deltas: the statistics outlive the delivery rows (RETENTION_SECONDS).
+ * attempts: HTTP attempts made; succeeded / failed: deliveries that attempt finished as success
+ * or failed (a retried attempt counts in attempts only); histogram: response times of every attempt.
+ */
+export const webhookHourlyStats = sqliteTable(
+  "webhook_hourly_stats",
+  {
+    webhookId: text("webhook_id").notNull(),
+    hour: integer("hour").notNull(),
+    attempts: integer("attempts").notNull(),
+    succeeded: integer("succeeded").notNull(),
+    failed: integer("failed").notNull(),
+    histogram: text("histogram", { mode: "json" }).$type<Histogram>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.webhookId, t.hour] })],
+);
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;

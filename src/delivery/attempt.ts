@@ -33,6 +33,7 @@ export async function readExcerpt(
   limitBytes: number = LIMITS.responseReadBytes,
   limitChars: number = LIMITS.responseExcerptChars,
 ): Promise<string | null> {
+  if (fitsWhole(response, limitBytes)) return trimExcerpt(await response.text().catch(() => ""), limitChars);
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   try {
     if (!response.body) return null;
@@ -62,6 +63,22 @@ export async function readExcerpt(
   } finally {
     if (!ended) await reader.cancel().catch(() => {});
   }
+  return trimExcerpt(text, limitChars);
+}
+
+/**
+ * A body that is not compressed and whose Content-Length is within the limit is read whole
+ * (text(): the same UTF-8 decoding with U+FFFD, the same BOM handling), without a reader and
+ * a decoder of its own: most endpoints answer a few bytes, and this is most attempts' path.
+ */
+function fitsWhole(response: Response, limitBytes: number): boolean {
+  const length = response.headers.get("Content-Length");
+  const encoding = response.headers.get("Content-Encoding");
+  return length !== null && /^\d+$/.test(length) && Number(length) <= limitBytes && (encoding === null || encoding.trim().toLowerCase() === "identity");
+}
+
+/** The first `limitChars` characters, null when empty; never half a surrogate pair. */
+function trimExcerpt(text: string, limitChars: number): string | null {
   if (text.length === 0) return null;
   let end = Math.min(text.length, limitChars);
   // Not half a surrogate pair: a character outside the BMP cut at the limit is dropped whole.

@@ -32,11 +32,12 @@ export function canonicalJson(value: unknown): string {
         return `[${value.map((item) => (item === undefined ? "null" : canonicalJson(item))).join(",")}]`;
       }
       const obj = value as Record<string, unknown>;
-      const members = Object.keys(obj)
-        .filter((key) => obj[key] !== undefined)
-        .sort(compareCodePoints)
-        .map((key) => `${quote(key)}:${canonicalJson(obj[key])}`);
-      return `{${members.join(",")}}`;
+      const keys = Object.keys(obj).filter((key) => obj[key] !== undefined);
+      // Without surrogates, UTF-16 code-unit order (the default sort) is code-point order.
+      keys.sort(keys.some(hasSurrogate) ? compareCodePoints : undefined);
+      let out = "{";
+      for (let i = 0; i < keys.length; i++) out += `${i > 0 ? "," : ""}${quote(keys[i])}:${canonicalJson(obj[keys[i]])}`;
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonicalJson: unsupported value of type ${typeof value}`);
@@ -53,8 +54,14 @@ const ESCAPES: Record<string, string> = {
   "\f": "\\f",
 };
 
+/** Printable ASCII without `"` or `\`: nothing to escape (most keys and values). */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+const hasSurrogate = (key: string) => /[\ud800-\udfff]/.test(key);
+
 /** Python's ensure_ascii escaping. The regex works on UTF-16 code units, so astral chars become surrogate pairs. */
 function quote(s: string): string {
+  if (PLAIN_STRING.test(s)) return `"${s}"`;
   const escaped = s.replace(
     /["\\]|[^\x20-\x7e]/g,
     (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,

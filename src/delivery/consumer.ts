@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { autoDisablePolicy, consumerAttemptBudgetMs, sweepGraceMs, defaultRetrySchedule, deliveryPolicy, isProduction, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
+import { autoDisablePolicy, consumerAttemptBudgetMs, sweepGraceMs, defaultRetrySchedule, deliveryPolicy, isProduction, LIMITS, slowAttemptMs, type DeliveryPolicy, type Env } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
@@ -150,7 +150,7 @@ const message = (error: unknown) => (error as Error)?.message ?? String(error);
 
 /** Everything that can refuse a delivery before its request, as a failed result (never a throw). */
 async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts, env: Env) {
-  const verdict = checkWebhookUrl(row.url!, isProduction(env));
+  const verdict = checkWebhookUrl(row.url!, { production: isProduction(env), maxLength: LIMITS.maxUrlLength });
   if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
   let body: BodyParts;
   try {

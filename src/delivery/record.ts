@@ -1,8 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch } from "../db/batch";
 import type { Env } from "../env";
-import { unfoldedCount } from "../db/counters";
-import { webhookCounterDeltas, type AttemptRecord } from "../db/schema";
+import { webhookCounterDeltas, type AttemptRecord, type HourlyDeltaEntry } from "../db/schema";
+import { addResponseTime, mergeHistogram } from "../lib/response-histogram";
 import { formatTime } from "../lib/time";
 import type { AttemptResult } from "./attempt";
 import { sendScheduled } from "./enqueue";
@@ -88,24 +88,55 @@ function finishedCounts(outcomes: AttemptOutcome[]): Record<string, [number, num
   return counts;
 }
 
+const HOUR_MS = 60 * 60 * 1000;
+
+/** One outcome as an hourly-stats entry: the hour its attempt was made, and what it did. */
+function hourlyEntry(o: AttemptOutcome): HourlyDeltaEntry {
+  const hour = Math.floor(o.result.attemptedAt / HOUR_MS) * HOUR_MS;
+  return [o.webhookId, hour, 1, o.verdict.status === "success" ? 1 : 0, o.verdict.status === "failed" ? 1 : 0, addResponseTime({}, o.result.responseTimeMs)];
+}
+
+/** The outcomes by webhook and hour (webhook_hourly_stats' delta): a few entries for a chunk, not one per outcome. */
+function hourlyEntries(outcomes: AttemptOutcome[]): HourlyDeltaEntry[] {
+  const byKey = new Map<string, HourlyDeltaEntry>();
+  for (const o of outcomes) {
+    const entry = hourlyEntry(o);
+    const key = `${entry[0]} ${entry[1]}`;
+    const sum = byKey.get(key);
+    if (!sum) byKey.set(key, entry);
+    else {
+      for (const i of [2, 3, 4] as const) sum[i] += entry[i];
+      mergeHistogram(sum[5], entry[5]);
+    }
+  }
+  return [...byKey.values()];
+}
+
 /**
- * The webhooks' counters for a chunk, right after its UPDATE, so that they always equal the
- * delivery log. If the UPDATE changed every row it was given (changes()), the chunk's counts
- * are stored as one counter-delta row. If not, another consumer recorded some of them first
- * (a duplicate job): the second statement then sets these webhooks' counters from their
- * deliveries, less the deltas not yet folded, a rare and exact repair.
+ * The chunk's counter delta, just before its UPDATE (one batch is one transaction, so the rows
+ * still pending at the attempt count the outcome saw are exactly the rows the UPDATE changes):
+ * the webhooks' finished and failed counts, and the hourly statistics of every attempt. If every
+ * outcome's row qualifies, the delta computed here is stored as one row. If not, another consumer
+ * recorded some of them first (a duplicate job), a rare case: the second statement then stores
+ * the delta of just the rows that qualify, each row once. The counters and hourly statistics
+ * stay exact without ever recounting the delivery rows, which RETENTION_SECONDS deletes.
  */
-function updateCounters(outcomes: AttemptOutcome[], now: number): SQL[] {
-  const counts = finishedCounts(outcomes);
-  const webhookIds = Object.keys(counts);
-  if (webhookIds.length === 0) return [];
-  const addDelta = sql`INSERT INTO ${webhookCounterDeltas} (counts, created_at)
-    SELECT ${JSON.stringify(counts)}, ${now} WHERE changes() = ${outcomes.length}`;
-  const repair = sql`UPDATE webhooks SET
-      delivery_count = (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status IN ('success', 'failed')) - ${unfoldedCount(sql`webhooks.id`, 0)},
-      failure_count = (SELECT count(*) FROM deliveries d WHERE d.webhook_id = webhooks.id AND d.status = 'failed') - ${unfoldedCount(sql`webhooks.id`, 1)}
-    WHERE webhooks.id IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)})) AND changes() = 0`;
-  return [addDelta, repair];
+function counterDelta(outcomes: AttemptOutcome[], now: number): SQL[] {
+  const mine = JSON.stringify(outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })));
+  const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value -> '$.entry') AS entry
+    FROM json_each(${mine}) AS v JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
+    WHERE d.status = 'pending' AND d.attempts = v.value ->> '$.before'
+    GROUP BY 1, 2`;
+  const wholeChunk = sql`INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
+    SELECT ${JSON.stringify(finishedCounts(outcomes))}, ${JSON.stringify(hourlyEntries(outcomes))}, ${now}
+    WHERE (SELECT count(*) FROM (${qualifying})) = ${outcomes.length}`;
+  const qualifyingOnly = sql`WITH m AS (${qualifying})
+    INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
+    SELECT (SELECT json_group_object(w, json_array(finished, failed)) FROM (
+              SELECT w, sum(status <> 'pending') AS finished, sum(status = 'failed') AS failed FROM m GROUP BY w HAVING finished > 0)),
+           (SELECT json_group_array(json(entry)) FROM m), ${now}
+    WHERE changes() = 0 AND EXISTS (SELECT 1 FROM m)`;
+  return [wholeChunk, qualifyingOnly];
 }
 
 /**
@@ -120,9 +151,8 @@ export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[],
   const statements: SQL[] = [];
   for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) {
     const chunk = sorted.slice(i, i + OUTCOMES_PER_STATEMENT);
-    statements.push(updateDeliveries(chunk, now), ...updateCounters(chunk, now));
+    statements.push(...counterDelta(chunk, now), updateDeliveries(chunk, now));
   }
-  // After the counters: their statements read changes() of the UPDATE just before them.
   for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) statements.push(updateHealth(sorted.slice(i, i + OUTCOMES_PER_STATEMENT), health, now));
   await runBatch(d1, statements);
 }

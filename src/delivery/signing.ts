@@ -13,7 +13,14 @@ async function hmac(key: CryptoKey, message: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, message));
 }
 
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+/** Lowercase hex of each byte value, so a signature's hex is 32 lookups, not 32 number formats. */
+const HEX_BYTES = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += HEX_BYTES[bytes[i]];
+  return out;
+}
 
 /**
  * What one attempt signs and sends, in one buffer: the Standard Webhooks content
@@ -22,14 +29,24 @@ const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padSt
  * many endpoints, every extra copy per attempt shows in the isolate's memory.
  */
 export function signedContent(body: string | BodyParts, msgId: string, timestampSeconds: number): { content: Uint8Array; body: Uint8Array } {
-  const prefix = encoder.encode(`${msgId}.${timestampSeconds}.`);
+  const prefixText = `${msgId}.${timestampSeconds}.`;
   if (typeof body !== "string") {
-    const content = takeBuffer(prefix.length + body.head.length + body.tail.length);
-    content.set(prefix);
-    content.set(body.head, prefix.length);
-    content.set(body.tail, prefix.length + body.head.length);
-    return { content, body: content.subarray(prefix.length) };
+    // Delivery ids are ASCII, one byte a character: the prefix is encoded straight into the buffer.
+    let content = takeBuffer(prefixText.length + body.head.length + body.tail.length);
+    let prefixLength = prefixText.length;
+    const { read, written } = encoder.encodeInto(prefixText, content);
+    if (read !== prefixText.length || written !== prefixText.length) {
+      releaseBuffer(content);
+      const prefix = encoder.encode(prefixText);
+      content = takeBuffer(prefix.length + body.head.length + body.tail.length);
+      content.set(prefix);
+      prefixLength = prefix.length;
+    }
+    content.set(body.head, prefixLength);
+    content.set(body.tail, prefixLength + body.head.length);
+    return { content, body: content.subarray(prefixLength) };
   }
+  const prefix = encoder.encode(prefixText);
   // Canonical bodies are ASCII (non-ASCII is escaped), one byte a character; anything else is encoded on its own.
   const content = new Uint8Array(prefix.length + body.length);
   content.set(prefix);
@@ -91,6 +108,13 @@ export interface SigningKeys {
   previous: CryptoKey | null;
 }
 
+/** The guide's timestamp of the second, formatted once per second rather than once per attempt. */
+let lastTimestamp = { seconds: Number.NaN, text: "" };
+function guideTimestamp(unixSeconds: number): string {
+  if (lastTimestamp.seconds !== unixSeconds) lastTimestamp = { seconds: unixSeconds, text: formatTime(unixSeconds * 1000) };
+  return lastTimestamp.text;
+}
+
 /**
  * One signed attempt's body bytes and every header: the guide's three and the Standard Webhooks three.
  * During a rotation's overlap `webhook-signature` carries one `v1,` signature per secret, the
@@ -115,7 +139,7 @@ export async function signedRequest(
     "Content-Type": "application/json",
     "User-Agent": "hr-intel-webhooks/1.0",
     "X-Webhook-Signature": guideSignature,
-    "X-Webhook-Timestamp": formatTime(attemptedAt.getTime()),
+    "X-Webhook-Timestamp": guideTimestamp(unixSeconds),
     "X-Webhook-ID": ids.webhookId,
     "webhook-id": ids.deliveryId,
     "webhook-timestamp": String(unixSeconds),

@@ -23,15 +23,22 @@ const SWEEP_WINDOW_MS = 9 * 24 * 60 * 60 * 1000;
  * while they wait (the consumer's TENANT_DISABLED_RETRY_MS), and a re-enqueue would add a job each run.
  */
 export async function sweepLostDeliveries(env: Env, now = Date.now()): Promise<number> {
-  const db = database(env.DB);
-  const claimed = await db.all<DeliveryRef>(sql`UPDATE deliveries SET next_attempt_at = ${now}
-    WHERE (webhook_id, id) IN (
-      SELECT d.webhook_id, d.id FROM webhooks w JOIN tenants t ON t.id = w.tenant_id AND t.disabled_at IS NULL
-        JOIN deliveries d ON d.webhook_id = w.id
-      WHERE d.id >= ${firstTimeOrderedId(now - SWEEP_WINDOW_MS)} AND d.status = 'pending'
-        AND d.next_attempt_at < ${now - sweepGraceMs(env)}
-      LIMIT ${SWEEP_LIMIT})
-    RETURNING webhook_id AS webhookId, id AS deliveryId, attempts AS attempt`);
+  const claimed = await database(env.DB).all<DeliveryRef>(claimLostDeliveries(now, sweepGraceMs(env)));
   if (claimed.length > 0) await enqueueDeliveries(env, claimed);
   return claimed.length;
+}
+
+/**
+ * CROSS JOIN keeps SQLite's join order as written: webhooks first, then each webhook's key range
+ * of deliveries. With a plain JOIN the planner chose to scan the whole deliveries table.
+ */
+export function claimLostDeliveries(now: number, graceMs: number) {
+  return sql`UPDATE deliveries SET next_attempt_at = ${now}
+    WHERE (webhook_id, id) IN (
+      SELECT d.webhook_id, d.id FROM webhooks w JOIN tenants t ON t.id = w.tenant_id AND t.disabled_at IS NULL
+        CROSS JOIN deliveries d ON d.webhook_id = w.id
+      WHERE d.id >= ${firstTimeOrderedId(now - SWEEP_WINDOW_MS)} AND d.status = 'pending'
+        AND d.next_attempt_at < ${now - graceMs}
+      LIMIT ${SWEEP_LIMIT})
+    RETURNING webhook_id AS webhookId, id AS deliveryId, attempts AS attempt`;
 }

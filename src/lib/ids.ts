@@ -1,3 +1,5 @@
+import { sql } from "drizzle-orm";
+
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const newId = () => crypto.randomUUID();
@@ -19,6 +21,16 @@ export function newTimeOrderedId(epochMs = Date.now()): string {
 export const firstTimeOrderedId = (epochMs: number) => {
   const hex = epochMs.toString(16).padStart(12, "0");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+};
+
+/**
+ * A UUIDv7 of `epochMs` made inside SQLite, random bits and all, as newTimeOrderedId makes one
+ * in JavaScript: one INSERT … SELECT can then give each of many rows an id of its own.
+ */
+export const sqlUuidV7 = (epochMs: number) => {
+  const timePrefix = `${firstTimeOrderedId(epochMs).slice(0, 14)}7`;
+  return sql`${timePrefix} || lower(substr(hex(randomblob(2)), 2) || '-' ||
+    substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
 };
 
 /** Ids in paths that are not UUIDs cannot exist: the caller answers 404 without a query. */

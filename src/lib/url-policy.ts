@@ -1,4 +1,3 @@
-import { LIMITS } from "../env";
 import { ipv4FromHex, ipv4FromOctets, isPublicIpv4, isPublicIpv6, parseIpv6 } from "./ip-addresses";
 
 /**
@@ -139,8 +138,14 @@ function checkHostName(hostname: string): string | null {
   return null;
 }
 
-export function checkWebhookUrl(raw: string, production: boolean): UrlVerdict {
-  if (raw.length > LIMITS.maxUrlLength) return { ok: false, reason: `URL is longer than ${LIMITS.maxUrlLength} characters` };
+/** Where a URL is checked: production's policy or development's, and the longest URL accepted. */
+export interface UrlPolicy {
+  production: boolean;
+  maxLength: number;
+}
+
+export function checkWebhookUrl(raw: string, { production, maxLength }: UrlPolicy): UrlVerdict {
+  if (raw.length > maxLength) return { ok: false, reason: `URL is longer than ${maxLength} characters` };
   let url: URL;
   try {
     url = new URL(raw);

@@ -1,5 +1,3 @@
-import type { Env } from "../env";
-
 /**
  * What one Worker invocation costs on Cloudflare, counted (not estimated): D1 round trips
  * and the rows D1 itself reports in `meta`, queue operations, and outbound subrequests.
@@ -90,7 +88,7 @@ export function meterD1(d1: D1Database, usage: Usage): D1Database {
   });
 }
 
-function meterQueue<T>(queue: Queue<T>, usage: Usage): Queue<T> {
+function meterQueue<Q extends Queue<unknown>>(queue: Q, usage: Usage): Q {
   return {
     send: (body, options) => {
       usage.queue_messages_sent++;
@@ -100,22 +98,33 @@ function meterQueue<T>(queue: Queue<T>, usage: Usage): Queue<T> {
       usage.queue_messages_sent += [...messages].length;
       return queue.sendBatch(messages, options);
     },
-  } as Queue<T>;
+  } as Q;
+}
+
+/**
+ * The bindings withUsage meters, by their shape: the D1 database and the two delivery queues,
+ * and the LOG_USAGE switch. The Worker's Env has them; this module needs nothing else of it.
+ */
+export interface MeteredBindings {
+  LOG_USAGE?: string;
+  DB: D1Database;
+  DELIVERY_QUEUE: Queue<unknown>;
+  SLOW_DELIVERY_QUEUE: Queue<unknown>;
 }
 
 /**
  * Runs one invocation with metered bindings when LOG_USAGE is "1", then logs its usage; with
  * `ctx`, after the work it handed to ctx.waitUntil (a queue batch's detached attempts) too.
  */
-export async function withUsage<T>(
+export async function withUsage<E extends MeteredBindings, T>(
   invocation: string,
-  env: Env,
-  run: (env: Env, usage: Usage, ctx?: ExecutionContext) => Promise<T>,
+  env: E,
+  run: (env: E, usage: Usage, ctx?: ExecutionContext) => Promise<T>,
   ctx?: ExecutionContext,
 ): Promise<T> {
   const usage = newUsage(invocation);
   if (env.LOG_USAGE !== "1") return run(env, usage, ctx);
-  const metered: Env = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage), SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage) };
+  const metered: E = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage), SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage) };
   const background: Promise<unknown>[] = [];
   const tracked = ctx && (Object.assign(Object.create(ctx), { waitUntil: (p: Promise<unknown>) => (background.push(p), ctx.waitUntil(p)) }) as ExecutionContext);
   const log = () => console.log(JSON.stringify({ usage }));

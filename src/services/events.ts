@@ -10,7 +10,7 @@ import { LIMITS, maxFanoutPerEvent, type Env } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { stringifyJsonExactly } from "../lib/exact-json";
-import { firstTimeOrderedId, isUuid, newTimeOrderedId } from "../lib/ids";
+import { isUuid, newTimeOrderedId, sqlUuidV7 } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
 export interface EventSpec {
@@ -41,13 +41,6 @@ const subscribers = (tenantId: string, type: string | SQL) =>
     sql`${webhooks.deletedAt} IS NULL`,
     sql`EXISTS (SELECT 1 FROM json_each(${webhooks.events}) WHERE value = ${type})`,
   );
-
-/** A UUIDv7 made inside SQLite (as newTimeOrderedId does), so one INSERT … SELECT creates every delivery row. */
-const sqlUuidV7 = (epochMs: number) => {
-  const timePrefix = `${firstTimeOrderedId(epochMs).slice(0, 14)}7`;
-  return sql`${timePrefix} || lower(substr(hex(randomblob(2)), 2) || '-' ||
-    substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))`;
-};
 
 /**
  * The fan-out quota (MAX_FANOUT_PER_EVENT), checked by the event's own insert so that publishing

@@ -3,7 +3,7 @@ import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { unfoldedCounts, webhookCounters } from "../db/counters";
 import type { Database } from "../db/client";
 import { deliveries, webhooks, type WebhookRow } from "../db/schema";
-import { defaultRetrySchedule, deliveryPolicy, isProduction, maxWebhooksPerTenant, type Env } from "../env";
+import { defaultRetrySchedule, deliveryPolicy, isProduction, LIMITS, maxWebhooksPerTenant, type Env } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
@@ -53,7 +53,7 @@ export const defaultScheduleOf = (env: Env) => defaultRetrySchedule(deliveryPoli
 const webhookWithSecret = (row: WebhookRow, env: Env, secretKey: string) => ({ ...webhookView(row, defaultScheduleOf(env)), secret_key: secretKey });
 
 function acceptedUrl(env: Env, raw: string): string {
-  const verdict = checkWebhookUrl(raw.trim(), isProduction(env));
+  const verdict = checkWebhookUrl(raw.trim(), { production: isProduction(env), maxLength: LIMITS.maxUrlLength });
   if (!verdict.ok) throw new ApiError("unsafe_url", `Webhook URL refused: ${verdict.reason}`, [{ field: "url", message: verdict.reason }]);
   return verdict.url;
 }

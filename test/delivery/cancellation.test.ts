@@ -58,8 +58,9 @@ describe("deleting or deactivating a webhook cancels its pending deliveries", ()
     const [cancelled] = await deliveryLog(tenant, webhook.id);
     expect(cancelled).toMatchObject({ id: deliveryId, status: "cancelled", attempts: 0, next_retry_at: null, last_error: "webhook deleted or deactivated" });
 
-    // The hanging attempt times out (1.5 s), then its retry (1 s) finds the row cancelled.
-    await staysAt(key, 1, inFlight.received_at + 1_500 + 1_000 + 1_500);
+    // The hanging attempt now gets its 200: the consumer must not record that success over the cancellation.
+    expect(await receiver.release(key)).toBe(1);
+    await staysAt(key, 1, Date.now() + 1_500);
     expect(await deliveryLog(tenant, webhook.id)).toEqual([cancelled]);
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 0, failure_count: 0 });
 

@@ -1,4 +1,5 @@
-import { describe, expect, inject, it, vi } from "vitest";
+import { describe, expect, inject, it } from "vitest";
+import { receivedAtLeast } from "../helpers/delivery";
 import { api, createTenant, createWebhook, receiver, uniqueKey } from "../helpers/harness";
 
 /**
@@ -41,10 +42,7 @@ describe("the guide's verification examples accept real deliveries", () => {
       const res = await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data } });
       expect(res.status).toBe(202);
     }
-    const received = await vi.waitUntil(async () => {
-      const got = await receiver.requests(key);
-      return got.length === queries.length ? got : undefined;
-    }, { timeout: 15_000, interval: 100 });
+    const received = await receivedAtLeast(key, queries.length);
 
     const verdicts = await guideVerdicts(
       received.map((r) => ({ body: r.body, signature: r.headers["x-webhook-signature"], secret: webhook.secret_key })),
@@ -63,10 +61,7 @@ describe("the guide's verification examples accept real deliveries", () => {
     const key = uniqueKey("tamper");
     const webhook = await createWebhook(tenant, { url: receiver.url(key), events: ["query.created"] });
     expect((await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data: { ...base, query: "x" } } })).status).toBe(202);
-    const [delivery] = await vi.waitUntil(async () => {
-      const got = await receiver.requests(key);
-      return got.length === 1 ? got : undefined;
-    });
+    const [delivery] = await receivedAtLeast(key, 1);
     const signature = delivery.headers["x-webhook-signature"];
     const verdicts = await guideVerdicts([
       { body: delivery.body, signature, secret: `${webhook.secret_key}x` },

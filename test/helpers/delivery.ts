@@ -51,7 +51,11 @@ export async function published(tenant: Tenant, event: EventType, data = example
   return JSON.parse(text) as Published;
 }
 
-/** A webhook of the tenant pointing at the local receiver under `key`, scripted with `respond`. */
+/**
+ * A webhook of the tenant pointing at the local receiver under `key`, scripted with `respond`
+ * (test/setup/receiver.ts; default 200), subscribed to query.created unless `overrides` says
+ * otherwise (e.g. `{ events: GUIDE_EVENTS }`).
+ */
 export function receiverWebhook(tenant: Tenant, key: string, respond?: string, overrides: Record<string, unknown> = {}): Promise<WebhookCreated> {
   return createWebhook(tenant, webhookBody({ url: receiver.url(key, respond), events: ["query.created"], ...overrides }));
 }
@@ -147,9 +151,12 @@ export async function insertDelivery(
   return { eventId, deliveryId, createdAt };
 }
 
+/** Sets when a pending delivery is due (epoch ms), straight in D1. */
+export const setDueAt = (deliveryId: string, dueAt: number) =>
+  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(dueAt, deliveryId).run();
+
 /** Makes a pending delivery due now, as if its retry delay had passed. */
-export const makeDue = (deliveryId: string) =>
-  env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now(), deliveryId).run();
+export const makeDue = (deliveryId: string) => setDueAt(deliveryId, Date.now());
 
 export const job = (webhookId: string, ...deliveryIds: string[]): DeliveryJob => ({
   deliveries: deliveryIds.map((deliveryId) => ({ webhookId, deliveryId })),

@@ -101,6 +101,11 @@ export const receiver = {
     const res = await fetch(`http://localhost:${inject("receiverPort")}/__requests/${key}`);
     return (await res.json()) as ReceivedRequest[];
   },
+  /** Answers 200 to the requests to `key` still hanging ("hang"); returns how many there were. */
+  async release(key: string): Promise<number> {
+    const res = await fetch(`http://localhost:${inject("receiverPort")}/__release/${key}`, { method: "POST" });
+    return ((await res.json()) as { released: number }).released;
+  },
 };
 
 export const uniqueKey = (label = "r") => `${label}-${crypto.randomUUID().slice(0, 8)}`;

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
-import { expect, vi } from "vitest";
+import { expect } from "vitest";
 import type { ReceivedRequest } from "../setup/receiver";
-import { api, createWebhook, receiver, type Tenant, type WebhookCreated } from "./harness";
+import { eventually } from "./delivery";
+import { api, receiver, type Tenant } from "./harness";
 
 /**
  * The guide's four payload examples, copied verbatim from
@@ -178,17 +179,6 @@ export const getQuery = async (tenant: Tenant, id: string) => expectJson<QueryDe
 
 export const listQueries = async (tenant: Tenant, search = "") =>
   expectJson<QueryView[]>(await api(`/api/v1/queries${search}`, { key: tenant.key }), 200);
-
-/** A webhook of the tenant pointing at the local receiver under `key`. */
-export const receiverWebhook = (tenant: Tenant, key: string, events: readonly string[] = GUIDE_EVENTS, respond?: string): Promise<WebhookCreated> =>
-  createWebhook(tenant, { url: receiver.url(key, respond), events: [...events] });
-
-const POLL = { timeout: 15_000, interval: 25 };
-
-/** Polls until `check` returns something truthy, and returns it. */
-export async function eventually<T>(check: () => Promise<T | null | undefined | false>): Promise<T> {
-  return (await vi.waitUntil(check, POLL)) as T;
-}
 
 /** The receiver's requests under `key` once there are exactly `count` (more fails at once). */
 export function received(key: string, count: number): Promise<ReceivedRequest[]> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectError, uniqueKey, type Tenant } from "../helpers/harness";
+import { receiverWebhook } from "../helpers/delivery";
 import {
   backdate,
   bodies,
@@ -10,7 +11,6 @@ import {
   GUIDE_EXAMPLES,
   guideKeys,
   received,
-  receiverWebhook,
   resolve,
   settledDeliveries,
   TEXTS,
@@ -96,7 +96,7 @@ describe("GET /api/v1/event-types", () => {
   it("each example publishes (202) and is delivered as given; the schema's required fields are enforced", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("examples");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const types = await eventTypes(tenant);
 
     for (const t of types) {
@@ -119,7 +119,7 @@ describe("GET /api/v1/event-types", () => {
   it("what a query's lifecycle delivers validates against the served schemas", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("lifecycle");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const schemas = Object.fromEntries((await eventTypes(tenant)).map((t) => [t.type, t.schema]));
 
     const q = await createQuery(tenant, { query: TEXTS.chargedTwice });
@@ -144,15 +144,18 @@ describe("GET /api/v1/stats", () => {
     expect(await stats(await createTenant())).toEqual({
       queries: { total: 0, by_status: { open: 0, escalated: 0, resolved: 0 }, by_category: {}, escalation_rate: 0, mean_resolution_time_seconds: null },
       feedback: { count: 0, mean_rating: null },
-      deliveries: { by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 } },
+      deliveries: {
+        by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 },
+        last_24h: { since: expect.any(String), attempts: 0, succeeded: 0, failed: 0, p50_response_ms: null, p95_response_ms: null },
+      },
     });
   });
 
   it("exact figures for a known set of queries, ratings and deliveries", async () => {
     const tenant = await createTenant();
-    await receiverWebhook(tenant, uniqueKey("ok"));
+    await receiverWebhook(tenant, uniqueKey("ok"), "200", { events: GUIDE_EVENTS });
     // 4xx is permanent: each query.created to this webhook fails after one attempt.
-    await receiverWebhook(tenant, uniqueKey("refuses"), ["query.created"], "400");
+    await receiverWebhook(tenant, uniqueKey("refuses"), "400");
 
     const technical = await createQuery(tenant, { query: TEXTS.crash });
     const billing = await createQuery(tenant, { query: TEXTS.chargedTwice });
@@ -185,7 +188,11 @@ describe("GET /api/v1/stats", () => {
         mean_resolution_time_seconds: Number(((r1 + r2) / 2).toFixed(1)),
       },
       feedback: { count: 3, mean_rating: 3.67 },
-      deliveries: { by_status: { pending: 0, success: 13, failed: 6, cancelled: 0 } },
+      deliveries: {
+        by_status: { pending: 0, success: 13, failed: 6, cancelled: 0 },
+        // One attempt each (no retries): the hourly statistics, folded or not, count the same.
+        last_24h: { since: expect.any(String), attempts: 19, succeeded: 13, failed: 6, p50_response_ms: expect.any(Number), p95_response_ms: expect.any(Number) },
+      },
     });
   });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createTenant, GUIDE_TIMESTAMP, uniqueKey } from "../helpers/harness";
+import { receiverWebhook } from "../helpers/delivery";
 import {
   backdate,
   bodies,
@@ -14,7 +15,6 @@ import {
   GUIDE_EVENTS,
   type GuideEvent,
   received,
-  receiverWebhook,
   resolve,
   settledDeliveries,
   storedEvents,
@@ -28,7 +28,7 @@ describe("the guide's journey, end to end through the queue", () => {
   it("created → resolved → feedback: each delivered body has exactly the guide's fields and types", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("journey");
-    const webhook = await receiverWebhook(tenant, key);
+    const webhook = await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const user = freshUser("user_456");
 
     const created = await createQuery(tenant, { user_id: user, query: TEXTS.crash });
@@ -102,7 +102,7 @@ describe("the guide's journey, end to end through the queue", () => {
   it("charged twice → escalated with the guide's reason → feedback without text (null) → resolved", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("billing");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const user = freshUser();
 
     const created = await createQuery(tenant, { user_id: user, query: TEXTS.chargedTwice });
@@ -144,7 +144,7 @@ describe("the guide's journey, end to end through the queue", () => {
   it("a query triage escalates publishes query.created then query.escalated, both delivered with the guide's fields", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("triage");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const text = "I was charged twice for the same subscription and I will sue";
 
     const created = await createQuery(tenant, { query: text });
@@ -165,7 +165,7 @@ describe("the guide's journey, end to end through the queue", () => {
   it("supplied category, sentiment and priority reach the payloads as given", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("supplied");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
 
     const created = await createQuery(tenant, { query: TEXTS.chargedTwice, category: "Billing", sentiment: "Angry", priority: 9 });
     expect(created).toMatchObject({ category: "Billing", sentiment: "Angry", priority: 9, status: "escalated" });
@@ -182,7 +182,7 @@ describe("resolution time", () => {
   it("is the seconds from creation to resolution, to a tenth, in the response, the payload and GET", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("timing");
-    await receiverWebhook(tenant, key, ["query.resolved"]);
+    await receiverWebhook(tenant, key, "200", { events: ["query.resolved"] });
     const created = await createQuery(tenant, { query: TEXTS.crash });
     // As if created 330.5 s ago (the guide's example), without waiting.
     await backdate(created.id, 330_500);
@@ -227,10 +227,10 @@ describe("subscriptions", () => {
   it("a webhook subscribed to some types receives only those", async () => {
     const tenant = await createTenant();
     const [allKey, escalatedKey, feedbackKey, resolvedAndCreatedKey] = [uniqueKey("all"), uniqueKey("esc"), uniqueKey("fb"), uniqueKey("rc")];
-    await receiverWebhook(tenant, allKey);
-    await receiverWebhook(tenant, escalatedKey, ["query.escalated"]);
-    await receiverWebhook(tenant, feedbackKey, ["feedback.received"]);
-    await receiverWebhook(tenant, resolvedAndCreatedKey, ["query.resolved", "query.created"]);
+    await receiverWebhook(tenant, allKey, "200", { events: GUIDE_EVENTS });
+    await receiverWebhook(tenant, escalatedKey, "200", { events: ["query.escalated"] });
+    await receiverWebhook(tenant, feedbackKey, "200", { events: ["feedback.received"] });
+    await receiverWebhook(tenant, resolvedAndCreatedKey, "200", { events: ["query.resolved", "query.created"] });
 
     const created = await createQuery(tenant, { query: TEXTS.chargedTwice });
     expect(created.events.map((e) => [e.event, e.deliveries_scheduled])).toEqual([["query.created", 2]]);
@@ -253,7 +253,7 @@ describe("GET /api/v1/queries/{id}", () => {
   it("shows the query with its feedback and the events it produced, as stored and delivered", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("detail");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const created = await createQuery(tenant, { query: TEXTS.crash });
     const resolved = await resolve(tenant, created.id);
     const feedback = await giveFeedback(tenant, created.id, { rating: 4, feedback_text: TEXTS.feedback });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectError, rawJson, uniqueKey, type Tenant } from "../helpers/harness";
+import { receiverWebhook } from "../helpers/delivery";
 import {
   act,
   bodies,
@@ -10,13 +11,13 @@ import {
   giveFeedback,
   postQuery,
   received,
-  receiverWebhook,
   resolve,
   settledDeliveries,
   storedCounts,
   storedQuery,
   TEXTS,
   type QueryAction,
+  GUIDE_EVENTS,
 } from "../helpers/queries";
 
 /**
@@ -34,7 +35,7 @@ describe("state rules: 409 conflict, no event", () => {
   it("a resolved query cannot be escalated or resolved again; the receiver gets nothing more", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("resolved");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
     const q = await createQuery(tenant, { query: TEXTS.crash });
     await resolve(tenant, q.id);
     await received(key, 2);
@@ -65,7 +66,7 @@ describe("state rules: 409 conflict, no event", () => {
   it("feedback on an open query is refused", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("open");
-    await receiverWebhook(tenant, key, ["feedback.received", "query.escalated"]);
+    await receiverWebhook(tenant, key, "200", { events: ["feedback.received", "query.escalated"] });
     const q = await createQuery(tenant, { query: TEXTS.crash });
     const error = await refusedWithoutTrace(tenant, () => act(tenant, q.id, "feedback", { rating: 4 }), 409, "conflict");
     expect(error.message).toBe("Feedback is accepted only after the query was resolved or escalated");
@@ -78,7 +79,7 @@ describe("state rules: 409 conflict, no event", () => {
   it("feedback is accepted once per query", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("once");
-    await receiverWebhook(tenant, key, ["feedback.received", "query.escalated"]);
+    await receiverWebhook(tenant, key, "200", { events: ["feedback.received", "query.escalated"] });
     const q = await createQuery(tenant, { query: TEXTS.crash });
     await resolve(tenant, q.id);
     const first = await giveFeedback(tenant, q.id, { rating: 4, feedback_text: TEXTS.feedback });

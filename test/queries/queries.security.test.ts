@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, createTenant, expectError, uniqueKey } from "../helpers/harness";
+import { receiverWebhook } from "../helpers/delivery";
 import {
   act,
   bodies,
@@ -8,12 +9,12 @@ import {
   getQuery,
   listQueries,
   received,
-  receiverWebhook,
   resolve,
   settledDeliveries,
   storedCounts,
   storedQuery,
   TEXTS,
+  GUIDE_EVENTS,
 } from "../helpers/queries";
 
 describe("authentication", () => {
@@ -52,7 +53,7 @@ describe("tenant isolation", () => {
   it("tenant B gets 404 on A's query for get, escalate, resolve and feedback, and changes nothing", async () => {
     const [a, b] = [await createTenant(), await createTenant()];
     const aKey = uniqueKey("a");
-    await receiverWebhook(a, aKey);
+    await receiverWebhook(a, aKey, "200", { events: GUIDE_EVENTS });
     const open = await createQuery(a, { query: TEXTS.crash });
     const resolvedQ = await createQuery(a, { query: TEXTS.chargedTwice });
     await resolve(a, resolvedQ.id);
@@ -100,7 +101,10 @@ describe("tenant isolation", () => {
     expect(await stats.json()).toEqual({
       queries: { total: 0, by_status: { open: 0, escalated: 0, resolved: 0 }, by_category: {}, escalation_rate: 0, mean_resolution_time_seconds: null },
       feedback: { count: 0, mean_rating: null },
-      deliveries: { by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 } },
+      deliveries: {
+        by_status: { pending: 0, success: 0, failed: 0, cancelled: 0 },
+        last_24h: { since: expect.any(String), attempts: 0, succeeded: 0, failed: 0, p50_response_ms: null, p95_response_ms: null },
+      },
     });
   });
 
@@ -115,8 +119,8 @@ describe("tenant isolation", () => {
   it("events of one tenant's queries reach only that tenant's webhooks", async () => {
     const [a, b] = [await createTenant(), await createTenant()];
     const [aKey, bKey] = [uniqueKey("a"), uniqueKey("b")];
-    await receiverWebhook(a, aKey);
-    await receiverWebhook(b, bKey);
+    await receiverWebhook(a, aKey, "200", { events: GUIDE_EVENTS });
+    await receiverWebhook(b, bKey, "200", { events: GUIDE_EVENTS });
 
     const qa = await createQuery(a, { query: TEXTS.crash });
     const qb = await createQuery(b, { query: TEXTS.chargedTwice });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createTenant, uniqueKey } from "../helpers/harness";
-import { backdate, bodies, bodyOf, createQuery, expectGuideShape, freshUser, received, receiverWebhook, TEXTS } from "../helpers/queries";
+import { receiverWebhook } from "../helpers/delivery";
+import { backdate, bodies, bodyOf, createQuery, expectGuideShape, freshUser, received, GUIDE_EVENTS, TEXTS } from "../helpers/queries";
 
 // The rules themselves are unit-tested in test/triage; here: that creation feeds them the
 // right inputs (the user's last 24 h in D1, is_vip, supplied values) and stores their verdict.
@@ -9,7 +10,7 @@ describe("repeat contact", () => {
   it("the 2nd query of a user within 24 h gets +2 priority; the 3rd is escalated naming the repeat rule", async () => {
     const tenant = await createTenant();
     const key = uniqueKey("repeat");
-    await receiverWebhook(tenant, key, ["query.escalated"]);
+    await receiverWebhook(tenant, key, "200", { events: ["query.escalated"] });
     const user = freshUser();
 
     const first = await createQuery(tenant, { user_id: user, query: TEXTS.crash });
@@ -68,7 +69,7 @@ describe("escalation phrases", () => {
   ])("%j escalates at creation", async (query, category, reason) => {
     const tenant = await createTenant();
     const key = uniqueKey("phrase");
-    await receiverWebhook(tenant, key);
+    await receiverWebhook(tenant, key, "200", { events: GUIDE_EVENTS });
 
     const created = await createQuery(tenant, { query });
     expect(created).toMatchObject({ category, status: "escalated", escalated: true, escalation_reason: reason });

@@ -1,11 +1,12 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { LIMITS } from "../../src/env";
 import { checkWebhookUrl } from "../../src/lib/url-policy";
 import { consume, deliveryDetail, insertDelivery, job } from "../helpers/delivery";
 import { api, apiWithEnv, createTenant, createWebhook, expectError, storedWebhook, webhookBody, withoutNewWebhooks } from "../helpers/harness";
 
-const PRODUCTION = true;
-const DEVELOPMENT = false;
+const PRODUCTION = { production: true, maxLength: LIMITS.maxUrlLength };
+const DEVELOPMENT = { production: false, maxLength: LIMITS.maxUrlLength };
 
 /** Hosts no webhook may point at, by range; all are IP literals or local names. */
 const PRIVATE_HOSTS = [

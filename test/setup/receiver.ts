@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
 import { constants as zlibConstants, createBrotliCompress, createGzip } from "node:zlib";
@@ -8,7 +8,7 @@ import { chaosAnswer } from "../../bench/lib/chaos.mjs";
 /**
  * A real webhook receiver on localhost, started once in Node for the whole run.
  * POST /<key>?respond=500,hang,200 answers the n-th request to <key> with the n-th
- * behaviour (the last one repeats): an HTTP status, "hang" (never answers), "close"
+ * behaviour (the last one repeats): an HTTP status, "hang" (answers only when released), "close"
  * (drops the connection) or "redirect" (302 to /<key>-redirected on this receiver, so a
  * followed redirect would show up there), "big" (200 with 1 MiB of "é", chunked, no length) or
  * "big-sized" (200 with 4,000 "é" and a Content-Length). respond=chaos answers each delivery's n-th request
@@ -18,7 +18,8 @@ import { chaosAnswer } from "../../bench/lib/chaos.mjs";
  * up to 100 MB streamed in 64 KiB chunks at the client's pace; the request record's
  * bytes_written says how many it took once the response has ended or closed), and
  * "retry-after-<n>" (503 with Retry-After: <n>).
- * GET /__requests/<key> lists what <key> got.
+ * GET /__requests/<key> lists what <key> got; POST /__release/<key> answers 200 to the
+ * requests to <key> still hanging, so a test decides when a hanging attempt ends.
  */
 export interface ReceivedRequest {
   method: string;
@@ -31,6 +32,7 @@ export interface ReceivedRequest {
 }
 
 const received = new Map<string, ReceivedRequest[]>();
+const hanging = new Map<string, ServerResponse[]>();
 
 function behaviourFor(url: URL, log: ReceivedRequest[], deliveryId = ""): string {
   const respond = url.searchParams.get("respond") ?? "200";
@@ -70,6 +72,13 @@ function startReceiver(): Promise<Server> {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(received.get(second) ?? []));
       return;
     }
+    if (req.method === "POST" && first === "__release") {
+      const released = hanging.get(second) ?? [];
+      hanging.delete(second);
+      for (const hung of released) hung.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "received", key: second }));
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ released: released.length }));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
@@ -78,7 +87,7 @@ function startReceiver(): Promise<Server> {
       const behaviour = behaviourFor(url, log, req.headers["webhook-id"] as string | undefined);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       log.push({ method: req.method ?? "", path: url.pathname, headers, body: Buffer.concat(chunks).toString("utf8"), received_at: Date.now() });
-      if (behaviour === "hang") return;
+      if (behaviour === "hang") return void hanging.set(first, [...(hanging.get(first) ?? []), res]);
       if (behaviour === "close") return req.socket.destroy();
       if (behaviour === "redirect") {
         return res.writeHead(302, { location: `http://localhost:${req.socket.localPort}/${first}-redirected` }).end();

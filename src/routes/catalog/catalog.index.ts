@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { EVENT_CATALOG, EVENT_TYPES } from "../../events/catalog";
-import { tenantStats } from "../../services/stats";
 import { authErrors, jsonResponse, listHeaders } from "../common.schemas";
 
 const EventType = z
@@ -25,29 +24,5 @@ const listEventTypes = createRoute({
   responses: { 200: { ...jsonResponse(z.array(EventType), "The event catalog (all of it: no paging)"), headers: listHeaders }, ...authErrors },
 });
 
-const Stats = z
-  .object({
-    queries: z.object({
-      total: z.number().int(),
-      by_status: z.record(z.string(), z.number().int()),
-      by_category: z.record(z.string(), z.number().int()),
-      escalation_rate: z.number().nullable(),
-      mean_resolution_time_seconds: z.number().nullable(),
-    }),
-    feedback: z.object({ count: z.number().int(), mean_rating: z.number().nullable() }),
-    deliveries: z.object({ by_status: z.record(z.string(), z.number().int()) }),
-  })
-  .openapi("Stats");
-
-const stats = createRoute({
-  method: "get",
-  path: "/api/v1/stats",
-  tags: ["Support queries"],
-  security: [{ apiKey: [] }],
-  summary: "Counts by status and category, escalation rate, mean resolution time, mean rating, deliveries by status",
-  responses: { 200: jsonResponse(Stats, "The tenant's figures"), ...authErrors },
-});
-
 export const catalogRoutes = new OpenAPIHono<AppEnv>()
-  .openapi(listEventTypes, (c) => c.json(eventTypes, 200, { "X-Total-Count": String(eventTypes.length) }))
-  .openapi(stats, async (c) => c.json(await tenantStats(c.env.DB, c.var.tenantId), 200));
+  .openapi(listEventTypes, (c) => c.json(eventTypes, 200, { "X-Total-Count": String(eventTypes.length) }));

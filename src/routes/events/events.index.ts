@@ -29,7 +29,7 @@ const [first, ...rest] = EVENT_TYPES.map(eventBody);
 /** One schema per event type, chosen by `event`, so `data` is checked against that type's shape. */
 export const PublishEvent = z.discriminatedUnion("event", [first, ...rest]).openapi("PublishEvent");
 
-const Published = z
+export const Published = z
   .object({
     event_id: z.string(),
     event: z.string(),
