@@ -64,11 +64,11 @@ export function prettyJson(text: string): string {
  * Deliveries per hour: a table (readable without script, and by screen readers) that the
  * portal script draws as a uPlot chart from data-chart (JSON in an attribute: escaped by JSX).
  */
-export function HourlyChart({ hours }: { hours: HourlyCounts[] }) {
+export function HourlyChart({ hours, caption }: { hours: HourlyCounts[]; caption: string }) {
   const series = { hours: hours.map((h) => h.hour), succeeded: hours.map((h) => h.succeeded), failed: hours.map((h) => h.failed) };
   return (
     <figure class="chart-figure">
-      <figcaption>Deliveries per hour, last 24 h (UTC): succeeded and failed</figcaption>
+      <figcaption>Deliveries per hour, {caption} (UTC): succeeded and failed</figcaption>
       <div class="chart" data-chart={JSON.stringify(series)} aria-hidden="true"></div>
       <details>
         <summary>As a table</summary>

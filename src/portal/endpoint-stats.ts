@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
+import type { Database } from "../db/client";
 import { firstTimeOrderedId } from "../lib/ids";
+import { HOUR_MS, webhookStats } from "../services/stats";
 
 export interface RecentCounts {
   succeeded: number;
@@ -15,9 +17,8 @@ const DAY_MS = 24 * 3600 * 1000;
  * time-ordered, so each webhook's window is a primary-key range (webhook_id, id >= the first id
  * of 24 h ago), never a scan of its history. Cost: one row read per delivery in the window.
  *
- * STATS PLUG-IN POINT: when webhook_hourly_stats and its function in src/services/stats.ts land
- * on main, this reads the last 24 hourly rows per webhook instead (24 rows per endpoint, whatever
- * its volume), and the endpoint page's chart draws the same rows.
+ * STATS PLUG-IN POINT: webhook_hourly_stats (src/services/stats.ts) could serve this with 24 rows
+ * per endpoint whatever its volume (the chart below reads it already); it also counts pending.
  */
 export async function recentDeliveryCounts(d1: D1Database, webhookIds: string[], now = Date.now()): Promise<Map<string, RecentCounts>> {
   const counts = new Map<string, RecentCounts>(webhookIds.map((id) => [id, { succeeded: 0, failed: 0, pending: 0 }]));
@@ -47,30 +48,16 @@ export interface HourlyCounts {
   failed: number;
 }
 
-const HOUR_MS = 3600 * 1000;
+/** The chart's two views: the last 24 hours or the last 7 days, hour by hour. */
+export const CHART_RANGES = { "24h": 24, "7d": 168 } as const;
+export type ChartRange = keyof typeof CHART_RANGES;
 
 /**
- * A webhook's deliveries per hour over the last 24 h, succeeded and failed, every hour present
- * (zeros included), oldest first. One statement over the same primary-key range as
- * recentDeliveryCounts.
- *
- * STATS PLUG-IN POINT: with webhook_hourly_stats (src/services/stats.ts, on its way to main) this
- * reads the stored hourly rows instead, and the chart gains its 7-day view (168 rows, whatever the
- * volume; counting 7 days of delivery rows per page view would cost too many row reads).
+ * A webhook's deliveries per hour, succeeded and failed, every hour present (zeros included),
+ * oldest first, the last one the current hour: the API's hourly statistics (webhookStats,
+ * GET /webhooks/{id}/stats), one stored row per hour whatever the volume.
  */
-export async function hourlyDeliveryCounts(d1: D1Database, webhookId: string, now = Date.now()): Promise<HourlyCounts[]> {
-  const firstHour = Math.floor(now / HOUR_MS) - 23;
-  const [result] = await runBatch<{ hour: number; status: string; n: number }>(d1, [
-    sql`SELECT created_at / ${sql.raw(String(HOUR_MS))} AS hour, status, count(*) AS n FROM deliveries
-      WHERE webhook_id = ${webhookId} AND id >= ${firstTimeOrderedId(firstHour * HOUR_MS)} AND status IN ('success', 'failed')
-      GROUP BY hour, status`,
-  ]);
-  const hours = Array.from({ length: 24 }, (_, i) => ({ hour: ((firstHour + i) * HOUR_MS) / 1000, succeeded: 0, failed: 0 }));
-  for (const row of result.results) {
-    const slot = hours[row.hour - firstHour];
-    if (!slot) continue;
-    if (row.status === "success") slot.succeeded += row.n;
-    else slot.failed += row.n;
-  }
-  return hours;
+export async function hourlyDeliveryCounts(db: Database, d1: D1Database, tenantId: string, webhookId: string, range: ChartRange, now = Date.now()): Promise<HourlyCounts[]> {
+  const stats = await webhookStats(db, d1, tenantId, webhookId, { since: now - (CHART_RANGES[range] - 1) * HOUR_MS, until: now });
+  return stats.hours.map((h) => ({ hour: Date.parse(h.hour) / 1000, succeeded: h.succeeded, failed: h.failed }));
 }

@@ -15,7 +15,7 @@ import { PORTAL_CSS } from "./assets/portal-css";
 import { PORTAL_SCRIPT } from "./assets/portal-script";
 import { CHART_ASSETS } from "./assets/chart-assets";
 import type { WebhookView } from "./components";
-import { hourlyDeliveryCounts, recentDeliveryCounts } from "./endpoint-stats";
+import { hourlyDeliveryCounts, recentDeliveryCounts, type ChartRange } from "./endpoint-stats";
 import { ASSETS, MessagePage } from "./layout";
 import { DeliveryDetailPage } from "./pages/delivery-detail";
 import { DeliveryLogPage, type LogFilter } from "./pages/deliveries";
@@ -83,8 +83,15 @@ function saveProblems(error: unknown): FieldIssue[] | null {
 
 async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOutcome, status: 200 | 409 | 422 = 200) {
   const webhook = await getWebhook(c.var.db, c.env, c.var.tenantId, id);
-  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.env.DB, [webhook.id]), hourlyDeliveryCounts(c.env.DB, webhook.id)]);
-  return c.html(<EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} outcome={outcome} />, status);
+  const range: ChartRange = c.req.query("range") === "7d" ? "7d" : "24h";
+  const [recent, hourly] = await Promise.all([
+    recentDeliveryCounts(c.env.DB, [webhook.id]),
+    hourlyDeliveryCounts(c.var.db, c.env.DB, c.var.tenantId, webhook.id, range),
+  ]);
+  return c.html(
+    <EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} range={range} outcome={outcome} />,
+    status,
+  );
 }
 
 /** Runs a service action; a refusal it reports (409, 422) is shown on the endpoint's page instead of an error page. */

@@ -202,6 +202,8 @@ describe("refusals on the server", () => {
     expect(chart.hours).toHaveLength(24);
     expect(chart.hours.at(-1)).toBe(Math.floor(Date.now() / 3_600_000) * 3600);
     expect(chart.succeeded.reduce((a, b) => a + b) + chart.failed.reduce((a, b) => a + b)).toBe(statuses.length - 1);
+    const week = (await (await portal(`/portal/endpoints/${webhook.id}?range=7d`, { cookie })).text()).match(/data-chart="([^"]*)"/)![1];
+    expect((JSON.parse(week.replaceAll("&quot;", '"')) as { hours: number[] }).hours).toHaveLength(168);
     expect(html).toMatch(/<script src="\/portal\/assets\/uplot@1\.6\.32\/uPlot\.iife\.min\.js" defer=""><\/script>/);
     const asset = await portal("/portal/assets/uplot@1.6.32/uPlot.iife.min.js");
     expect(asset.headers.get("Content-Type")).toBe("text/javascript; charset=utf-8");

@@ -1,6 +1,6 @@
 import type { PortalSession } from "../../services/portal-sessions";
 import { HourlyChart, Notice, OnceSecret, RecentSummary, StatusBadge, type WebhookView } from "../components";
-import type { HourlyCounts, RecentCounts } from "../endpoint-stats";
+import type { ChartRange, HourlyCounts, RecentCounts } from "../endpoint-stats";
 import { Layout } from "../layout";
 
 /** What the last action on this page did, shown once above the endpoint. */
@@ -16,6 +16,7 @@ interface EndpointDetailProps {
   webhook: WebhookView;
   recent: RecentCounts;
   hourly: HourlyCounts[];
+  range: ChartRange;
   outcome?: EndpointOutcome;
 }
 
@@ -60,7 +61,7 @@ function OutcomeNotice({ outcome, webhookId }: { outcome: EndpointOutcome; webho
   }
 }
 
-export function EndpointDetailPage({ session, webhook, recent, hourly, outcome }: EndpointDetailProps) {
+export function EndpointDetailPage({ session, webhook, recent, hourly, range, outcome }: EndpointDetailProps) {
   const base = `/portal/endpoints/${webhook.id}`;
   const writable = !session.readOnly;
   return (
@@ -111,7 +112,11 @@ export function EndpointDetailPage({ session, webhook, recent, hourly, outcome }
         )}
       </div>
       <h2>Deliveries</h2>
-      <HourlyChart hours={hourly} />
+      <nav class="actions" aria-label="Chart range">
+        {range === "24h" ? <strong>Last 24 h</strong> : <a href={base}>Last 24 h</a>}
+        {range === "7d" ? <strong>Last 7 days</strong> : <a href={`${base}?range=7d`}>Last 7 days</a>}
+      </nav>
+      <HourlyChart hours={hourly} caption={range === "7d" ? "last 7 days" : "last 24 h"} />
       {writable && (
         <>
           <h2>Send a test event</h2>
