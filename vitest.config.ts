@@ -43,7 +43,10 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       exclude: [...configDefaults.exclude, "test/browser/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts"],
+      globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts", "./test/setup/openapi-lint.ts", "./test/setup/dev-script.ts"],
+      // The Worker's structured log (one line per request and per batch; README "Logs") would bury
+      // the test output: dropped here (test/routes/request-log.test.ts reads it through a spy).
+      onConsoleLog: (log: string) => !/^\{"type":"(request|batch)"/.test(log),
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },

@@ -4,18 +4,24 @@
 //      (missing keys are appended; existing values are kept, so the dev key stays the same).
 //   2. Local D1 migrations.
 //   3. A "Development" tenant owning DEV_API_KEY (fixed ids: re-runs change nothing).
-//   4. wrangler dev on http://localhost:8787 (local mode; queues and D1 run in workerd).
+//   4. wrangler dev on http://localhost:$PORT (default 8787; local mode: queues and D1 run in workerd).
+// A busy port is refused before anything else runs. "API ready" is printed only once the health
+// check answers with this run's id (passed to the Worker as DEV_RUN_ID), so another server on
+// the port is never taken for ours.
 // Node built-ins only.
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const DEV_VARS = path.join(ROOT, ".dev.vars");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
-const PORT = 8787;
+const DEFAULT_PORT = 8787;
+/** Sent by the Worker on /api/v1/health as X-Dev-Run when DEV_RUN_ID is set (src/routes/health). */
+const RUN_ID = randomUUID();
 
 // Fixed ids (UUIDs, like the ones the API issues) so seeding is idempotent.
 const DEV_TENANT_ID = "00000000-0000-4000-8000-000000000001";
@@ -95,8 +101,37 @@ function seedSql(apiKey, now) {
   ].join("; ");
 }
 
-function printBanner(vars) {
-  const base = `http://localhost:${PORT}`;
+/** PORT from the environment (default 8787), or a clear refusal. */
+function portFromEnv() {
+  const raw = process.env.PORT?.trim();
+  if (raw === undefined || raw === "") return DEFAULT_PORT;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port < 1 || port > 65535) throw new Error(`PORT must be a port number (1-65535); got "${raw}"`);
+  return port;
+}
+
+/** Whether something already listens on `port` on localhost (IPv4 or IPv6), as wrangler dev would find. */
+function portBusy(port, host) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (error) => resolve(error.code === "EADDRINUSE" || error.code === "EACCES"));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
+
+async function refuseBusyPort(port) {
+  // ::1 may be missing (no IPv6): only "in use" counts as busy there.
+  const busy = (await portBusy(port, "127.0.0.1")) || (await portBusy(port, "::1").catch(() => false));
+  if (busy) {
+    throw new Error(
+      `port ${port} is busy: another process listens on it (another \`npm run dev\`?). ` +
+        `Stop it, or choose a free port: PORT=${port === DEFAULT_PORT ? 8788 : port + 1} npm run dev`,
+    );
+  }
+}
+
+function printBanner(vars, port) {
+  const base = `http://localhost:${port}`;
   console.log(`
 ────────────────────────────────────────────────────────────────────────
  hr-intel-webhooks (development)
@@ -114,8 +149,9 @@ function printBanner(vars) {
 }
 
 /** wrangler dev in the foreground; SIGINT/SIGTERM are passed on and its exit code becomes ours. */
-function runDevServer() {
-  const child = spawn(process.execPath, [WRANGLER, "dev", "--local", "--port", String(PORT)], {
+function runDevServer(port) {
+  const args = [WRANGLER, "dev", "--local", "--port", String(port), "--var", `DEV_RUN_ID:${RUN_ID}`];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? "false" },
     stdio: "inherit",
@@ -138,12 +174,13 @@ function runDevServer() {
 }
 
 /** Repeats the essentials once the API answers, since wrangler's start-up output pushes the banner up. */
-async function announceWhenReady(child, vars) {
-  const base = `http://localhost:${PORT}`;
+async function announceWhenReady(child, vars, port) {
+  const base = `http://localhost:${port}`;
   for (let tries = 0; tries < 240 && child.exitCode === null; tries++) {
     try {
       const res = await fetch(`${base}/api/v1/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) {
+      // Our server only: a health check without this run's id is another server's.
+      if (res.ok && res.headers.get("X-Dev-Run") === RUN_ID) {
         console.log(`\n✔ API ready on ${base}  API_KEY=${vars.DEV_API_KEY}  ADMIN_TOKEN=${vars.ADMIN_TOKEN}\n`);
         console.log(`✔ Portal (one-time link, 1 h; POST /api/v1/portal/sessions for another): ${(await (await fetch(`${base}/api/v1/portal/sessions`, { method: "POST", headers: { Authorization: `Bearer ${vars.DEV_API_KEY}` } })).json()).url}\n`);
         return;
@@ -156,6 +193,8 @@ async function announceWhenReady(child, vars) {
 }
 
 async function main() {
+  const port = portFromEnv();
+  await refuseBusyPort(port);
   if (!existsSync(WRANGLER)) throw new Error("wrangler is not installed: run `npm install` first");
   const vars = ensureDevVars();
   // CI=true makes wrangler skip the "apply these migrations?" confirmation.
@@ -166,8 +205,8 @@ async function main() {
     quiet: true,
   });
   console.log('Seeded tenant "Development" and its dev API key into local D1.');
-  printBanner(vars);
-  await announceWhenReady(runDevServer(), vars);
+  printBanner(vars, port);
+  await announceWhenReady(runDevServer(port), vars, port);
 }
 
 main().catch((error) => {

@@ -12,6 +12,7 @@ import { loggableError } from "./lib/error-log";
 import { ApiError, type ErrorCode, type FieldIssue } from "./lib/errors";
 import { exactJsonBody } from "./middleware/exact-json-body";
 import { apiKeyRateLimit, testEndpointRateLimit } from "./middleware/rate-limit";
+import { requestLog } from "./middleware/request-log";
 import { tenantAuth } from "./middleware/tenant-auth";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
@@ -26,6 +27,18 @@ import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
 import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
 import { portalRoutes } from "./portal/portal.index";
+import { withSharedResponses } from "./routes/common.schemas";
+
+const OPENAPI_DESCRIPTION = [
+  "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
+  "",
+  'Every error is `{"error": {"code", "message", "fields"?, "request_id"}}`, with the request id also in the `X-Request-Id` header.',
+  "A method a path does not serve answers 405 `method_not_allowed` with an `Allow` header listing those it does;",
+  "an unknown path answers 404 `not_found`.",
+].join("\n");
+
+/** OpenAPI 3.1's SPDX `identifier` (the generator's types know only 3.0's `url`): all rights reserved. */
+const LICENSE = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
 
 function renderError(c: Context<AppEnv>, error: ApiError) {
   const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
@@ -62,6 +75,7 @@ export function createApp() {
   });
 
   app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(requestLog);
   app.use(
     methodNotAllowed({
       app,
@@ -111,13 +125,18 @@ export function createApp() {
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
+  for (const definition of app.openAPIRegistry.definitions) if (definition.type === "route") withSharedResponses(definition.route);
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
       title: "hr-intel-webhooks",
       version: "1.0.0",
-      description: "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",
+      description: OPENAPI_DESCRIPTION,
+      license: LICENSE,
     },
+    // Relative: the deployment that serves the document, whatever its host ("Try it out" calls it).
+    // An absolute localhost URL under `npm run dev` would fail the lint's no-server-example.com rule.
+    servers: [{ url: "/", description: "The deployment serving this document" }],
   });
   app.route("/", docsRoutes);
   // The tenant portal's HTML pages (src/portal/): its own session cookie, CSP and error pages.

@@ -23,6 +23,8 @@ export interface Env {
   AUTO_DISABLE_MIN_SECONDS?: string;
   /** Seconds past due after which the sweep treats a pending delivery's job as lost (default 120). */
   SWEEP_GRACE_SECONDS?: string;
+  /** Set by `npm run dev` (scripts/dev.mjs) for its run: /api/v1/health echoes it as X-Dev-Run. */
+  DEV_RUN_ID?: string;
   /** Seconds after which finished deliveries and their events are deleted (default 2592000: 30 days; src/retention/retention.ts). */
   RETENTION_SECONDS?: string;
   /** "1": log each invocation's D1, queue and subrequest usage (src/lib/usage.ts). */

@@ -18,5 +18,9 @@ declare module "vitest" {
     guideVerifierPort: number;
     /** The control server of test/setup/receiver-script.ts, which runs scripts/receiver.mjs as child processes. */
     receiverScriptControlPort: number;
+    /** The control server of test/setup/openapi-lint.ts, which runs `redocly lint` on a document. */
+    openApiLintPort: number;
+    /** The control server of test/setup/dev-script.ts, which runs scripts/dev.mjs as child processes. */
+    devScriptControlPort: number;
   }
 }

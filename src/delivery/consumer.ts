@@ -297,14 +297,18 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
 
   const attemptContext = { env, policy, defaultSchedule: defaultRetrySchedule(policy), slowMs: slowAttemptMs(env), buildBody: bodyBuilder(data) };
   const recorder = outcomeRecorder(env, autoDisablePolicy(env));
+  const ended = { succeeded: 0, failed: 0 };
   const run = await runFairly(
     budget.fits,
     { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: attemptContext.slowMs, startBy: now + consumerAttemptBudgetMs(env) },
     async (a) => {
       usage.subrequests++;
-      recorder.add(await attempt(a.row, attemptContext));
+      const outcome = await attempt(a.row, attemptContext);
+      ended[outcome.verdict.status === "success" ? "succeeded" : "failed"]++;
+      recorder.add(outcome);
     },
   );
+  const endedInBatch = { ...ended }; // detached attempts end later, and count nowhere in the batch's line
   // Detached attempts finish in the background and are recorded when they end; if the
   // isolate dies first, their deliveries are still pending and the outbox sweep re-sends them.
   if (run.detached.length > 0) ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", ...loggableError(error) }))));
@@ -326,4 +330,14 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   await recorder.flush();
   for (const message of batch.messages) message.ack();
   usage.queue_acks += batch.messages.length;
+  logBatch({ lane, messages: batch.messages.length, attempted: budget.fits.length - run.unstarted.length, ...endedInBatch, detached: run.detached.length, deferred: later.length, cancelled: planned.cancel.length, started: now });
+}
+
+/**
+ * One JSON line per batch, for `wrangler tail` to filter on (as the request line of
+ * src/middleware/request-log.ts). succeeded/failed count the attempts that ended within the
+ * batch (failed: retried later or failed for good); detached ones end after it.
+ */
+function logBatch({ started, ...counts }: { lane: Lane; messages: number; attempted: number; succeeded: number; failed: number; detached: number; deferred: number; cancelled: number; started: number }) {
+  console.log(JSON.stringify({ type: "batch", ...counts, duration_ms: Date.now() - started }));
 }

@@ -7,6 +7,7 @@ import {
   authErrors,
   bodyErrors,
   conflictError,
+  conflictOf,
   cursorListHeaders,
   cursorPageQuery,
   errorResponse,
@@ -15,11 +16,13 @@ import {
   jsonBody,
   jsonResponse,
   notFoundError,
+  notFoundOf,
   oneCursor,
   pageHeaders,
   parseTimeRange,
   timeRangeQuery,
 } from "../common.schemas";
+import { attemptExample, deliveryExample, EXAMPLE_IDS } from "../examples";
 
 export const Delivery = z
   .object({
@@ -87,6 +90,7 @@ const tags = ["Deliveries"];
 const security = [{ apiKey: [] }];
 
 const list = createRoute({
+  operationId: "listDeliveries",
   method: "get",
   path: "/api/v1/webhooks/{id}/deliveries",
   tags,
@@ -104,34 +108,41 @@ const list = createRoute({
       .superRefine(oneCursor),
   },
   responses: {
-    200: { ...jsonResponse(z.array(Delivery), "A page of deliveries"), headers: cursorListHeaders },
+    200: { ...jsonResponse(z.array(Delivery), "A page of deliveries", [deliveryExample]), headers: cursorListHeaders },
     ...authErrors,
     ...notFoundError,
-    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable"),
+    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable", [
+      "validation_failed",
+      "status: Invalid option: expected one of \"pending\"|\"success\"|\"failed\"|\"cancelled\"",
+      [{ field: "status", message: 'Invalid option: expected one of "pending"|"success"|"failed"|"cancelled"' }],
+    ]),
   },
 });
 
 const get = createRoute({
+  operationId: "getDelivery",
   method: "get",
   path: "/api/v1/webhooks/{id}/deliveries/{delivery_id}",
   tags,
   security,
   summary: "One delivery with every attempt",
   request: { params: DeliveryParams },
-  responses: { 200: jsonResponse(DeliveryDetail, "The delivery"), ...authErrors, ...notFoundError },
+  responses: { 200: jsonResponse(DeliveryDetail, "The delivery", { ...deliveryExample, attempt_log: [attemptExample] }), ...authErrors, ...notFoundOf("Webhook", "Delivery") },
 });
 
 const test = createRoute({
+  operationId: "testWebhook",
   method: "post",
   path: "/api/v1/webhooks/{id}/test",
   tags,
   security,
   summary: "Send one signed webhook.test event now (no retries)",
   request: { params: IdParams },
-  responses: { 200: jsonResponse(TestResult, "The attempt's result"), ...authErrors, ...notFoundError },
+  responses: { 200: jsonResponse(TestResult, "The attempt's result", { success: true, status_code: 200, response_time_ms: 42, error: null, delivery_id: EXAMPLE_IDS.DELIVERY_ID }), ...authErrors, ...notFoundError },
 });
 
 const retry = createRoute({
+  operationId: "retryDelivery",
   method: "post",
   path: "/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
   tags,
@@ -141,10 +152,24 @@ const retry = createRoute({
     "The delivery goes back to pending with the same id (the webhook-id header), its attempt log kept and its attempt numbers " +
     "counting on; the webhook's retry schedule starts again. 409 if the delivery is pending or succeeded, or the webhook is inactive.",
   request: { params: DeliveryParams },
-  responses: { 202: jsonResponse(Delivery, "The delivery, pending again"), ...authErrors, ...notFoundError, ...conflictError },
+  responses: { 202: jsonResponse(Delivery, "The delivery, pending again", {
+      ...deliveryExample,
+      status: "pending",
+      attempts: 3,
+      last_status_code: 503,
+      last_error: "HTTP 503",
+      last_response_excerpt: "Service Unavailable",
+      next_retry_at: "2024-11-24T13:00:00Z",
+      finished_at: null,
+    }),
+    ...authErrors,
+    ...notFoundOf("Webhook", "Delivery"),
+    ...conflictOf("Only a failed or cancelled delivery can be retried; this one is success"),
+  },
 });
 
 const recover = createRoute({
+  operationId: "recoverDeliveries",
   method: "post",
   path: "/api/v1/webhooks/{id}/recover",
   tags,
@@ -153,8 +178,12 @@ const recover = createRoute({
   description:
     `Each failed delivery of the webhook created in [since, until) starts a new attempt cycle, oldest first, at most ${RECOVER_LIMIT} ` +
     "per call; has_more says the limit was reached and the same call again continues. 409 if the webhook is inactive.",
-  request: { params: IdParams, body: jsonBody(RecoverRequest) },
-  responses: { 202: jsonResponse(RecoverResult, "How many were re-queued"), ...authErrors, ...notFoundError, ...conflictError, ...bodyErrors },
+  request: { params: IdParams, body: jsonBody(RecoverRequest, { since: "2024-11-24T00:00:00Z", until: "2024-11-25T00:00:00Z" }) },
+  responses: { 202: jsonResponse(RecoverResult, "How many were re-queued", { deliveries_queued: 12, has_more: false }),
+    ...authErrors,
+    ...notFoundError,
+    ...conflictOf("The webhook is inactive; re-enable it (PUT is_active: true) before redelivering"),
+    ...bodyErrors },
 });
 
 export const deliveryRoutes = new OpenAPIHono<AppEnv>()

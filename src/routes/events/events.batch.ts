@@ -5,6 +5,7 @@ import { exactBody } from "../../middleware/exact-json-body";
 import { MAX_EVENTS_PER_BATCH, publishEventBatch } from "../../services/event-batch";
 import { authErrors, bodyErrors, errorResponse, jsonBody, jsonResponse, quotaError } from "../common.schemas";
 import { Published } from "./events.index";
+import { publishedExample } from "../examples";
 
 const IdempotencyKey = z.string().min(1).max(255).optional().openapi({
   description:
@@ -26,6 +27,7 @@ const PublishedBatch = z
   .openapi("PublishedEventBatch");
 
 const publishBatch = createRoute({
+  operationId: "publishEventBatch",
   method: "post",
   path: "/api/v1/events/batch",
   tags: ["Events"],
@@ -35,15 +37,23 @@ const publishBatch = createRoute({
     "Each event goes to every subscribed active webhook of the tenant, as POST /api/v1/events does. The new events and all their " +
     "deliveries are stored in one atomic write: if any event is refused (fan-out quota, an idempotency key used for another request, " +
     "invalid data), nothing is stored. One request counts once against the API rate limit.",
-  request: { body: jsonBody(PublishEventBatch) },
+  request: { body: jsonBody(PublishEventBatch, { events: [{ event: "query.created", data: EVENT_CATALOG["query.created"].example, idempotency_key: "order-42" }] }) },
   responses: {
-    202: jsonResponse(PublishedBatch, "Stored and scheduled (or replayed, per event)"),
+    202: jsonResponse(PublishedBatch, "Stored and scheduled (or replayed, per event)", { events: [publishedExample] }),
     ...authErrors,
     ...bodyErrors,
-    ...quotaError("an event of the batch would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored"),
+    ...quotaError(
+      "an event of the batch would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored",
+      "Fan-out quota exceeded: an event may go to at most 1000 subscribed active webhooks (MAX_FANOUT_PER_EVENT)",
+    ),
     422: errorResponse(
       "validation_failed: invalid fields, named in `fields` (events: 1 to 100; a repeated idempotency_key; a number that is not finite); " +
         "idempotency_key_reused: an event's idempotency_key was used within 24 h with another event type or data; nothing is stored",
+      ["validation_failed", "events: Too big: expected array to have <=100 items", [{ field: "events", message: "Too big: expected array to have <=100 items" }]],
+      [
+        "idempotency_key_reused",
+        'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event',
+      ],
     ),
   },
 });

@@ -15,12 +15,14 @@ import {
   jsonBody,
   jsonResponse,
   notFoundError,
+  notFoundOf,
   oneCursor,
   pageHeaders,
   parseTimeRange,
   quotaError,
   timeRangeQuery,
 } from "../common.schemas";
+import { attemptExample, deliveryExample, EXAMPLE_IDS, EXAMPLE_TIMES, EXAMPLE_WEBHOOK_ID, publishedExample } from "../examples";
 
 const eventBody = (type: EventType) =>
   z.object({ event: z.literal(type), data: EVENT_CATALOG[type].data.openapi({ example: EVENT_CATALOG[type].example }) });
@@ -41,6 +43,7 @@ export const Published = z
   .openapi("PublishedEvent");
 
 const publish = createRoute({
+  operationId: "publishEvent",
   method: "post",
   path: "/api/v1/events",
   tags: ["Events"],
@@ -53,16 +56,24 @@ const publish = createRoute({
           "Within 24 h, a publish with the same key and the same request (event type and data) returns the first result; with another request it is refused (422 idempotency_key_reused). After 24 h the key may name a new event.",
       }),
     }),
-    body: jsonBody(PublishEvent),
+    body: jsonBody(PublishEvent, { event: "query.created", data: EVENT_CATALOG["query.created"].example }),
   },
   responses: {
-    202: jsonResponse(Published, "Stored and scheduled"),
+    202: jsonResponse(Published, "Stored and scheduled", publishedExample),
     ...authErrors,
     ...bodyErrors,
-    ...quotaError("the event would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored"),
+    ...quotaError(
+      "the event would go to more than MAX_FANOUT_PER_EVENT subscribed active webhooks; nothing is stored",
+      "Fan-out quota exceeded: an event may go to at most 1000 subscribed active webhooks (MAX_FANOUT_PER_EVENT)",
+    ),
     422: errorResponse(
       "validation_failed: invalid fields, named in `fields` (a number that is not finite, e.g. 1e400, included); " +
         "idempotency_key_reused: the Idempotency-Key was used within 24 h with another event type or data",
+      ["validation_failed", "data.priority: Invalid input: expected number, received string", [{ field: "data.priority", message: "Invalid input: expected number, received string" }]],
+      [
+        "idempotency_key_reused",
+        'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event',
+      ],
     ),
   },
 });
@@ -106,6 +117,20 @@ const Redelivered = z
   .openapi("RedeliveredEvent");
 
 const security = [{ apiKey: [] }];
+const QUERY_PARAMETER_ERROR = [
+  "validation_failed",
+  "since: must be an ISO 8601 time, e.g. 2024-11-24T12:00:00Z",
+  [{ field: "since", message: "must be an ISO 8601 time, e.g. 2024-11-24T12:00:00Z" }],
+] as const satisfies [string, string, { field: string; message: string }[]];
+const storedEventExample = {
+  id: EXAMPLE_IDS.EVENT_ID,
+  event: "query.created",
+  data: EVENT_CATALOG["query.created"].example,
+  query_id: "conv_abc123",
+  deliveries_scheduled: 1,
+  created_at: EXAMPLE_TIMES.T0,
+  redelivered_at: [] as string[],
+};
 
 const list = createRoute({
   operationId: "listEvents",
@@ -123,9 +148,9 @@ const list = createRoute({
       .superRefine(oneCursor),
   },
   responses: {
-    200: { ...jsonResponse(z.array(StoredEvent), "A page of events"), headers: cursorListHeaders },
+    200: { ...jsonResponse(z.array(StoredEvent), "A page of events", [storedEventExample]), headers: cursorListHeaders },
     ...authErrors,
-    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable"),
+    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable", [...QUERY_PARAMETER_ERROR]),
   },
 });
 
@@ -137,7 +162,11 @@ const get = createRoute({
   security,
   summary: "One event with its data and, per webhook, its deliveries' status and attempts",
   request: { params: IdParams },
-  responses: { 200: jsonResponse(EventDetail, "The event"), ...authErrors, ...notFoundError },
+  responses: {
+    200: jsonResponse(EventDetail, "The event", { ...storedEventExample, deliveries: [{ ...deliveryExample, attempt_log: [attemptExample] }] }),
+    ...authErrors,
+    ...notFoundOf("Event"),
+  },
 });
 
 const redeliver = createRoute({
@@ -150,17 +179,30 @@ const redeliver = createRoute({
   description:
     "New deliveries (new ids, a fresh retry schedule) to the named webhooks, or to every active webhook subscribed to the event's type now. " +
     `An event can be redelivered ${MAX_REDELIVERIES_PER_EVENT} times.`,
-  request: { params: IdParams, body: { ...jsonBody(RedeliverRequest), required: false } },
+  request: { params: IdParams, body: { ...jsonBody(RedeliverRequest, { webhook_ids: [EXAMPLE_WEBHOOK_ID] }), required: false } },
   responses: {
-    202: jsonResponse(Redelivered, "Stored and scheduled"),
+    202: jsonResponse(Redelivered, "Stored and scheduled", {
+      event_id: EXAMPLE_IDS.EVENT_ID,
+      event: "query.created",
+      deliveries_scheduled: 1,
+      deliveries: [{ id: "01a22898-5b80-7b5d-8be9-1222cca7f6bd", webhook_id: EXAMPLE_WEBHOOK_ID }],
+      enqueued: true,
+    }),
     ...authErrors,
     ...bodyErrors,
-    ...notFoundError,
-    ...quotaError("the event would go to more than MAX_FANOUT_PER_EVENT webhooks; nothing is scheduled"),
-    409: errorResponse(`conflict: the event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already`),
+    ...notFoundOf("Event"),
+    ...quotaError(
+      "the event would go to more than MAX_FANOUT_PER_EVENT webhooks; nothing is scheduled",
+      "Fan-out quota exceeded: an event may go to at most 1000 subscribed active webhooks (MAX_FANOUT_PER_EVENT)",
+    ),
+    409: errorResponse(`conflict: the event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already`, [
+      "conflict",
+      `The event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already (the most an event records); publish it again as a new event`,
+    ]),
     422: errorResponse(
       "validation_failed: invalid fields, named in `fields`; a named webhook that is unknown (or another tenant's, or deleted), inactive, " +
         "or not subscribed to the event's type is named as webhook_ids[i]",
+      ["validation_failed", "webhook_ids: webhook ids must not repeat", [{ field: "webhook_ids", message: "webhook ids must not repeat" }]],
     ),
   },
 });

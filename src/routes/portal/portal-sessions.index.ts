@@ -27,6 +27,7 @@ const PortalSessionLink = z
   .openapi("PortalSessionLink");
 
 const create = createRoute({
+  operationId: "createPortalSession",
   method: "post",
   path: "/api/v1/portal/sessions",
   tags: ["Portal"],
@@ -37,8 +38,15 @@ const create = createRoute({
     "The link works once, until expires_at; opening it sets a session cookie (HttpOnly, SameSite=Strict, Secure outside localhost) " +
     `that lasts ${SESSION_TTL_MS / 3_600_000} h. A read_only session sees everything and changes nothing: the server refuses its changes. ` +
     "The body is optional.",
-  request: { body: { ...jsonBody(CreatePortalSession), required: false } },
-  responses: { 201: jsonResponse(PortalSessionLink, "The link"), ...authErrors, ...bodyErrors },
+  request: { body: { ...jsonBody(CreatePortalSession, { read_only: true, expires_in_seconds: 3600 }), required: false } },
+  responses: {
+    201: jsonResponse(PortalSessionLink, "The link", {
+      url: "https://webhooks.example.com/portal/open?token=ptl_Jk3v9QyZ0bX2mW7nR4tL8sD1fH6gC5aE0uI9oP3qK2w",
+      expires_at: "2024-11-24T13:00:00Z",
+    }),
+    ...authErrors,
+    ...bodyErrors,
+  },
 });
 
 export const portalSessionRoutes = new OpenAPIHono<AppEnv>().openapi(create, async (c) => {

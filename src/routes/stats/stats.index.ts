@@ -44,7 +44,23 @@ const stats = createRoute({
   tags: ["Support queries"],
   security: [{ apiKey: [] }],
   summary: "Counts by status and category, escalation rate, mean resolution time, mean rating, deliveries by status and in the last 24 hours",
-  responses: { 200: jsonResponse(Stats, "The tenant's figures"), ...authErrors },
+  responses: {
+    200: jsonResponse(Stats, "The tenant's figures", {
+      queries: {
+        total: 3,
+        by_status: { open: 1, escalated: 1, resolved: 1 },
+        by_category: { Technical: 2, Billing: 1 },
+        escalation_rate: 0.3333,
+        mean_resolution_time_seconds: 330.5,
+      },
+      feedback: { count: 1, mean_rating: 5 },
+      deliveries: {
+        by_status: { pending: 2, cancelled: 0, success: 1520, failed: 12 },
+        last_24h: { since: "2024-11-23T13:00:00Z", attempts: 130, succeeded: 120, failed: 2, p50_response_ms: 45, p95_response_ms: 181 },
+      },
+    }),
+    ...authErrors,
+  },
 });
 
 const isoTime = z.iso.datetime({ offset: true, error: "must be an ISO 8601 time, e.g. 2024-11-24T12:00:00Z" }).openapi({ example: "2024-11-24T12:00:00Z" });
@@ -88,10 +104,20 @@ const getWebhookStats = createRoute({
     "figures reach the hourly table within a minute (the cron's fold) and are included before that too.",
   request: { params: IdParams, query: StatsRange },
   responses: {
-    200: jsonResponse(WebhookStats, "The webhook's hours"),
+    200: jsonResponse(WebhookStats, "The webhook's hours", {
+      webhook_id: "550e8400-e29b-41d4-a716-446655440000",
+      since: "2024-11-24T12:00:00Z",
+      until: "2024-11-24T13:00:00Z",
+      totals: { attempts: 6, succeeded: 5, failed: 0, p50_response_ms: 45, p95_response_ms: 128 },
+      hours: [{ hour: "2024-11-24T12:00:00Z", attempts: 6, succeeded: 5, failed: 0, p50_response_ms: 45, p95_response_ms: 128 }],
+    }),
     ...notFoundError,
     ...authErrors,
-    422: errorResponse("validation_failed: since or until is not an ISO 8601 time, since is not before until, or the range spans more than 31 days"),
+    422: errorResponse("validation_failed: since or until is not an ISO 8601 time, since is not before until, or the range spans more than 31 days", [
+      "validation_failed",
+      "since: since must be before until",
+      [{ field: "since", message: "since must be before until" }],
+    ]),
   },
 });
 

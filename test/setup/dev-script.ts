@@ -1,0 +1,109 @@
+import { spawn } from "node:child_process";
+import { existsSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+
+/**
+ * Runs scripts/dev.mjs (`npm run dev`) as a child process for test/scripts/dev.test.ts, since
+ * workerd cannot spawn processes. A control server on 127.0.0.1:
+ *   POST /run {"port": "free" | "busy" | <PORT value>, "until": "exit" | "ready"}
+ *     "busy": PORT names a port on which another HTTP server already answers /api/v1/health with 200;
+ *     "free": a port nothing listens on. Runs dev.mjs until it exits, or until it prints "API ready"
+ *     (then checks its health route and stops it), and answers
+ *     {"port","exit_code","stdout","stderr","health": {"status","body"} | null}.
+ */
+const SCRIPT = path.join(import.meta.dirname, "../../scripts/dev.mjs");
+const READY = /API ready on (http:\/\/localhost:\d+)/;
+const LIMIT_MS = 120_000;
+
+/** Another server on the port, one a careless readiness check would take for ours. */
+function impostor(): Promise<Server> {
+  const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}'));
+  return new Promise((resolve) => server.listen(0, "localhost", () => resolve(server)));
+}
+
+async function freePort(): Promise<number> {
+  const server = await impostor();
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Run {
+  port: string;
+  exit_code: number | null;
+  stdout: string;
+  stderr: string;
+  health: { status: number; body: string; dev_run: string | null } | null;
+}
+
+async function run(portOption: string, until: "exit" | "ready"): Promise<Run> {
+  const occupied = portOption === "busy" ? await impostor() : null;
+  const port = occupied ? String((occupied.address() as { port: number }).port) : portOption === "free" ? String(await freePort()) : portOption;
+  const child = spawn(process.execPath, [SCRIPT], { env: { ...process.env, PORT: port }, stdio: ["ignore", "pipe", "pipe"] });
+  const result: Run = { port, exit_code: null, stdout: "", stderr: "", health: null };
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, LIMIT_MS);
+      child.stdout.on("data", async (chunk: Buffer) => {
+        result.stdout += chunk.toString("utf8");
+        const ready = until === "ready" && result.stdout.match(READY);
+        if (ready && !result.health) {
+          result.health = { status: 0, body: "", dev_run: null };
+          const res = await fetch(`${ready[1]}/api/v1/health`);
+          result.health = { status: res.status, body: await res.text(), dev_run: res.headers.get("X-Dev-Run") };
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.stderr.on("data", (chunk: Buffer) => (result.stderr += chunk.toString("utf8")));
+      child.on("exit", (code) => {
+        result.exit_code = code;
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } finally {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM"); // dev.mjs passes it on to wrangler
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+    if (occupied) await new Promise((resolve) => occupied.close(resolve));
+  }
+  return result;
+}
+
+function startControl(): Promise<Server> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", async () => {
+      if (req.method !== "POST" || req.url !== "/run") return res.writeHead(404).end();
+      try {
+        const { port, until } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { port: string; until: "exit" | "ready" };
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(await run(port, until)));
+      } catch (error) {
+        res.writeHead(500, { "content-type": "text/plain" }).end(String(error));
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+export default async function setup(project: TestProject) {
+  // dev.mjs writes .dev.vars (and local D1 under .wrangler/): a .dev.vars the run created goes
+  // again, so later test runs do not read its secrets.
+  const devVars = path.join(import.meta.dirname, "../../.dev.vars");
+  const hadDevVars = existsSync(devVars);
+  const server = await startControl();
+  const address = server.address();
+  project.provide("devScriptControlPort", typeof address === "object" && address ? address.port : 0);
+  return () =>
+    new Promise<void>((resolve) =>
+      server.close(() => {
+        if (!hadDevVars) rmSync(devVars, { force: true });
+        resolve();
+      }),
+    );
+}
