@@ -76,7 +76,7 @@ export async function getDelivery(db: Database, tenantId: string, webhookId: str
 }
 
 /** The webhook's signing keys, the previous secret's while its rotation overlap lasts. */
-async function webhookSigningKeys(webhook: WebhookRow, env: Env, now: number): Promise<SigningKeys> {
+export async function webhookSigningKeys(webhook: WebhookRow, env: Env, now: number): Promise<SigningKeys> {
   const open = async (sealed: string) => importSigningKey(await decryptSecret(sealed, env));
   const previous = webhook.previousSecretEncrypted && (webhook.previousSecretExpiresAt ?? 0) > now ? webhook.previousSecretEncrypted : null;
   const [current, previousKey] = await Promise.all([open(webhook.secretEncrypted), previous ? open(previous) : null]);
