@@ -25,6 +25,8 @@ import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
+import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
+import { portalRoutes } from "./portal/portal.index";
 import { withSharedResponses } from "./routes/common.schemas";
 
 const OPENAPI_DESCRIPTION = [
@@ -119,6 +121,7 @@ export function createApp() {
   app.route("/", queryRoutes);
   app.route("/", catalogRoutes);
   app.route("/", statsRoutes);
+  app.route("/", portalSessionRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
@@ -136,6 +139,8 @@ export function createApp() {
     servers: [{ url: "/", description: "The deployment serving this document" }],
   });
   app.route("/", docsRoutes);
+  // The tenant portal's HTML pages (src/portal/): its own session cookie, CSP and error pages.
+  app.route("/", portalRoutes);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {

@@ -129,6 +129,6 @@ describe("POST /api/v1/events/batch", () => {
 
   it("is described in the OpenAPI document", async () => {
     const doc = (await (await api("/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-    expect(Object.keys(doc.paths["/api/v1/events/batch"].post.responses).sort()).toEqual(["202", "400", "401", "403", "413", "415", "422", "429"]);
+    expect(Object.keys(doc.paths["/api/v1/events/batch"].post.responses).sort()).toEqual(["202", "400", "401", "403", "413", "415", "422", "429", "500"]);
   });
 });
