@@ -44,9 +44,6 @@ export default defineConfig(async () => {
       exclude: [...configDefaults.exclude, "test/browser/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
       globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts", "./test/setup/openapi-lint.ts", "./test/setup/dev-script.ts"],
-      // The Worker's structured log (one line per request and per batch; README "Logs") would bury
-      // the test output: dropped here (test/routes/request-log.test.ts reads it through a spy).
-      onConsoleLog: (log: string) => !/^\{"type":"(request|batch)"/.test(log),
       testTimeout: 30_000,
       hookTimeout: 30_000,
     },
@@ -62,5 +59,13 @@ export default defineConfig(async () => {
       hookTimeout: 180_000,
     },
   };
-  return { test: { projects: [workerd, browser] } };
+  return {
+    test: {
+      projects: [workerd, browser],
+      // The Worker's structured log (one line per request and per batch; README "Logs") would bury
+      // the test output: dropped here (test/routes/request-log.test.ts reads it through a spy).
+      // Vitest reads onConsoleLog from the root config only, not from a project's.
+      onConsoleLog: (log: string) => !/^\{"type":"(request|batch)"/.test(log),
+    },
+  };
 });
