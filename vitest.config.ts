@@ -1,13 +1,13 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 // Tests run inside workerd with the Worker's real bindings from wrangler.toml: local D1
 // (migrations applied in test/setup/apply-migrations.ts) and the local delivery queue,
 // whose consumer runs for real. Receivers are real Node HTTP servers (test/setup/receiver.ts).
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
-  return {
+  const workerd = {
     plugins: [
       cloudflareTest({
         wrangler: { configPath: "./wrangler.toml" },
@@ -39,14 +39,33 @@ export default defineConfig(async () => {
       }),
     ],
     test: {
+      name: "workerd",
       include: ["test/**/*.test.ts"],
+      exclude: [...configDefaults.exclude, "test/browser/**"],
       setupFiles: ["./test/setup/apply-migrations.ts"],
       globalSetup: ["./test/setup/receiver.ts", "./test/setup/guide-verifiers.ts", "./test/setup/receiver-script.ts", "./test/setup/openapi-lint.ts", "./test/setup/dev-script.ts"],
-      // The Worker's structured log (one line per request and per batch; README "Logs") would bury
-      // the test output: dropped here (test/routes/request-log.test.ts reads it through a spy).
-      onConsoleLog: (log: string) => !/^\{"type":"(request|batch)"/.test(log),
       testTimeout: 30_000,
       hookTimeout: 30_000,
+    },
+  };
+  // The portal in a real Chromium (Debian's, driven by playwright-core) against `wrangler dev`:
+  // plain Node, outside workerd (test/browser/portal-harness.ts starts the server and the receiver).
+  const browser = {
+    test: {
+      name: "browser",
+      environment: "node",
+      include: ["test/browser/**/*.test.ts"],
+      testTimeout: 120_000,
+      hookTimeout: 180_000,
+    },
+  };
+  return {
+    test: {
+      projects: [workerd, browser],
+      // The Worker's structured log (one line per request and per batch; README "Logs") would bury
+      // the test output: dropped here (test/routes/request-log.test.ts reads it through a spy).
+      // Vitest reads onConsoleLog from the root config only, not from a project's.
+      onConsoleLog: (log: string) => !/^\{"type":"(request|batch)"/.test(log),
     },
   };
 });

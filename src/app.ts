@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
@@ -20,6 +21,8 @@ import { docsRoutes } from "./routes/docs/docs.index";
 import { queryRoutes } from "./routes/queries/queries.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { webhookRoutes } from "./routes/webhooks/webhooks.index";
+import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
+import { portalRoutes } from "./portal/portal.index";
 import { withSharedResponses } from "./routes/common.schemas";
 import { createRouter, createTenantRouter } from "./routes/router";
 
@@ -71,13 +74,17 @@ export function createApp() {
     await next();
   });
   // The vars, parsed once per request before anything reads them: a deployment with a bad var
-  // answers 503 misconfigured naming it on every API route (the document and /docs still load).
-  app.use("/api/*", async (c, next) => {
+  // answers 503 misconfigured naming it on every API route and portal page (the document and
+  // /docs still load).
+  const withConfig = createMiddleware<AppEnv>(async (c, next) => {
     const parsed = parseConfig(c.env);
     if (!parsed.ok) throw parsed.error;
     c.set("config", parsed.config);
     await next();
   });
+  app.use("/api/*", withConfig);
+  app.use("/portal", withConfig);
+  app.use("/portal/*", withConfig);
   app.use(
     "/api/*",
     bodyLimit({
@@ -89,7 +96,7 @@ export function createApp() {
   );
   app.route("/", healthRoutes);
   app.route("/", adminRoutes); // adminAuth, then exactJsonBody, on each route
-  app.route("/", createTenantRouter(apiKeyRoutes, webhookRoutes, deliveryRoutes, eventRoutes, queryRoutes, catalogRoutes, statsRoutes));
+  app.route("/", createTenantRouter(apiKeyRoutes, webhookRoutes, deliveryRoutes, eventRoutes, queryRoutes, catalogRoutes, statsRoutes, portalSessionRoutes));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", { type: "http", scheme: "bearer", description: "A tenant API key" });
   app.openAPIRegistry.registerComponent("securitySchemes", "adminToken", { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN secret" });
@@ -107,6 +114,8 @@ export function createApp() {
     servers: [{ url: "/", description: "The deployment serving this document" }],
   });
   app.route("/", docsRoutes);
+  // The tenant portal's HTML pages (src/portal/): its own session cookie, CSP and error pages.
+  app.route("/", portalRoutes);
 
   app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {

@@ -1,8 +1,138 @@
+/**
+ * Webhook counters and hourly delivery statistics: every statement that writes or reads them.
+ *
+ * What they count
+ * - webhooks.delivery_count: the webhook's finished deliveries, each once in its current state:
+ *   succeeded, or failed for good (a 4xx, a refused attempt, or the last retry of its cycle
+ *   failed). Test deliveries included. Pending and cancelled deliveries count in neither.
+ * - webhooks.failure_count: those of them that failed for good.
+ * - webhook_hourly_stats (webhook, hour): attempts made in that hour (first attempts and
+ *   retries), deliveries that one of them finished as succeeded, and as failed, and the
+ *   response-time histogram of every attempt. An outcome counts in the hour of its attempt,
+ *   once, and stays counted: these are history, where the two counters are the current state.
+ *
+ * When they are written
+ * - Delta: the D1 batch that records attempt outcomes (src/delivery/record.ts, consumer and
+ *   test endpoint alike) also inserts one webhook_counter_deltas row per chunk of up to 100
+ *   outcomes (counterDelta), computed in the same transaction just before the chunk's UPDATE:
+ *   `counts` {webhookId: [finished, failed]} and `hourly` [webhookId, hour, attempts,
+ *   succeeded, failed, histogram]. A webhook's counters cost no write per delivery.
+ * - Manual retry and recover (src/services/redelivery.ts): a failed delivery that starts a new
+ *   cycle is no longer finished, so the same batch that restarts it inserts a counts-only row
+ *   taking its failure back ([-1, -1]); when the new cycle ends it is counted again. A
+ *   cancelled one was never counted. The hourly statistics are not corrected: what happened
+ *   stays counted in its hour.
+ * - Fold: the cron (every minute) adds every delta row to the webhook rows and to the hourly
+ *   rows and deletes the delta rows, in one D1 batch (foldCounterDeltas).
+ * - Read: every reader adds the rows not yet folded to the folded values (webhookCounters,
+ *   unfoldedCounts, withUnfoldedCounts, tenantCounters, hourlyCounts), so an answer is exact
+ *   whether or not the cron has run.
+ *
+ * Why they stay exact
+ * - Duplicate jobs: the delta counts only outcomes whose row is still pending at the attempt
+ *   count the outcome saw, the very condition of the UPDATE right after it in the same
+ *   transaction; a delivery another consumer recorded first is not counted again.
+ * - Retention (RETENTION_SECONDS) deletes delivery rows: nothing here ever recounts them.
+ *   Hourly rows are kept 13 months (src/retention/retention.ts), whatever RETENTION_SECONDS.
+ * - The fold adds and deletes in one transaction: no delta is counted twice or lost.
+ */
 import { inArray, sql, type SQL } from "drizzle-orm";
 import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
+import { addResponseTime, mergeHistogram } from "../lib/response-histogram";
 import type { Database } from "./client";
 import { runBatch } from "./batch";
-import { webhookCounterDeltas, webhookHourlyStats, webhooks, type Histogram } from "./schema";
+import { webhookCounterDeltas, webhookHourlyStats, webhooks, type Histogram, type HourlyDeltaEntry } from "./schema";
+
+export const HOUR_MS = 60 * 60 * 1000;
+/** The start of the hour `epochMs` falls in: the hourly statistics' key. */
+export const hourOf = (epochMs: number) => Math.floor(epochMs / HOUR_MS) * HOUR_MS;
+
+/**
+ * What the delta needs of an attempt outcome (src/delivery/record.ts AttemptOutcome): the row it
+ * claims (attempts when the job read it), how its delivery stands after it, when and how long.
+ */
+export interface CountedOutcome {
+  webhookId: string;
+  deliveryId: string;
+  attemptsBefore: number;
+  verdict: { status: "success" | "failed" | "pending" };
+  result: { attemptedAt: number; responseTimeMs: number };
+}
+
+/** Finished and failed deliveries per webhook among the outcomes: { webhookId: [finished, failed] }. */
+function finishedCounts(outcomes: CountedOutcome[]): Record<string, [number, number]> {
+  const counts: Record<string, [number, number]> = {};
+  for (const { webhookId, verdict } of outcomes) {
+    if (verdict.status === "pending") continue;
+    const count = (counts[webhookId] ??= [0, 0]);
+    count[0]++;
+    if (verdict.status === "failed") count[1]++;
+  }
+  return counts;
+}
+
+/** One outcome as an hourly-stats entry: the hour its attempt was made, and what it did. */
+function hourlyEntry(o: CountedOutcome): HourlyDeltaEntry {
+  return [o.webhookId, hourOf(o.result.attemptedAt), 1, o.verdict.status === "success" ? 1 : 0, o.verdict.status === "failed" ? 1 : 0, addResponseTime({}, o.result.responseTimeMs)];
+}
+
+/** The outcomes by webhook and hour (webhook_hourly_stats' delta): a few entries for a chunk, not one per outcome. */
+function hourlyEntries(outcomes: CountedOutcome[]): HourlyDeltaEntry[] {
+  const byKey = new Map<string, HourlyDeltaEntry>();
+  for (const o of outcomes) {
+    const entry = hourlyEntry(o);
+    const key = `${entry[0]} ${entry[1]}`;
+    const sum = byKey.get(key);
+    if (!sum) byKey.set(key, entry);
+    else {
+      for (const i of [2, 3, 4] as const) sum[i] += entry[i];
+      mergeHistogram(sum[5], entry[5]);
+    }
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * A chunk's counter delta, to run just before its UPDATE in the same D1 batch (one batch is one
+ * transaction, so the rows still pending at the attempt count the outcome saw are exactly the
+ * rows the UPDATE changes). If every outcome's row qualifies, the delta computed here is stored
+ * as one row. If not, another consumer recorded some of them first (a duplicate job), a rare
+ * case: the second statement then stores the delta of just the rows that qualify, each row once.
+ */
+export function counterDelta(outcomes: CountedOutcome[], now: number): SQL[] {
+  const mine = JSON.stringify(outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })));
+  const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value -> '$.entry') AS entry
+    FROM json_each(${mine}) AS v JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
+    WHERE d.status = 'pending' AND d.attempts = v.value ->> '$.before'
+    GROUP BY 1, 2`;
+  const wholeChunk = sql`INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
+    SELECT ${JSON.stringify(finishedCounts(outcomes))}, ${JSON.stringify(hourlyEntries(outcomes))}, ${now}
+    WHERE (SELECT count(*) FROM (${qualifying})) = ${outcomes.length}`;
+  const qualifyingOnly = sql`WITH m AS (${qualifying})
+    INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
+    SELECT (SELECT json_group_object(w, json_array(finished, failed)) FROM (
+              SELECT w, sum(status <> 'pending') AS finished, sum(status = 'failed') AS failed FROM m GROUP BY w HAVING finished > 0)),
+           (SELECT json_group_array(json(entry)) FROM m), ${now}
+    WHERE changes() = 0 AND EXISTS (SELECT 1 FROM m)`;
+  return [wholeChunk, qualifyingOnly];
+}
+
+/**
+ * A manual retry's correction, to run just before the UPDATE that restarts the delivery
+ * `failedDelivery` selects (same batch): its failure is taken back if it is failed now.
+ */
+export const takeBackFailure = (webhookId: string, failedDelivery: SQL, now: number): SQL =>
+  sql`INSERT INTO ${webhookCounterDeltas} (counts, created_at)
+    SELECT ${JSON.stringify({ [webhookId]: [-1, -1] })}, ${now}
+    FROM deliveries WHERE ${failedDelivery} AND deliveries.status = 'failed'`;
+
+/**
+ * A recover's correction, to run right after the UPDATE that restarted failed deliveries of
+ * the webhook (same batch): changes() is the number it restarted, every one of them failed.
+ */
+export const takeBackRestartedFailures = (webhookId: string, now: number): SQL =>
+  sql`INSERT INTO ${webhookCounterDeltas} (counts, created_at)
+    SELECT json_object(${webhookId}, json_array(-changes(), -changes())), ${now} WHERE changes() > 0`;
 
 /**
  * What webhook_counter_deltas holds for one webhook and not yet folded into its row:
@@ -28,6 +158,30 @@ export const webhookCounters = {
   deliveryCount: sql<number>`${webhooks.deliveryCount} + ${unfoldedCount(sql`${webhooks.id}`, 0)}`.mapWith(Number),
   failureCount: sql<number>`${webhooks.failureCount} + ${unfoldedCount(sql`${webhooks.id}`, 1)}`.mapWith(Number),
 };
+
+/** A page of webhook rows (their folded counters) with the unfolded counts unfoldedCounts read for them added. */
+export function withUnfoldedCounts<Row extends { id: string; deliveryCount: number; failureCount: number }>(
+  rows: Row[],
+  unfolded: Array<{ id: string; finished: number; failed: number }>,
+): Row[] {
+  const byId = new Map(unfolded.map((u) => [u.id, u]));
+  return rows.map((row) => ({
+    ...row,
+    deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
+    failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
+  }));
+}
+
+/**
+ * A tenant's finished and failed deliveries, all webhooks together (soft-deleted ones included:
+ * their deliveries were made): the folded counters plus the deltas not yet folded. One row,
+ * { finished, failed }.
+ */
+export const tenantCounters = (tenantId: string): SQL =>
+  sql`SELECT coalesce(sum(finished), 0) AS finished, coalesce(sum(failed), 0) AS failed FROM (
+          SELECT delivery_count AS finished, failure_count AS failed FROM webhooks WHERE tenant_id = ${tenantId}
+          UNION ALL
+          SELECT e.value ->> 0, e.value ->> 1 FROM ${webhookCounterDeltas} cd, json_each(cd.counts) AS e WHERE e.key IN (SELECT id FROM webhooks WHERE tenant_id = ${tenantId}))`;
 
 /**
  * The delta rows' hourly entries summed by webhook and hour, the histograms merged bucket by

@@ -257,3 +257,36 @@ export const feedback = sqliteTable(
 
 export type QueryRow = typeof queries.$inferSelect;
 export type FeedbackRow = typeof feedback.$inferSelect;
+
+/**
+ * Tenant portal sessions (src/portal/). A row is created with a one-time link token, of which
+ * only the SHA-256 is kept; opening the link claims the token with one conditional UPDATE (unused,
+ * unexpired) and stores the SHA-256 of a fresh session cookie value in the same row. Every portal
+ * request looks the cookie's hash up here, so revocation, expiry and read_only are decided by
+ * the server on each request.
+ */
+export const portalSessions = sqliteTable(
+  "portal_sessions",
+  {
+    id: text("id").primaryKey(),
+    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    tokenHash: text("token_hash").notNull(),
+    /** The link must be opened before this time. */
+    tokenExpiresAt: integer("token_expires_at").notNull(),
+    tokenUsedAt: integer("token_used_at"),
+    /** Set when the link is opened: the hash of the session cookie's value. */
+    sessionHash: text("session_hash"),
+    /** How long the session lasts once the link is opened (ms). */
+    sessionTtlMs: integer("session_ttl_ms").notNull(),
+    sessionExpiresAt: integer("session_expires_at"),
+    readOnly: integer("read_only", { mode: "boolean" }).notNull().default(false),
+    revokedAt: integer("revoked_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("portal_sessions_token_hash").on(t.tokenHash),
+    uniqueIndex("portal_sessions_session_hash").on(t.sessionHash).where(sql`session_hash IS NOT NULL`),
+  ],
+);
+
+export type PortalSessionRow = typeof portalSessions.$inferSelect;

@@ -1,23 +1,20 @@
 import { sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { requireSecretKeys, type Config } from "../config";
-import { defaultRetrySchedule, LIMITS, type DeliveryPolicy, type Env } from "../env";
-import { decryptSecret } from "../lib/crypto";
+import type { Env } from "../env";
 import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
 import { loggableError } from "../lib/error-log";
-import { checkWebhookUrl } from "../lib/url-policy";
-import { attemptDelivery, type AttemptResult } from "./attempt";
+import { cancelPendingDeliveries } from "./cancel";
 import { sendScheduled, type ScheduledRef } from "./enqueue";
 import { markSlow } from "./health";
 import type { DeliveryJob, DeliveryRef } from "./job";
 import { ENDPOINT_CONCURRENCY, laneOfQueue, type Lane } from "./lanes";
 import { bodyPartsForWebhooks, type BodyParts } from "./payload";
 import { claimSlots } from "./rate-limit";
-import { outcomeRecorder, type AttemptOutcome } from "./record";
-import { deliveryVerdict } from "./retry-policy";
+import { outcomeRecorder } from "./record";
 import { endpointBusyFor, endpointInFlight, runFairly } from "./scheduler";
-import { importSigningKey } from "./signing";
+import { deliverOnce, stepContext, type DeliveryToAttempt } from "./step";
 
 /**
  * A Worker invocation keeps at most six connections open; further fetches wait for one to
@@ -100,27 +97,6 @@ async function loadEventData(db: Database, eventIds: string[]): Promise<Map<stri
   return new Map(rows.map((r) => [r.id, r.data]));
 }
 
-/**
- * Signing keys by sealed secret, kept for the isolate's life: a webhook's key is decrypted
- * and imported once, not once per batch. A sealed value always opens to the same secret, so
- * the cache cannot go stale: a rotation seals the new secret anew (fresh IV) and moves the old
- * sealed value as is to previous_secret_encrypted (still a hit), and a re-seal under a new
- * encryption key is a new value. Bounded: the oldest entry goes first.
- */
-const SIGNING_KEY_CACHE_SIZE = 10_000;
-const signingKeyCache = new Map<string, Promise<CryptoKey>>();
-
-function signingKey(sealed: string, keys: Config["secrets"]): Promise<CryptoKey> {
-  let key = signingKeyCache.get(sealed);
-  if (!key) {
-    key = decryptSecret(sealed, keys).then(importSigningKey);
-    key.catch(() => signingKeyCache.delete(sealed));
-    if (signingKeyCache.size >= SIGNING_KEY_CACHE_SIZE) signingKeyCache.delete(signingKeyCache.keys().next().value!);
-    signingKeyCache.set(sealed, key);
-  }
-  return key;
-}
-
 /** Builds each delivery's body, parsing and serialising each event's data once per batch. */
 function bodyBuilder(data: Map<string, string>) {
   const byEvent = new Map<string, (webhookId: string) => BodyParts>();
@@ -136,67 +112,19 @@ function bodyBuilder(data: Map<string, string>) {
   };
 }
 
-/** An attempt that could not be made (secret, body, URL): it never will be, so the delivery fails alone. */
-const notAttempted = (error: string): AttemptResult => ({
-  statusCode: null,
-  error,
-  responseTimeMs: 0,
-  responseExcerpt: null,
-  attemptedAt: Date.now(),
-  class: "permanent",
-  retryAfterSeconds: null,
+/** A planned attempt as the delivery step takes it (its body built from the batch's shared event data). */
+const toAttempt = (row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts): DeliveryToAttempt => ({
+  webhookId: row.webhook_id,
+  deliveryId: row.id,
+  url: row.url!,
+  secretEncrypted: row.secret_encrypted!,
+  previousSecretEncrypted: row.previous_secret_encrypted,
+  previousSecretExpiresAt: row.previous_secret_expires_at,
+  attempts: row.attempts,
+  cycleStart: row.cycle_start,
+  retrySchedule: row.retry_schedule ? (JSON.parse(row.retry_schedule) as number[]) : null,
+  body: () => buildBody(row),
 });
-
-const message = (error: unknown) => (error as Error)?.message ?? String(error);
-
-/** Everything that can refuse a delivery before its request, as a failed result (never a throw). */
-async function prepare(row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts, config: Config) {
-  const verdict = checkWebhookUrl(row.url!, { production: config.production, maxLength: LIMITS.maxUrlLength });
-  if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
-  let body: BodyParts;
-  try {
-    body = buildBody(row);
-  } catch (error) {
-    return { refused: notAttempted(`Payload cannot be serialised: ${message(error)}`) };
-  }
-  try {
-    // The previous secret signs too while its overlap lasts (see signedRequest).
-    const previous = row.previous_secret_encrypted && (row.previous_secret_expires_at ?? 0) > Date.now() ? row.previous_secret_encrypted : null;
-    const [current, previousKey] = await Promise.all([signingKey(row.secret_encrypted!, config.secrets), previous ? signingKey(previous, config.secrets) : null]);
-    return { body, keys: { current, previous: previousKey } };
-  } catch {
-    return { refused: notAttempted("Signing secret cannot be decrypted (check SECRET_ENCRYPTION_KEY and SECRET_ENCRYPTION_KEY_PREVIOUS)") };
-  }
-}
-
-interface AttemptContext {
-  config: Config;
-  policy: DeliveryPolicy;
-  defaultSchedule: number[];
-  slowMs: number;
-  buildBody: (row: DueDelivery) => BodyParts;
-}
-
-async function attempt(row: DueDelivery, ctx: AttemptContext): Promise<AttemptOutcome> {
-  const prepared = await prepare(row, ctx.buildBody, ctx.config);
-  const result = prepared.refused ?? (await attemptDelivery({ webhookId: row.webhook_id, deliveryId: row.id, url: row.url!, signingKeys: prepared.keys }, prepared.body, ctx.policy.timeoutMs));
-  const schedule = row.retry_schedule ? (JSON.parse(row.retry_schedule) as number[]) : ctx.defaultSchedule;
-  return {
-    deliveryId: row.id,
-    webhookId: row.webhook_id,
-    attemptsBefore: row.attempts,
-    result,
-    verdict: deliveryVerdict(schedule, result, row.attempts - row.cycle_start + 1),
-    slow: result.responseTimeMs >= ctx.slowMs,
-  };
-}
-
-/** Webhooks deleted or deactivated after the job was queued: their deliveries are cancelled. */
-const cancelDeliveries = (db: Database, rows: DueDelivery[], now: number) =>
-  db.run(sql`UPDATE deliveries SET status = 'cancelled', finished_at = ${now}, next_attempt_at = NULL,
-      last_error = 'webhook deleted or deactivated'
-    FROM json_each(${JSON.stringify(rows.map((r) => [r.webhook_id, r.id]))}) AS k
-    WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'`);
 
 /**
  * Deliveries sent on to a later time (a busy endpoint, a rate-limit slot, a disabled tenant, a
@@ -291,7 +219,6 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   requireSecretKeys(config);
   const lane = laneOfQueue(batch.queue);
   const db = database(env.DB);
-  const policy = config.delivery;
   const now = Date.now();
   const refs = [...new Map(batch.messages.flatMap((m) => m.body.deliveries).map((r) => [r.deliveryId, r])).values()];
   const planned = plan(refs, await loadDeliveries(db, refs), lane, now);
@@ -299,15 +226,16 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const budget = withinDataBudget(limited.ready);
   const data = budget.fits.length > 0 ? await loadEventData(db, budget.eventIds) : new Map<string, string>();
 
-  const attemptContext = { config, policy, defaultSchedule: defaultRetrySchedule(policy), slowMs: config.slowAttemptMs, buildBody: bodyBuilder(data) };
+  const step = stepContext(config);
+  const buildBody = bodyBuilder(data);
   const recorder = outcomeRecorder(env, config.autoDisable);
   const ended = { succeeded: 0, failed: 0 };
   const run = await runFairly(
     budget.fits,
-    { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: attemptContext.slowMs, startBy: now + config.consumerAttemptBudgetMs },
+    { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: step.slowMs, startBy: now + config.consumerAttemptBudgetMs },
     async (a) => {
       usage.subrequests++;
-      const outcome = await attempt(a.row, attemptContext);
+      const outcome = await deliverOnce(toAttempt(a.row, buildBody), step);
       ended[outcome.verdict.status === "success" ? "succeeded" : "failed"]++;
       recorder.add(outcome);
     },
@@ -328,7 +256,8 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const later = [...planned.later, ...limited.later, ...sendOn(budget.over), ...sendOn(run.unstarted)];
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
-  if (planned.cancel.length > 0) await cancelDeliveries(db, planned.cancel, now);
+  // Webhooks deleted or deactivated after the job was queued.
+  if (planned.cancel.length > 0) await cancelPendingDeliveries(db, { deliveries: planned.cancel.map((r) => ({ webhookId: r.webhook_id, deliveryId: r.id })) }, now);
   if (later.length > 0) await postpone(db, later, config.sweepGraceMs);
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();

@@ -1,8 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch } from "../db/batch";
 import type { Env } from "../env";
-import { webhookCounterDeltas, type AttemptRecord, type HourlyDeltaEntry } from "../db/schema";
-import { addResponseTime, mergeHistogram } from "../lib/response-histogram";
+import { counterDelta } from "../db/counters";
+import type { AttemptRecord } from "../db/schema";
 import { formatTime } from "../lib/time";
 import type { AttemptResult } from "./attempt";
 import { sendScheduled } from "./enqueue";
@@ -76,74 +76,12 @@ function updateDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
     WHERE deliveries.webhook_id = v.value ->> '$.w' AND deliveries.id = v.value ->> '$.id' AND deliveries.status = 'pending' AND deliveries.attempts = v.value ->> '$.before'`;
 }
 
-/** Finished and failed deliveries per webhook among the outcomes: { webhookId: [finished, failed] }. */
-function finishedCounts(outcomes: AttemptOutcome[]): Record<string, [number, number]> {
-  const counts: Record<string, [number, number]> = {};
-  for (const { webhookId, verdict } of outcomes) {
-    if (verdict.status === "pending") continue;
-    const count = (counts[webhookId] ??= [0, 0]);
-    count[0]++;
-    if (verdict.status === "failed") count[1]++;
-  }
-  return counts;
-}
-
-const HOUR_MS = 60 * 60 * 1000;
-
-/** One outcome as an hourly-stats entry: the hour its attempt was made, and what it did. */
-function hourlyEntry(o: AttemptOutcome): HourlyDeltaEntry {
-  const hour = Math.floor(o.result.attemptedAt / HOUR_MS) * HOUR_MS;
-  return [o.webhookId, hour, 1, o.verdict.status === "success" ? 1 : 0, o.verdict.status === "failed" ? 1 : 0, addResponseTime({}, o.result.responseTimeMs)];
-}
-
-/** The outcomes by webhook and hour (webhook_hourly_stats' delta): a few entries for a chunk, not one per outcome. */
-function hourlyEntries(outcomes: AttemptOutcome[]): HourlyDeltaEntry[] {
-  const byKey = new Map<string, HourlyDeltaEntry>();
-  for (const o of outcomes) {
-    const entry = hourlyEntry(o);
-    const key = `${entry[0]} ${entry[1]}`;
-    const sum = byKey.get(key);
-    if (!sum) byKey.set(key, entry);
-    else {
-      for (const i of [2, 3, 4] as const) sum[i] += entry[i];
-      mergeHistogram(sum[5], entry[5]);
-    }
-  }
-  return [...byKey.values()];
-}
-
-/**
- * The chunk's counter delta, just before its UPDATE (one batch is one transaction, so the rows
- * still pending at the attempt count the outcome saw are exactly the rows the UPDATE changes):
- * the webhooks' finished and failed counts, and the hourly statistics of every attempt. If every
- * outcome's row qualifies, the delta computed here is stored as one row. If not, another consumer
- * recorded some of them first (a duplicate job), a rare case: the second statement then stores
- * the delta of just the rows that qualify, each row once. The counters and hourly statistics
- * stay exact without ever recounting the delivery rows, which RETENTION_SECONDS deletes.
- */
-function counterDelta(outcomes: AttemptOutcome[], now: number): SQL[] {
-  const mine = JSON.stringify(outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })));
-  const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value -> '$.entry') AS entry
-    FROM json_each(${mine}) AS v JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
-    WHERE d.status = 'pending' AND d.attempts = v.value ->> '$.before'
-    GROUP BY 1, 2`;
-  const wholeChunk = sql`INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
-    SELECT ${JSON.stringify(finishedCounts(outcomes))}, ${JSON.stringify(hourlyEntries(outcomes))}, ${now}
-    WHERE (SELECT count(*) FROM (${qualifying})) = ${outcomes.length}`;
-  const qualifyingOnly = sql`WITH m AS (${qualifying})
-    INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
-    SELECT (SELECT json_group_object(w, json_array(finished, failed)) FROM (
-              SELECT w, sum(status <> 'pending') AS finished, sum(status = 'failed') AS failed FROM m GROUP BY w HAVING finished > 0)),
-           (SELECT json_group_array(json(entry)) FROM m), ${now}
-    WHERE changes() = 0 AND EXISTS (SELECT 1 FROM m)`;
-  return [wholeChunk, qualifyingOnly];
-}
-
 /**
  * Writes every outcome of a consumer batch in one D1 batch (one round trip), with a few
  * statements per 100 outcomes whatever the fan-out: D1 counts each statement against the
- * 1,000 queries an invocation may make. Sorted by webhook so a webhook's counters are
- * written once per chunk.
+ * 1,000 queries an invocation may make. Each chunk's counter delta (src/db/counters.ts, where
+ * the counters' invariant is written) goes just before its UPDATE. Sorted by webhook so a
+ * webhook's counters are written once per chunk.
  */
 export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[], health: HealthRules, now = Date.now()): Promise<void> {
   if (outcomes.length === 0) return;

@@ -34,7 +34,7 @@ export const rateLimited = (rule: RateLimitRule) =>
   });
 
 /** Counts one request under `key`; false once the key is over the rule's limit in the current window. */
-async function allowed(env: Env, rule: RateLimitRule, key: string): Promise<boolean> {
+export async function allowed(env: Env, rule: RateLimitRule, key: string): Promise<boolean> {
   const limiter = env[rule.binding];
   return limiter ? (await limiter.limit({ key })).success : true;
 }

@@ -1,14 +1,12 @@
 import { and, count, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { deliveries, events, type DeliveryRow, type DeliveryStatus, type WebhookRow } from "../db/schema";
-import { attemptDelivery } from "../delivery/attempt";
-import { deliveryBody } from "../delivery/payload";
-import { recordOutcomes } from "../delivery/record";
-import { importSigningKey, type SigningKeys } from "../delivery/signing";
+import { deliveries, events, type DeliveryRow, type DeliveryStatus } from "../db/schema";
+import { bodyPartsForWebhooks } from "../delivery/payload";
+import { outcomeRecorder } from "../delivery/record";
+import { deliverOnce, stepContext } from "../delivery/step";
 import { requireSecretKeys, type Config } from "../config";
 import type { Env } from "../env";
 import { TEST_EVENT_TYPE } from "../events/catalog";
-import { decryptSecret } from "../lib/crypto";
 import { notFound } from "../lib/errors";
 import { isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
@@ -79,35 +77,46 @@ export async function getDelivery(db: Database, tenantId: string, webhookId: str
   return { ...deliveryView(row), attempt_log: row.attemptLog };
 }
 
-/** The webhook's signing keys, the previous secret's while its rotation overlap lasts. */
-async function webhookSigningKeys(webhook: WebhookRow, secrets: Config["secrets"], now: number): Promise<SigningKeys> {
-  const open = async (sealed: string) => importSigningKey(await decryptSecret(sealed, secrets));
-  const previous = webhook.previousSecretEncrypted && (webhook.previousSecretExpiresAt ?? 0) > now ? webhook.previousSecretEncrypted : null;
-  const [current, previousKey] = await Promise.all([open(webhook.secretEncrypted), previous ? open(previous) : null]);
-  return { current, previous: previousKey };
-}
-
 const TEST_EVENT_DATA = { message: "This is a test event from hr-intel-webhooks", test: true };
 
+/** A test delivery is attempted once: it succeeds or fails at its first attempt. */
+const NO_RETRIES: readonly number[] = [];
+
 /**
- * POST /webhooks/{id}/test: one signed attempt right now, no retries, logged (and counted)
- * like any delivery so it shows up in the delivery log.
+ * POST /webhooks/{id}/test: one signed attempt right now, no retries, made, logged and counted
+ * by the consumer's own step (deliverOnce, outcomeRecorder) so it shows up in the delivery log.
+ * An inactive webhook can be tested (before re-enabling it); the URL policy, the signing and
+ * the endpoint's health apply as to any delivery.
  */
 export async function testWebhook(db: Database, env: Env, config: Config, tenantId: string, webhookId: string) {
-  const secrets = requireSecretKeys(config);
+  requireSecretKeys(config);
   const webhook = await findWebhook(db, tenantId, webhookId);
   const now = Date.now();
   const event = { id: newTimeOrderedId(now), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
   const delivery = { id: newTimeOrderedId(now), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
   await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
 
-  const signingKeys = await webhookSigningKeys(webhook, secrets, now);
-  const body = deliveryBody(event, webhook.id);
-  const result = await attemptDelivery({ webhookId: webhook.id, deliveryId: delivery.id, url: webhook.url, signingKeys }, body, config.delivery.timeoutMs);
-  const status = result.class === "success" ? "success" : "failed";
-  await recordOutcomes(env.DB, [{ deliveryId: delivery.id, webhookId: webhook.id, attemptsBefore: 0, result, verdict: { status } }], config.autoDisable);
+  const outcome = await deliverOnce(
+    {
+      webhookId: webhook.id,
+      deliveryId: delivery.id,
+      url: webhook.url,
+      secretEncrypted: webhook.secretEncrypted,
+      previousSecretEncrypted: webhook.previousSecretEncrypted,
+      previousSecretExpiresAt: webhook.previousSecretExpiresAt,
+      attempts: 0,
+      cycleStart: 0,
+      retrySchedule: NO_RETRIES,
+      body: () => bodyPartsForWebhooks(event)(webhook.id),
+    },
+    stepContext(config),
+  );
+  const recorder = outcomeRecorder(env, config.autoDisable);
+  recorder.add(outcome);
+  await recorder.flush();
+  const { result } = outcome;
   return {
-    success: status === "success",
+    success: outcome.verdict.status === "success",
     status_code: result.statusCode,
     response_time_ms: result.responseTimeMs,
     error: result.error,

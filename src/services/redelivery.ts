@@ -1,7 +1,8 @@
 import { and, eq, sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
 import type { Database } from "../db/client";
-import { deliveries, webhookCounterDeltas, type WebhookRow } from "../db/schema";
+import { takeBackFailure, takeBackRestartedFailures } from "../db/counters";
+import { deliveries, type WebhookRow } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
 import type { Env } from "../env";
@@ -57,9 +58,7 @@ export async function retryDelivery(db: Database, env: Env, tenantId: string, we
   const now = Date.now();
   // The correction comes first, reading the status the UPDATE is about to change; one batch is one transaction.
   const [, restarted] = await runBatch<RestartedRow>(env.DB, [
-    sql`INSERT INTO ${webhookCounterDeltas} (counts, created_at)
-      SELECT ${JSON.stringify({ [webhook.id]: [-1, -1] })}, ${now}
-      FROM ${deliveries} WHERE ${thisDelivery} AND ${deliveries.status} = 'failed'`,
+    takeBackFailure(webhook.id, thisDelivery!, now),
     sql`UPDATE ${deliveries} SET ${newCycle(now)}
       WHERE ${thisDelivery} AND ${deliveries.status} IN ('failed', 'cancelled')
       RETURNING webhook_id, id, attempts`,
@@ -95,9 +94,7 @@ function recoverStatements(webhookId: string, range: RecoverRange, limit: number
       ORDER BY id
       LIMIT ${limit})
     RETURNING webhook_id AS webhookId, id AS deliveryId, attempts AS attempt`;
-  const correction = sql`INSERT INTO ${webhookCounterDeltas} (counts, created_at)
-    SELECT json_object(${webhookId}, json_array(-changes(), -changes())), ${now} WHERE changes() > 0`;
-  return [claim, correction];
+  return [claim, takeBackRestartedFailures(webhookId, now)];
 }
 
 /**

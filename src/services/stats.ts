@@ -1,8 +1,7 @@
 import { sql } from "drizzle-orm";
-import { hourlyCounts, type HourlyCounts } from "../db/counters";
+import { HOUR_MS, hourlyCounts, hourOf, tenantCounters, type HourlyCounts } from "../db/counters";
 import type { Database } from "../db/client";
 import { runBatch } from "../db/batch";
-import { webhookCounterDeltas } from "../db/schema";
 import { firstTimeOrderedId } from "../lib/ids";
 import { mergeHistogram, quantile } from "../lib/response-histogram";
 import { formatTime } from "../lib/time";
@@ -17,8 +16,7 @@ interface Counted {
 const toRecord = (rows: Record<string, unknown>[]) => Object.fromEntries((rows as unknown as Counted[]).map((r) => [r.key, r.n]));
 const round = (value: unknown, digits: number) => (value == null ? null : Number(Number(value).toFixed(digits)));
 
-export const HOUR_MS = 60 * 60 * 1000;
-const hourOf = (epochMs: number) => Math.floor(epochMs / HOUR_MS) * HOUR_MS;
+export { HOUR_MS };
 
 /**
  * How far back pending and cancelled deliveries are counted: the outbox sweep's window (a
@@ -61,11 +59,7 @@ export async function tenantStats(d1: D1Database, tenantId: string, now = Date.n
       sql`SELECT count(*) AS total, coalesce(sum(escalated), 0) AS escalated, avg(resolution_time_seconds) AS mean_resolution
         FROM queries WHERE tenant_id = ${tenantId}`,
       sql`SELECT avg(rating) AS mean_rating, count(*) AS n FROM feedback WHERE tenant_id = ${tenantId}`,
-      // The folded counters plus the deltas not yet folded (soft-deleted webhooks' deliveries included).
-      sql`SELECT coalesce(sum(finished), 0) AS finished, coalesce(sum(failed), 0) AS failed FROM (
-          SELECT delivery_count AS finished, failure_count AS failed FROM webhooks WHERE tenant_id = ${tenantId}
-          UNION ALL
-          SELECT e.value ->> 0, e.value ->> 1 FROM ${webhookCounterDeltas} cd, json_each(cd.counts) AS e WHERE e.key IN (${tenantWebhooks}))`,
+      tenantCounters(tenantId),
       // Through the tenant's webhooks (CROSS JOIN: in that order), so each count is a primary-key range scan of the window.
       sql`SELECT d.status AS key, count(*) AS n FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
         WHERE w.tenant_id = ${tenantId} AND d.id >= ${firstTimeOrderedId(now - PENDING_WINDOW_MS)} AND d.status IN ('pending', 'cancelled')

@@ -1,8 +1,9 @@
 import { and, count, desc, eq, getTableColumns, is, isNull, SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
-import { unfoldedCounts, webhookCounters } from "../db/counters";
+import { unfoldedCounts, webhookCounters, withUnfoldedCounts } from "../db/counters";
 import type { Database } from "../db/client";
-import { deliveries, webhooks, type WebhookRow } from "../db/schema";
+import { webhooks, type WebhookRow } from "../db/schema";
+import { cancelPendingDeliveries } from "../delivery/cancel";
 import { requireSecretKeys, type Config } from "../config";
 import { defaultRetrySchedule, LIMITS } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
@@ -138,22 +139,9 @@ export async function listWebhooks(db: Database, config: Config, tenantId: strin
     unfoldedCounts(db, pageOf(db.select({ id: webhooks.id }).from(webhooks).$dynamic())),
     db.select({ total: count() }).from(webhooks).where(filter),
   ]);
-  const byId = new Map(unfolded.map((u) => [u.id, u]));
-  const counted = (row: WebhookRow): WebhookRow => ({
-    ...row,
-    deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
-    failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
-  });
   const defaultSchedule = defaultScheduleOf(config);
-  return { items: rows.map((row) => webhookView(counted(row), defaultSchedule)), total };
+  return { items: withUnfoldedCounts(rows, unfolded).map((row) => webhookView(row, defaultSchedule)), total };
 }
-
-/** Pending deliveries of a webhook that is deleted or deactivated will never be sent. */
-const cancelPendingDeliveries = (db: Database, webhookId: string, now: number) =>
-  db
-    .update(deliveries)
-    .set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: "webhook deleted or deactivated" })
-    .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending")));
 
 /**
  * A webhook re-enabled by its owner (is_active: true while inactive, e.g. after the platform
@@ -183,7 +171,7 @@ export async function updateWebhook(db: Database, config: Config, tenantId: stri
   if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
   const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
   const [[row]] =
-    input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, id, now)]) : [await update];
+    input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, { webhookId: id }, now)]) : [await update];
   if (!row) throw notFound("Webhook");
   return webhookView(row, defaultScheduleOf(config));
 }
@@ -193,7 +181,7 @@ export async function deleteWebhook(db: Database, tenantId: string, id: string):
   const now = Date.now();
   await db.batch([
     db.update(webhooks).set({ deletedAt: now, isActive: false, updatedAt: now }).where(ownedBy(tenantId, existing.id)),
-    cancelPendingDeliveries(db, existing.id, now),
+    cancelPendingDeliveries(db, { webhookId: existing.id }, now),
   ]);
 }
 

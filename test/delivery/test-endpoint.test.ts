@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
@@ -96,12 +97,15 @@ describe("POST /api/v1/webhooks/{id}/test", () => {
     expect(logged).toMatchObject({ id: result.delivery_id, status: "failed", last_status_code: null, last_error: result.error });
   });
 
-  it("hanging receiver: times out after DELIVERY_TIMEOUT_MS", async () => {
+  it("hanging receiver: times out after DELIVERY_TIMEOUT_MS, and the endpoint takes the slow lane as after a queued attempt", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey(), "hang");
     const result = await testWebhook(tenant, webhook.id);
     expect(result).toMatchObject({ success: false, status_code: null, error: "Timed out after 3000 ms" });
     expect(result.response_time_ms).toBeGreaterThanOrEqual(3000);
+    // Before the shared step, a test outcome carried no slow flag, and its health update cleared slow_until.
+    const row = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(webhook.id).first<{ slow_until: number | null }>();
+    expect(row?.slow_until).toBeGreaterThan(Date.now());
   });
 
   it("redirect: success false with the 3xx, not followed", async () => {
@@ -111,6 +115,38 @@ describe("POST /api/v1/webhooks/{id}/test", () => {
     const result = await testWebhook(tenant, webhook.id);
     expect(result).toMatchObject({ success: false, status_code: 302, error: "Redirect (302) not followed" });
     expect(await receiver.requests(`${key}-redirected`)).toEqual([]);
+  });
+
+  // The test endpoint takes the consumer's delivery step (src/delivery/step.ts), so what refuses
+  // a queued delivery before its request refuses a test too: a failed, logged, counted delivery.
+  it("a stored URL the URL policy refuses: no request, success false with the reason, logged and counted as failed", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key);
+    const withCredentials = receiver.url(key).replace("://", "://user:pass@");
+    await env.DB.prepare("UPDATE webhooks SET url = ? WHERE id = ?").bind(withCredentials, webhook.id).run();
+
+    const result = await testWebhook(tenant, webhook.id);
+
+    expect(result).toMatchObject({ success: false, status_code: null, error: "Webhook URL refused: URL must not contain credentials (user:password@)" });
+    expect(await receiver.requests(key)).toEqual([]);
+    const [logged] = await deliveryLog(tenant, webhook.id);
+    expect(logged).toMatchObject({ id: result.delivery_id, status: "failed", attempts: 1, last_status_code: null, last_error: result.error, next_retry_at: null });
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 1 });
+  });
+
+  it("a secret that cannot be decrypted: no request, success false, logged as failed (not a 500 leaving a pending delivery)", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key);
+    await env.DB.prepare("UPDATE webhooks SET secret_encrypted = ? WHERE id = ?").bind("k1:unknown-key:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", webhook.id).run();
+
+    const result = await testWebhook(tenant, webhook.id);
+
+    expect(result).toMatchObject({ success: false, status_code: null, error: expect.stringMatching(/^Signing secret cannot be decrypted/) });
+    expect(await receiver.requests(key)).toEqual([]);
+    const [logged] = await deliveryLog(tenant, webhook.id);
+    expect(logged).toMatchObject({ id: result.delivery_id, status: "failed", attempts: 1, last_error: result.error });
   });
 
   it("answers 404 for an unknown, malformed or deleted webhook, and 401 without a key", async () => {
