@@ -10,13 +10,15 @@ import { TEST_EVENT_TYPE } from "../events/catalog";
 import { notFound } from "../lib/errors";
 import { isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
+import type { DeliveryDetailView, DeliveryView } from "../routes/deliveries/deliveries.routes";
 import { findWebhook } from "./webhooks";
 
 /** The states of a delivery, for the API to validate and document its status filter. */
 export { DELIVERY_STATUSES } from "../db/schema";
 import { idCursor, idTimeRange, isCursorRequest, pageOf, type Page, type PageRequest, type TimeRange } from "./paging";
 
-export function deliveryView(row: DeliveryRow) {
+/** Its type is the response schema's (deliveries.routes.ts:Delivery), the one definition of the shape. */
+export function deliveryView(row: DeliveryRow): DeliveryView {
   return {
     id: row.id,
     webhook_id: row.webhookId,
@@ -47,7 +49,7 @@ export interface DeliveryListOptions extends PageRequest, TimeRange {
  * filter rows out) wherever it is in the log. The total is counted on skip/limit requests
  * only: it reads every row of the webhook in the time range.
  */
-export async function listDeliveries(db: Database, tenantId: string, webhookId: string, options: DeliveryListOptions): Promise<Page<ReturnType<typeof deliveryView>>> {
+export async function listDeliveries(db: Database, tenantId: string, webhookId: string, options: DeliveryListOptions): Promise<Page<DeliveryView>> {
   const webhook = await findWebhook(db, tenantId, webhookId);
   const matching = and(
     eq(deliveries.webhookId, webhook.id),
@@ -65,7 +67,7 @@ export async function listDeliveries(db: Database, tenantId: string, webhookId: 
   return pageOf(rows.map(deliveryView), options, total);
 }
 
-export async function getDelivery(db: Database, tenantId: string, webhookId: string, deliveryId: string) {
+export async function getDelivery(db: Database, tenantId: string, webhookId: string, deliveryId: string): Promise<DeliveryDetailView> {
   const webhook = await findWebhook(db, tenantId, webhookId);
   if (!isUuid(deliveryId)) throw notFound("Delivery");
   const [row] = await db
@@ -74,8 +76,10 @@ export async function getDelivery(db: Database, tenantId: string, webhookId: str
     .where(and(eq(deliveries.webhookId, webhook.id), eq(deliveries.id, deliveryId)))
     .limit(1);
   if (!row) throw notFound("Delivery");
-  return { ...deliveryView(row), attempt_log: row.attemptLog };
+  return deliveryDetailView(row);
 }
+
+export const deliveryDetailView = (row: DeliveryRow): DeliveryDetailView => ({ ...deliveryView(row), attempt_log: row.attemptLog });
 
 const TEST_EVENT_DATA = { message: "This is a test event from hr-intel-webhooks", test: true };
 

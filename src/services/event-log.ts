@@ -4,7 +4,7 @@ import { deliveries, events, webhooks, type EventRow } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { firstTimeOrderedId, isUuid } from "../lib/ids";
 import { formatTime } from "../lib/time";
-import { deliveryView } from "./deliveries";
+import { deliveryDetailView } from "./deliveries";
 import { idCursor, idTimeRange, isCursorRequest, pageOf, type Page, type PageRequest, type TimeRange } from "./paging";
 
 export function eventView(row: EventRow) {
@@ -76,5 +76,5 @@ export async function getEventDetail(db: Database, tenantId: string, eventId: st
   const [first, ...rest] = sends.map(inMillisecond);
   const found = (await db.batch([first, ...rest])).flat();
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { ...eventView(event), deliveries: found.map((row) => ({ ...deliveryView(row), attempt_log: row.attemptLog })) };
+  return { ...eventView(event), deliveries: found.map(deliveryDetailView) };
 }

@@ -11,6 +11,7 @@ import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { checkWebhookUrl } from "../lib/url-policy";
+import type { RotatedSecretView, WebhookView, WebhookWithSecretView } from "../routes/webhooks/webhooks.schemas";
 
 const SECRET_PREFIX = "wsk_live_";
 
@@ -27,8 +28,9 @@ export interface WebhookInput {
 /**
  * The API's view of a webhook; never its secret (see webhookWithSecret). `defaultSchedule`
  * is shown for a webhook without its own retry schedule: the one its deliveries follow.
+ * Its type is the response schema's (webhooks.schemas.ts:Webhook), the one definition of the shape.
  */
-export function webhookView(row: WebhookRow, defaultSchedule: number[]) {
+export function webhookView(row: WebhookRow, defaultSchedule: number[]): WebhookView {
   return {
     id: row.id,
     url: row.url,
@@ -52,7 +54,7 @@ export function webhookView(row: WebhookRow, defaultSchedule: number[]) {
 export const defaultScheduleOf = (config: Config) => defaultRetrySchedule(config.delivery);
 
 /** Only the creation and rotation responses carry secret_key. */
-const webhookWithSecret = (row: WebhookRow, config: Config, secretKey: string) => ({ ...webhookView(row, defaultScheduleOf(config)), secret_key: secretKey });
+const webhookWithSecret = (row: WebhookRow, config: Config, secretKey: string): WebhookWithSecretView => ({ ...webhookView(row, defaultScheduleOf(config)), secret_key: secretKey });
 
 function acceptedUrl(config: Config, raw: string): string {
   const verdict = checkWebhookUrl(raw.trim(), { production: config.production, maxLength: LIMITS.maxUrlLength });
@@ -196,7 +198,7 @@ export const MAX_ROTATION_OVERLAP_SECONDS = 604_800;
  * drops the older secret. One UPDATE, which reads the current secret in the row itself, so
  * concurrent rotations each move the secret they replace.
  */
-export async function rotateWebhookSecret(db: Database, config: Config, tenantId: string, id: string, overlapSeconds: number) {
+export async function rotateWebhookSecret(db: Database, config: Config, tenantId: string, id: string, overlapSeconds: number): Promise<RotatedSecretView> {
   const secrets = requireSecretKeys(config);
   const existing = await findWebhook(db, tenantId, id);
   const secretKey = randomToken(SECRET_PREFIX);

@@ -7,6 +7,7 @@ import type { Env } from "../../src/env";
 import { EVENT_CATALOG, type EventType } from "../../src/events/catalog";
 import entry from "../../src/index";
 import { newTimeOrderedId } from "../../src/lib/ids";
+import type { DeliveryDetailView as DeliveryDetail, DeliveryView } from "../../src/routes/deliveries/deliveries.routes";
 import type { ReceivedRequest } from "../setup/receiver";
 import { api, createWebhook, receiver, webhookBody, type Tenant, type WebhookCreated, type WebhookView } from "./harness";
 
@@ -18,25 +19,8 @@ import type { PublishResult as Published } from "../../src/services/events";
 
 export type { AttemptView, Published };
 
-export interface DeliveryView {
-  id: string;
-  webhook_id: string;
-  event_id: string;
-  event: string;
-  status: "pending" | "success" | "failed" | "cancelled";
-  attempts: number;
-  last_status_code: number | null;
-  last_error: string | null;
-  last_response_time_ms: number | null;
-  last_response_excerpt: string | null;
-  next_retry_at: string | null;
-  created_at: string;
-  finished_at: string | null;
-}
-
-export interface DeliveryDetail extends DeliveryView {
-  attempt_log: AttemptView[];
-}
+/** A delivery as the log shows it; the detail adds attempt_log. */
+export type { DeliveryView, DeliveryDetailView as DeliveryDetail } from "../../src/routes/deliveries/deliveries.routes";
 
 /** POST /api/v1/events as the tenant. */
 export function publish(tenant: Tenant, event: string, data: unknown, headers: Record<string, string> = {}) {

@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { expect, inject } from "vitest";
 import { createApp } from "../../src/app";
 import type { Env } from "../../src/env";
+import type { WebhookWithSecretView as WebhookCreated } from "../../src/routes/webhooks/webhooks.schemas";
 import type { ReceivedRequest } from "../setup/receiver";
 
 export const ADMIN_TOKEN = "test-admin-token";
@@ -54,30 +55,8 @@ export async function createTenant(name = `Tenant ${++tenantCounter}`): Promise<
   return { id: body.id, name: body.name, key: body.api_key };
 }
 
-/** A webhook as every response but the creation one shows it. */
-export interface WebhookView {
-  id: string;
-  url: string;
-  events: string[];
-  description: string | null;
-  is_active: boolean;
-  delivery_count: number;
-  failure_count: number;
-  /** The schedule in effect: the webhook's own or the deployment's default. */
-  retry_schedule_seconds: number[];
-  rate_limit_per_second: number | null;
-  consecutive_failures: number;
-  last_delivery_at: string | null;
-  last_success_at: string | null;
-  disabled_at: string | null;
-  disabled_reason: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface WebhookCreated extends WebhookView {
-  secret_key: string;
-}
+/** A webhook as every response but the creation one shows it; the creation one adds secret_key. */
+export type { WebhookView, WebhookWithSecretView as WebhookCreated } from "../../src/routes/webhooks/webhooks.schemas";
 
 /** A valid creation body, with fields replaced or added. */
 export const webhookBody = (overrides: Record<string, unknown> = {}) => ({

@@ -33,6 +33,10 @@ const Attempt = z.object({
 
 export const DeliveryDetail = Delivery.extend({ attempt_log: z.array(Attempt) }).openapi("DeliveryDetail");
 
+/** The one definition of a delivery's shape: the services build it, the tests read it. */
+export type DeliveryView = z.infer<typeof Delivery>;
+export type DeliveryDetailView = z.infer<typeof DeliveryDetail>;
+
 const TestResult = z
   .object({
     success: z.boolean(),

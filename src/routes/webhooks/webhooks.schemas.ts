@@ -91,6 +91,10 @@ export const WebhookWithSecret = Webhook.extend({
   secret_key: z.string().openapi({ example: "wsk_live_abc123def456..." }),
 }).openapi("WebhookWithSecret");
 
+/** The one definition of a webhook's shape: the services build it, the tests read it. */
+export type WebhookView = z.infer<typeof Webhook>;
+export type WebhookWithSecretView = z.infer<typeof WebhookWithSecret>;
+
 export const RotateSecret = z
   .object({
     overlap_seconds: z
@@ -115,6 +119,7 @@ export const RotatedSecret = Webhook.extend({
     example: "2024-11-25T12:00:00Z",
   }),
 }).openapi("RotatedSecret");
+export type RotatedSecretView = z.infer<typeof RotatedSecret>;
 
 /** A bare array, as the original platform answered; the total is in X-Total-Count. */
 export const WebhookList = z.array(Webhook).openapi("WebhookList");
