@@ -1,20 +1,14 @@
-import { sql } from "drizzle-orm";
+import { avg, count, eq, sql, sum } from "drizzle-orm";
 import { HOUR_MS, hourlyCounts, hourOf, tenantCounters, type HourlyCounts } from "../db/counters";
 import type { Database } from "../db/client";
-import { runBatch } from "../db/batch";
+import { feedback, queries, webhooks, type DeliveryStatus, type Histogram } from "../db/schema";
 import { firstTimeOrderedId } from "../lib/ids";
 import { mergeHistogram, quantile } from "../lib/response-histogram";
 import { formatTime } from "../lib/time";
-import type { Histogram } from "../db/schema";
 import { findWebhook } from "./webhooks";
 
-interface Counted {
-  key: string;
-  n: number;
-}
-
-const toRecord = (rows: Record<string, unknown>[]) => Object.fromEntries((rows as unknown as Counted[]).map((r) => [r.key, r.n]));
-const round = (value: unknown, digits: number) => (value == null ? null : Number(Number(value).toFixed(digits)));
+const toRecord = (rows: { key: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.key, r.n]));
+const round = (value: string | number | null, digits: number) => (value === null ? null : Number(Number(value).toFixed(digits)));
 
 export { HOUR_MS };
 
@@ -49,37 +43,40 @@ function summarise(rows: HourlyCounts[]) {
  * per webhook), pending and cancelled from the deliveries created in PENDING_WINDOW_MS, and
  * the last 24 hours from the hourly statistics.
  */
-export async function tenantStats(d1: D1Database, tenantId: string, now = Date.now()) {
-  const tenantWebhooks = sql`SELECT id FROM webhooks WHERE tenant_id = ${tenantId}`;
+export async function tenantStats(db: Database, tenantId: string, now = Date.now()) {
+  const tenantWebhooks = db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.tenantId, tenantId)).getSQL();
   const since = hourOf(now) - 23 * HOUR_MS;
-  const [batch, lastDay] = await Promise.all([
-    runBatch(d1, [
-      sql`SELECT status AS key, count(*) AS n FROM queries WHERE tenant_id = ${tenantId} GROUP BY status`,
-      sql`SELECT category AS key, count(*) AS n FROM queries WHERE tenant_id = ${tenantId} GROUP BY category`,
-      sql`SELECT count(*) AS total, coalesce(sum(escalated), 0) AS escalated, avg(resolution_time_seconds) AS mean_resolution
-        FROM queries WHERE tenant_id = ${tenantId}`,
-      sql`SELECT avg(rating) AS mean_rating, count(*) AS n FROM feedback WHERE tenant_id = ${tenantId}`,
-      tenantCounters(tenantId),
-      // Through the tenant's webhooks (CROSS JOIN: in that order), so each count is a primary-key range scan of the window.
-      sql`SELECT d.status AS key, count(*) AS n FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
-        WHERE w.tenant_id = ${tenantId} AND d.id >= ${firstTimeOrderedId(now - PENDING_WINDOW_MS)} AND d.status IN ('pending', 'cancelled')
-        GROUP BY d.status`,
+  const ofTenant = eq(queries.tenantId, tenantId);
+  // Through the tenant's webhooks (CROSS JOIN: in that order), so each count is a primary-key range scan of
+  // the window. Raw SQL: drizzle's query builder has no CROSS JOIN (an inner join leaves the order to SQLite).
+  const openOrCancelledCounts = sql`SELECT d.status AS key, count(*) AS n FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
+    WHERE w.tenant_id = ${tenantId} AND d.id >= ${firstTimeOrderedId(now - PENDING_WINDOW_MS)} AND d.status IN ('pending', 'cancelled')
+    GROUP BY d.status`;
+  // The two raw statements are read through a select from them: drizzle's db.batch cannot run a raw
+  // sql`` with parameters (drizzle-orm issue #2277), a select over one it can, with its columns typed.
+  const [[byStatus, byCategory, [totals], [ratings], [counters], openOrCancelled], lastDay] = await Promise.all([
+    db.batch([
+      db.select({ key: queries.status, n: count() }).from(queries).where(ofTenant).groupBy(queries.status),
+      db.select({ key: queries.category, n: count() }).from(queries).where(ofTenant).groupBy(queries.category),
+      db.select({ total: count(), escalated: sum(queries.escalated), meanResolution: avg(queries.resolutionTimeSeconds) }).from(queries).where(ofTenant),
+      db.select({ meanRating: avg(feedback.rating), n: count() }).from(feedback).where(eq(feedback.tenantId, tenantId)),
+      db
+        .select({ finished: sql<number>`finished`.mapWith(Number), failed: sql<number>`failed`.mapWith(Number) })
+        .from(sql`(${tenantCounters(tenantId)})`),
+      db.select({ key: sql<DeliveryStatus>`key`, n: sql<number>`n`.mapWith(Number) }).from(sql`(${openOrCancelledCounts})`),
     ]),
-    hourlyCounts(d1, tenantWebhooks, since, since + 24 * HOUR_MS),
+    hourlyCounts(db.$client, tenantWebhooks, since, since + 24 * HOUR_MS),
   ]);
-  const [byStatus, byCategory, totals, ratings, finished, openOrCancelled] = batch.map((result) => result.results);
-  const { total, escalated, mean_resolution } = totals[0] as { total: number; escalated: number; mean_resolution: number | null };
-  const { n: ratingCount, mean_rating } = ratings[0] as { n: number; mean_rating: number | null };
-  const counters = finished[0] as { finished: number; failed: number };
+  const { total } = totals;
   return {
     queries: {
       total,
       by_status: { open: 0, escalated: 0, resolved: 0, ...toRecord(byStatus) },
       by_category: toRecord(byCategory),
-      escalation_rate: total === 0 ? 0 : round(escalated / total, 4),
-      mean_resolution_time_seconds: round(mean_resolution, 1),
+      escalation_rate: total === 0 ? 0 : round(Number(totals.escalated ?? 0) / total, 4),
+      mean_resolution_time_seconds: round(totals.meanResolution, 1),
     },
-    feedback: { count: ratingCount, mean_rating: round(mean_rating, 2) },
+    feedback: { count: ratings.n, mean_rating: round(ratings.meanRating, 2) },
     deliveries: {
       by_status: { pending: 0, cancelled: 0, ...toRecord(openOrCancelled), success: counters.finished - counters.failed, failed: counters.failed },
       last_24h: { since: formatTime(since), ...summarise(lastDay) },
@@ -92,10 +89,10 @@ export async function tenantStats(d1: D1Database, tenantId: string, now = Date.n
  * hour), with hours without attempts as zeros, and the range's totals. One webhook's rows are
  * a primary-key range (webhook_id, hour).
  */
-export async function webhookStats(db: Database, d1: D1Database, tenantId: string, webhookId: string, range: { since: number; until: number }) {
+export async function webhookStats(db: Database, tenantId: string, webhookId: string, range: { since: number; until: number }) {
   const webhook = await findWebhook(db, tenantId, webhookId);
   const since = hourOf(range.since);
-  const rows = await hourlyCounts(d1, sql`${webhook.id}`, since, range.until);
+  const rows = await hourlyCounts(db.$client, sql`${webhook.id}`, since, range.until);
   const byHour = new Map<number, HourlyCounts[]>();
   for (const row of rows) byHour.set(row.hour, [...(byHour.get(row.hour) ?? []), row]);
   const hours = [];
