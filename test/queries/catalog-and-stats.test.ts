@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, uniqueKey, type Tenant } from "../helpers/harness";
-import { receiverWebhook } from "../helpers/delivery";
+import { api, createTenant, expectError, receiver, uniqueKey, type Tenant } from "../helpers/harness";
+import { published, receiverWebhook } from "../helpers/delivery";
 import {
   backdate,
   bodies,
@@ -194,6 +194,20 @@ describe("GET /api/v1/stats", () => {
         last_24h: { since: expect.any(String), attempts: 19, succeeded: 13, failed: 6, p50_response_ms: expect.any(Number), p95_response_ms: expect.any(Number) },
       },
     });
+  });
+
+  it("counts pending deliveries, and cancelled ones once their webhook is disabled", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey("hang");
+    // The receiver holds every request: both deliveries stay pending until the webhook is disabled.
+    const webhook = await receiverWebhook(tenant, key, "hang");
+    await published(tenant, "query.created");
+    await published(tenant, "query.created");
+    expect(await stats(tenant)).toMatchObject({ deliveries: { by_status: { pending: 2, success: 0, failed: 0, cancelled: 0 } } });
+    const res = await api(`/api/v1/webhooks/${webhook.id}`, { method: "PUT", key: tenant.key, json: { is_active: false } });
+    expect(res.status).toBe(200);
+    expect(await stats(tenant)).toMatchObject({ deliveries: { by_status: { pending: 0, success: 0, failed: 0, cancelled: 2 } } });
+    await receiver.release(key);
   });
 
   it("counts a query's category and status as they are now", async () => {
