@@ -2,6 +2,7 @@ import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import type { Config } from "./config";
 import type { Database } from "./db/client";
 import type { Env } from "./env";
+import type { ServiceContext } from "./services/context";
 
 /** Hono's environment for every route: the Worker bindings and per-request variables. */
 export interface AppEnv {
@@ -13,6 +14,8 @@ export interface AppEnv {
     config: Config;
     /** Set by tenantAuth on every tenant route. */
     tenantId: string;
+    /** Set with tenantId: what the tenant's services run with (src/services/context.ts). */
+    ctx: ServiceContext;
     /** The id of the API key the request came with (tenant routes); rate limits count per key. */
     apiKeyId: string;
     /** The JSON request body read exactly (big integers as LosslessNumber): set by exactJsonBody when there is one. */

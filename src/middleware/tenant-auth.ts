@@ -2,6 +2,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { ApiError } from "../lib/errors";
 import { authenticateApiKey } from "../services/api-keys";
+import { serviceContext } from "../services/context";
 import { authenticationFailed } from "./rate-limit";
 
 export function bearerToken(header: string | undefined): string | null {
@@ -21,6 +22,7 @@ export const tenantAuth = createMiddleware<AppEnv>(async (c, next) => {
   if (!identity) throw await authenticationFailed(c, "Invalid or revoked API key");
   if (identity.tenantDisabled) throw await authenticationFailed(c, "The tenant of this API key is disabled; ask the operator to enable it");
   c.set("tenantId", identity.tenantId);
+  c.set("ctx", serviceContext(c.env, c.var.config, identity.tenantId, c.var.db));
   c.set("apiKeyId", identity.keyId);
   await next();
 });

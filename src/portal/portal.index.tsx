@@ -224,7 +224,7 @@ export const portalRoutes = new Hono<PortalEnv>()
     return c.html(<DeliveryLogPage session={c.var.session} webhook={webhook} page={page} filter={filter} />);
   })
   .get("/portal/endpoints/:id/deliveries/:deliveryId", async (c) => {
-    const sent = await deliveryAsSent(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.param("id"), c.req.param("deliveryId"));
+    const sent = await deliveryAsSent(c.var.ctx, c.req.param("id"), c.req.param("deliveryId"));
     return c.html(<DeliveryDetailPage session={c.var.session} sent={sent} />);
   })
   .post("/portal/endpoints/:id/deliveries/:deliveryId/retry", async (c) => {
@@ -233,7 +233,7 @@ export const portalRoutes = new Hono<PortalEnv>()
       await retryDelivery(c.var.db, c.env, c.var.tenantId, id, deliveryId);
     } catch (error) {
       if (!(error instanceof ApiError && error.code === "conflict")) throw error;
-      const sent = await deliveryAsSent(c.var.db, c.env, c.var.config, c.var.tenantId, id, deliveryId);
+      const sent = await deliveryAsSent(c.var.ctx, id, deliveryId);
       return c.html(<DeliveryDetailPage session={c.var.session} sent={sent} refusal={error.message} />, 409);
     }
     return c.redirect(`/portal/endpoints/${id}/deliveries/${deliveryId}`, 303);

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
+import { serviceContext } from "../services/context";
 import { SESSION_TTL_MS, findPortalSession } from "../services/portal-sessions";
 import type { PortalEnv } from "./portal-env";
 import { PortalRefusal } from "./refusal";
@@ -28,6 +29,7 @@ export const portalSession = createMiddleware<PortalEnv>(async (c, next) => {
   const session = cookie ? await findPortalSession(c.var.db, cookie) : null;
   if (!session) throw new PortalRefusal(401, "No portal session", "Your portal session has ended or was never opened. Ask for a new portal link.");
   c.set("tenantId", session.tenantId);
+  c.set("ctx", serviceContext(c.env, c.var.config, session.tenantId, c.var.db));
   c.set("session", session);
   await next();
 });

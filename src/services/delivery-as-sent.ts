@@ -3,10 +3,10 @@ import { runBatch } from "../db/batch";
 import { deliveryBody } from "../delivery/payload";
 import { signedRequest } from "../delivery/signing";
 import { signingKeysAt } from "../delivery/step";
-import { requireSecretKeys, type Config } from "../config";
-import type { Env } from "../env";
+import { requireSecretKeys } from "../config";
 import { parseStoredJson } from "../lib/exact-json";
 import { notFound } from "../lib/errors";
+import type { ServiceContext } from "./context";
 import { findWebhook } from "./webhooks";
 import { getDelivery } from "./deliveries";
 
@@ -17,11 +17,11 @@ import { getDelivery } from "./deliveries";
  * signatures use the webhook's secrets as they are now: after a rotation they differ from the
  * ones sent (signatures_current_secret says so).
  */
-export async function deliveryAsSent(db: Parameters<typeof findWebhook>[0], env: Env, config: Config, tenantId: string, webhookId: string, deliveryId: string) {
+export async function deliveryAsSent({ db, d1, config, tenantId }: ServiceContext, webhookId: string, deliveryId: string) {
   const delivery = await getDelivery(db, tenantId, webhookId, deliveryId);
   const webhook = await findWebhook(db, tenantId, webhookId);
   // The data as stored text, parsed losslessly (drizzle's json mode would round big integers).
-  const [found] = await runBatch<{ type: string; data: string; created_at: number }>(env.DB, [
+  const [found] = await runBatch<{ type: string; data: string; created_at: number }>(d1, [
     sql`SELECT type, data, created_at FROM events WHERE id = ${delivery.event_id} AND tenant_id = ${tenantId}`,
   ]);
   const event = found.results[0];

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
-import { database } from "../../src/db/client";
+import { serviceContext } from "../../src/services/context";
 import { deliveryAsSent } from "../../src/services/delivery-as-sent";
 import { api, createTenant, receiver, uniqueKey } from "../helpers/harness";
 import { receiverWebhook } from "../helpers/delivery";
@@ -15,7 +15,7 @@ describe("deliveryAsSent (the portal's delivery detail)", () => {
     const { delivery_id } = (await res.json()) as { delivery_id: string };
     const [request] = await receiver.requests(key);
 
-    const sent = await deliveryAsSent(database(env.DB), env, loadConfig(env), tenant.id, webhook.id, delivery_id);
+    const sent = await deliveryAsSent(serviceContext(env, loadConfig(env), tenant.id), webhook.id, delivery_id);
 
     expect(sent.sent).toBe(true);
     expect(sent.body).toBe(request.body);
