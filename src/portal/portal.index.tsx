@@ -188,7 +188,7 @@ export const portalRoutes = new Hono<PortalEnv>()
     onEndpoint(c, c.req.param("id"), async () => {
       // The API's limit on test deliveries, counted per tenant for its portal sessions (they have no API key).
       if (!(await allowed(c.env, RATE_LIMITS.testEndpoint, `portal:${c.var.tenantId}`))) throw rateLimited(RATE_LIMITS.testEndpoint);
-      const r = await testWebhook(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.param("id"));
+      const r = await testWebhook(c.var.ctx, c.req.param("id"));
       return { kind: "tested", success: r.success, statusCode: r.status_code, error: r.error, ms: r.response_time_ms, deliveryId: r.delivery_id };
     }),
   )

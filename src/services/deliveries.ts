@@ -4,13 +4,13 @@ import { deliveries, events, type DeliveryRow, type DeliveryStatus } from "../db
 import { bodyPartsForWebhooks } from "../delivery/payload";
 import { outcomeRecorder } from "../delivery/record";
 import { deliverOnce, stepContext } from "../delivery/step";
-import { requireSecretKeys, type Config } from "../config";
-import type { Env } from "../env";
+import { requireSecretKeys } from "../config";
 import { TEST_EVENT_TYPE } from "../events/catalog";
 import { notFound } from "../lib/errors";
 import { isUuid, newTimeOrderedId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import type { DeliveryDetailView, DeliveryView } from "../routes/deliveries/deliveries.routes";
+import type { ServiceContext } from "./context";
 import { findWebhook } from "./webhooks";
 
 /** The states of a delivery, for the API to validate and document its status filter. */
@@ -92,7 +92,7 @@ const NO_RETRIES: readonly number[] = [];
  * An inactive webhook can be tested (before re-enabling it); the URL policy, the signing and
  * the endpoint's health apply as to any delivery.
  */
-export async function testWebhook(db: Database, env: Env, config: Config, tenantId: string, webhookId: string) {
+export async function testWebhook({ db, env, config, tenantId }: ServiceContext, webhookId: string) {
   requireSecretKeys(config);
   const webhook = await findWebhook(db, tenantId, webhookId);
   const now = Date.now();

@@ -15,7 +15,7 @@ export const get: AppRouteHandler<typeof routes.get> = async (c) => {
   return c.json(await getDelivery(c.var.db, c.var.tenantId, id, delivery_id), 200);
 };
 
-export const test: AppRouteHandler<typeof routes.test> = async (c) => c.json(await testWebhook(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id), 200);
+export const test: AppRouteHandler<typeof routes.test> = async (c) => c.json(await testWebhook(c.var.ctx, c.req.valid("param").id), 200);
 
 export const retry: AppRouteHandler<typeof routes.retry> = async (c) => {
   const { id, delivery_id } = c.req.valid("param");
