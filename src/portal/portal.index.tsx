@@ -204,7 +204,7 @@ export const portalRoutes = new Hono<PortalEnv>()
       // datetime-local has no zone: the page asks for UTC.
       const since = typeof form.since === "string" ? Date.parse(`${form.since}Z`) : NaN;
       if (!Number.isFinite(since) || since >= Date.now()) throw new ApiError("validation_failed", "since: give a time in the past (UTC)");
-      const r = await recoverDeliveries(c.var.db, c.env, c.var.tenantId, c.req.param("id"), { since, until: Date.now() });
+      const r = await recoverDeliveries(c.var.ctx, c.req.param("id"), { since, until: Date.now() });
       return { kind: "recovered", queued: r.deliveries_queued, hasMore: r.has_more };
     }),
   )
@@ -230,7 +230,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .post("/portal/endpoints/:id/deliveries/:deliveryId/retry", async (c) => {
     const { id, deliveryId } = c.req.param();
     try {
-      await retryDelivery(c.var.db, c.env, c.var.tenantId, id, deliveryId);
+      await retryDelivery(c.var.ctx, id, deliveryId);
     } catch (error) {
       if (!(error instanceof ApiError && error.code === "conflict")) throw error;
       const sent = await deliveryAsSent(c.var.ctx, id, deliveryId);

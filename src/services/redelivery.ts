@@ -1,13 +1,12 @@
 import { and, eq, sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
-import type { Database } from "../db/client";
 import { takeBackFailure, takeBackRestartedFailures } from "../db/counters";
 import { deliveries, type WebhookRow } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
-import type { Env } from "../env";
 import { ApiError, notFound } from "../lib/errors";
 import { firstTimeOrderedId, isUuid } from "../lib/ids";
+import type { ServiceContext } from "./context";
 import { deliveryView } from "./deliveries";
 import { findWebhook } from "./webhooks";
 
@@ -44,7 +43,7 @@ interface RestartedRow {
  * POST /webhooks/{id}/deliveries/{delivery_id}/retry: a failed or cancelled delivery starts
  * a new attempt cycle now. 409 for a pending or succeeded one.
  */
-export async function retryDelivery(db: Database, env: Env, tenantId: string, webhookId: string, deliveryId: string) {
+export async function retryDelivery({ db, d1, env, tenantId }: ServiceContext, webhookId: string, deliveryId: string) {
   const webhook = await findWebhook(db, tenantId, webhookId);
   if (!isUuid(deliveryId)) throw notFound("Delivery");
   const thisDelivery = and(eq(deliveries.webhookId, webhook.id), eq(deliveries.id, deliveryId));
@@ -57,7 +56,7 @@ export async function retryDelivery(db: Database, env: Env, tenantId: string, we
 
   const now = Date.now();
   // The correction comes first, reading the status the UPDATE is about to change; one batch is one transaction.
-  const [, restarted] = await runBatch<RestartedRow>(env.DB, [
+  const [, restarted] = await runBatch<RestartedRow>(d1, [
     takeBackFailure(webhook.id, thisDelivery!, now),
     sql`UPDATE ${deliveries} SET ${newCycle(now)}
       WHERE ${thisDelivery} AND ${deliveries.status} IN ('failed', 'cancelled')
@@ -102,10 +101,10 @@ function recoverStatements(webhookId: string, range: RecoverRange, limit: number
  * range, at most `limit` (RECOVER_LIMIT) per call. has_more when the limit was reached:
  * the same call again continues, since the re-queued deliveries are no longer failed.
  */
-export async function recoverDeliveries(db: Database, env: Env, tenantId: string, webhookId: string, range: RecoverRange, limit = RECOVER_LIMIT) {
+export async function recoverDeliveries({ db, d1, env, tenantId }: ServiceContext, webhookId: string, range: RecoverRange, limit = RECOVER_LIMIT) {
   const webhook = await findWebhook(db, tenantId, webhookId);
   assertActive(webhook);
-  const [claimed] = await runBatch<DeliveryRef>(env.DB, recoverStatements(webhook.id, range, limit, Date.now()));
+  const [claimed] = await runBatch<DeliveryRef>(d1, recoverStatements(webhook.id, range, limit, Date.now()));
   const refs = claimed.results;
   if (refs.length > 0) await enqueueDeliveries(env, refs);
   return { deliveries_queued: refs.length, has_more: refs.length >= limit };

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { database } from "../../src/db/client";
+import { loadConfig } from "../../src/config";
+import { serviceContext } from "../../src/services/context";
 import { recoverDeliveries, RECOVER_LIMIT } from "../../src/services/redelivery";
 import { api, createTenant, expectError, rawJson, receiver, uniqueKey, type Tenant } from "../helpers/harness";
 import {
@@ -123,12 +124,12 @@ describe("POST /api/v1/webhooks/{id}/recover", () => {
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 3, failure_count: 3 });
     const oldestFirst = failed.map((d) => d.id).sort();
     const range = { since: Date.now() - MINUTE, until: Date.now() + MINUTE };
-    const db = database(env.DB);
+    const ctx = serviceContext(env, loadConfig(env), tenant.id);
 
-    expect(await recoverDeliveries(db, env, tenant.id, webhook.id, range, 2)).toEqual({ deliveries_queued: 2, has_more: true });
+    expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 2, has_more: true });
     expect((await storedDelivery(oldestFirst[2]))!.status).toBe("failed");
-    expect(await recoverDeliveries(db, env, tenant.id, webhook.id, range, 2)).toEqual({ deliveries_queued: 1, has_more: false });
-    expect(await recoverDeliveries(db, env, tenant.id, webhook.id, range, 2)).toEqual({ deliveries_queued: 0, has_more: false });
+    expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 1, has_more: false });
+    expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 0, has_more: false });
 
     await allSucceeded(tenant, webhook.id, oldestFirst);
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 3, failure_count: 0 });
@@ -140,10 +141,10 @@ describe("POST /api/v1/webhooks/{id}/recover", () => {
     const webhook = await receiverWebhook(tenant, uniqueKey());
     const rows = [await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 1 }), await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 1 })];
     const range = { since: Date.now() - MINUTE, until: Date.now() + MINUTE };
-    const db = database(env.DB);
+    const ctx = serviceContext(env, loadConfig(env), tenant.id);
 
-    expect(await recoverDeliveries(db, env, tenant.id, webhook.id, range, 2)).toEqual({ deliveries_queued: 2, has_more: true });
-    expect(await recoverDeliveries(db, env, tenant.id, webhook.id, range, 2)).toEqual({ deliveries_queued: 0, has_more: false });
+    expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 2, has_more: true });
+    expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 0, has_more: false });
     await allSucceeded(tenant, webhook.id, rows.map((r) => r.deliveryId));
   });
 });

@@ -19,11 +19,11 @@ export const test: AppRouteHandler<typeof routes.test> = async (c) => c.json(awa
 
 export const retry: AppRouteHandler<typeof routes.retry> = async (c) => {
   const { id, delivery_id } = c.req.valid("param");
-  return c.json(await retryDelivery(c.var.db, c.env, c.var.tenantId, id, delivery_id), 202);
+  return c.json(await retryDelivery(c.var.ctx, id, delivery_id), 202);
 };
 
 export const recover: AppRouteHandler<typeof routes.recover> = async (c) => {
   const { since, until } = c.req.valid("json");
   const range = { since: Date.parse(since), until: until === undefined ? Date.now() : Date.parse(until) };
-  return c.json(await recoverDeliveries(c.var.db, c.env, c.var.tenantId, c.req.valid("param").id, range), 202);
+  return c.json(await recoverDeliveries(c.var.ctx, c.req.valid("param").id, range), 202);
 };
