@@ -2,8 +2,6 @@ import { and, asc, count, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { isCursorRequest, pageOf, type Page, type PageRequest } from "./paging";
 import type { Database } from "../db/client";
 import { events, feedback, queries, type FeedbackRow, type QueryRow, type QueryStatus } from "../db/schema";
-import type { Config } from "../config";
-import type { Env } from "../env";
 
 /** The states of a support query, for the API to validate and document. */
 export { QUERY_STATUSES } from "../db/schema";
@@ -12,6 +10,7 @@ import { newId } from "../lib/ids";
 import { randomToken } from "../lib/crypto";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { ruleBasedTriage, type Category, type Sentiment, type TriageAgent } from "../triage/triage";
+import type { ServiceContext } from "./context";
 import { publishEvents, type EventSpec } from "./events";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -72,7 +71,7 @@ async function recentQueryCount(db: Database, tenantId: string, userId: string, 
 }
 
 /** Stores and triages a query, and publishes query.created (and query.escalated if triage escalates) atomically with it. */
-export async function createQuery(db: Database, env: Env, config: Config, tenantId: string, input: NewQuery, agent: TriageAgent = ruleBasedTriage) {
+export async function createQuery({ db, env, config, tenantId }: ServiceContext, input: NewQuery, agent: TriageAgent = ruleBasedTriage) {
   const now = Date.now();
   const triage = await agent.triage({
     query: input.query,
@@ -117,9 +116,7 @@ export async function findQuery(db: Database, tenantId: string, id: string): Pro
  * first, nothing changes and no event is stored (409).
  */
 async function transition(
-  db: Database,
-  env: Env,
-  config: Config,
+  { db, env, config }: ServiceContext,
   current: QueryRow,
   from: QueryStatus[],
   changes: Partial<QueryRow>,
@@ -140,26 +137,26 @@ function refuse(message: string): never {
   throw new ApiError("conflict", message);
 }
 
-export async function escalateQuery(db: Database, env: Env, config: Config, tenantId: string, id: string, reason: string) {
-  const q = await findQuery(db, tenantId, id);
+export async function escalateQuery(ctx: ServiceContext, id: string, reason: string) {
+  const q = await findQuery(ctx.db, ctx.tenantId, id);
   if (q.status === "resolved") refuse("A resolved query cannot be escalated");
   if (q.status === "escalated") refuse("The query is already escalated");
   const now = Date.now();
   const changes = { status: "escalated" as const, escalated: true, escalationReason: reason, escalatedAt: now };
-  return transition(db, env, config, q, ["open"], changes, now, (next) => event("query.escalated", next, escalatedData(next)));
+  return transition(ctx, q, ["open"], changes, now, (next) => event("query.escalated", next, escalatedData(next)));
 }
 
-export async function resolveQuery(db: Database, env: Env, config: Config, tenantId: string, id: string, response: string) {
-  const q = await findQuery(db, tenantId, id);
+export async function resolveQuery(ctx: ServiceContext, id: string, response: string) {
+  const q = await findQuery(ctx.db, ctx.tenantId, id);
   if (q.status === "resolved") refuse("The query is already resolved");
   const now = Date.now();
   // Seconds from creation, to a tenth (the guide's 330.5).
   const resolutionTimeSeconds = Math.round((now - q.createdAt) / 100) / 10;
   const changes = { status: "resolved" as const, response, resolvedAt: now, resolutionTimeSeconds };
-  return transition(db, env, config, q, ["open", "escalated"], changes, now, (next) => event("query.resolved", next, resolvedData(next)));
+  return transition(ctx, q, ["open", "escalated"], changes, now, (next) => event("query.resolved", next, resolvedData(next)));
 }
 
-export async function addFeedback(db: Database, env: Env, config: Config, tenantId: string, id: string, rating: number, feedbackText: string | null) {
+export async function addFeedback({ db, env, config, tenantId }: ServiceContext, id: string, rating: number, feedbackText: string | null) {
   const q = await findQuery(db, tenantId, id);
   if (q.status === "open") refuse("Feedback is accepted only after the query was resolved or escalated");
   const row: FeedbackRow = { id: newId(), tenantId, queryId: q.id, rating, feedbackText, createdAt: Date.now() };

@@ -3,7 +3,7 @@ import * as service from "../../services/queries";
 import { pageHeaders } from "../common.schemas";
 import type * as routes from "./queries.routes";
 
-export const create: AppRouteHandler<typeof routes.create> = async (c) => c.json(await service.createQuery(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("json")), 201);
+export const create: AppRouteHandler<typeof routes.create> = async (c) => c.json(await service.createQuery(c.var.ctx, c.req.valid("json")), 201);
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const page = await service.listQueries(c.var.db, c.var.tenantId, c.req.valid("query"));
@@ -14,15 +14,15 @@ export const get: AppRouteHandler<typeof routes.get> = async (c) => c.json(await
 
 export const escalate: AppRouteHandler<typeof routes.escalate> = async (c) => {
   const { reason } = c.req.valid("json");
-  return c.json(await service.escalateQuery(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id, reason), 200);
+  return c.json(await service.escalateQuery(c.var.ctx, c.req.valid("param").id, reason), 200);
 };
 
 export const resolve: AppRouteHandler<typeof routes.resolve> = async (c) => {
   const { response } = c.req.valid("json");
-  return c.json(await service.resolveQuery(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id, response), 200);
+  return c.json(await service.resolveQuery(c.var.ctx, c.req.valid("param").id, response), 200);
 };
 
 export const addFeedback: AppRouteHandler<typeof routes.addFeedback> = async (c) => {
   const { rating, feedback_text } = c.req.valid("json");
-  return c.json(await service.addFeedback(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id, rating, feedback_text ?? null), 201);
+  return c.json(await service.addFeedback(c.var.ctx, c.req.valid("param").id, rating, feedback_text ?? null), 201);
 };
