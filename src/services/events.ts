@@ -13,6 +13,7 @@ import { ApiError, notFound } from "../lib/errors";
 import { stringifyJsonExactly } from "../lib/exact-json";
 import { isUuid, newTimeOrderedId, sqlUuidV7 } from "../lib/ids";
 import { formatTime } from "../lib/time";
+import type { ServiceContext } from "./context";
 
 export interface EventSpec {
   type: string;
@@ -163,10 +164,7 @@ export const requestHash = (type: string, data: Record<string, unknown>) => sha2
  * (422 idempotency_key_reused) rather than answering for an event that is not the one sent.
  */
 export async function publishEvent(
-  db: Database,
-  env: Env,
-  config: Config,
-  tenantId: string,
+  { db, env, config, tenantId }: ServiceContext,
   type: string,
   data: Record<string, unknown>,
   options: Pick<EventSpec, "idempotencyKey" | "queryId"> = {},

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { loadConfig } from "../../src/config";
 import { describe, expect, it } from "vitest";
-import { database } from "../../src/db/client";
+import { serviceContext } from "../../src/services/context";
 import { sendJobs } from "../../src/delivery/enqueue";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { meterD1, newUsage } from "../../src/lib/usage";
@@ -196,7 +196,7 @@ describe("publishEvent cost", () => {
       const usage = newUsage("test");
       const db = meterD1(env.DB, usage);
       const queue = recordingQueue();
-      const result = await publishEvent(database(db), { ...env, DB: db, DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id, "query.created", exampleData("query.created"), {
+      const result = await publishEvent(serviceContext({ ...env, DB: db, DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id), "query.created", exampleData("query.created"), {
         idempotencyKey,
       });
       return { result, roundTrips: usage.d1_round_trips, queue };

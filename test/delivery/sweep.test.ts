@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { sweepLostDeliveries } from "../../src/delivery/sweep";
 import { publishEvent } from "../../src/services/events";
-import { database } from "../../src/db/client";
+import { serviceContext } from "../../src/services/context";
 import { apiWithEnv, createTenant, receiver, uniqueKey } from "../helpers/harness";
 import { deliveryLog, eventually, recordingQueue, exampleData, finishedDelivery, insertDelivery, published, receiverWebhook, storedDelivery, webhookView, worker, type Published } from "../helpers/delivery";
 
@@ -69,7 +69,7 @@ describe("outbox: a refused enqueue", () => {
   it("publishEvent returns enqueued=false instead of throwing", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey());
-    const result = await publishEvent(database(env.DB), { ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), tenant.id, "query.created", exampleData("query.created"));
+    const result = await publishEvent(serviceContext({ ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), tenant.id), "query.created", exampleData("query.created"));
     expect(result).toMatchObject({ event: "query.created", deliveries_scheduled: 1, enqueued: false, replayed: false });
     enqueueFailureLogged();
     const { results } = await env.DB.prepare("SELECT status FROM deliveries WHERE webhook_id = ?").bind(webhook.id).all();

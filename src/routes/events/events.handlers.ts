@@ -26,7 +26,7 @@ export const publish: AppRouteHandler<typeof routes.publish> = async (c) => {
   // Stored and delivered: the body as sent (big integers digit for digit), whose shape the validator checked.
   const { data } = exactBody<{ data: Record<string, unknown> }>(c);
   const idempotencyKey = c.req.valid("header")["idempotency-key"];
-  return c.json(await publishEvent(c.var.db, c.env, c.var.config, c.var.tenantId, event, data, { idempotencyKey }), 202);
+  return c.json(await publishEvent(c.var.ctx, event, data, { idempotencyKey }), 202);
 };
 
 export const publishBatch: AppRouteHandler<typeof routes.publishBatch> = async (c) => {
