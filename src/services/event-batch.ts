@@ -2,10 +2,10 @@ import { and, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { events } from "../db/schema";
 import { nestedDeeperThan } from "../delivery/payload";
-import type { Config } from "../config";
-import { LIMITS, type Env } from "../env";
+import { LIMITS } from "../env";
 import { ApiError } from "../lib/errors";
 import { formatTime } from "../lib/time";
+import type { ServiceContext } from "./context";
 import { publishEvents, requestHash, type EventSpec, type PublishResult } from "./events";
 
 /** Events one POST /api/v1/events/batch may carry. */
@@ -27,7 +27,8 @@ export interface BatchItem {
  * made by the same request replays that event's result (replayed: true), as a single publish
  * would. Results are in the order of the request.
  */
-export async function publishEventBatch(db: Database, env: Env, config: Config, tenantId: string, items: BatchItem[], retried = false): Promise<PublishResult[]> {
+export async function publishEventBatch(ctx: ServiceContext, items: BatchItem[], retried = false): Promise<PublishResult[]> {
+  const { db, env, config, tenantId } = ctx;
   assertDeliverable(items);
   assertDistinctKeys(items);
   const hashes = await Promise.all(items.map((item) => (item.idempotencyKey ? requestHash(item.type, item.data) : null)));
@@ -41,7 +42,7 @@ export async function publishEventBatch(db: Database, env: Env, config: Config, 
   } catch (error) {
     // A concurrent publish took one of the keys (the unique index refused the whole batch):
     // once more, and its event is then a replay (or a refusal, if it was another request).
-    if (!retried && !(error instanceof ApiError) && fresh.some((f) => f.idempotencyKey)) return publishEventBatch(db, env, config, tenantId, items, true);
+    if (!retried && !(error instanceof ApiError) && fresh.some((f) => f.idempotencyKey)) return publishEventBatch(ctx, items, true);
     throw error;
   }
   const byIndex = new Map(fresh.map((f, k) => [f.index, stored[k]]));

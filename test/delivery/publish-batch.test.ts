@@ -5,7 +5,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { meterD1, newUsage } from "../../src/lib/usage";
 import { publishEventBatch } from "../../src/services/event-batch";
-import { database } from "../../src/db/client";
+import { serviceContext } from "../../src/services/context";
 import { api, apiWithEnv, createTenant, expectError, receiver, uniqueKey, type Tenant } from "../helpers/harness";
 import { exampleData, receivedAtLeast, receiverWebhook, recordingQueue, staysAt, storedDeliveryCount, storedEventCount, type Published } from "../helpers/delivery";
 
@@ -60,7 +60,7 @@ describe("POST /api/v1/events/batch", () => {
     const queue = recordingQueue();
     const items = Array.from({ length: 100 }, (_, i) => ({ type: "query.created", data: created(`q-${i}`).data }));
 
-    const results = await publishEventBatch(database(meterD1(env.DB, usage)), { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id, items);
+    const results = await publishEventBatch(serviceContext({ ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id), items);
 
     expect(results).toHaveLength(100);
     expect(usage.d1_round_trips).toBe(1);

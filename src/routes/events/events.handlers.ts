@@ -34,5 +34,5 @@ export const publishBatch: AppRouteHandler<typeof routes.publishBatch> = async (
   // Stored and delivered: each event's data as sent (big integers digit for digit), whose shape the validator checked.
   const { events } = exactBody<{ events: Array<{ event: EventType; data: Record<string, unknown>; idempotency_key?: string }> }>(c);
   const items = events.map((e) => ({ type: e.event, data: e.data, idempotencyKey: e.idempotency_key }));
-  return c.json({ events: await publishEventBatch(c.var.db, c.env, c.var.config, c.var.tenantId, items) }, 202);
+  return c.json({ events: await publishEventBatch(c.var.ctx, items) }, 202);
 };
