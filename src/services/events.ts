@@ -246,7 +246,7 @@ function redeliveryProblems(named: string[], found: Pick<WebhookRow, "id" | "isA
  * pending deliveries (only if that time was recorded), then the jobs are enqueued; if the
  * enqueue fails the outbox sweep sends them.
  */
-export async function redeliverEvent(db: Database, env: Env, config: Config, tenantId: string, eventId: string, webhookIds?: string[]): Promise<RedeliverResult> {
+export async function redeliverEvent({ db, d1, env, config, tenantId }: ServiceContext, eventId: string, webhookIds?: string[]): Promise<RedeliverResult> {
   if (!isUuid(eventId)) throw notFound("Event");
   const candidates = webhookIds
     ? and(eq(webhooks.tenantId, tenantId), inArray(webhooks.id, webhookIds.filter(isUuid)))
@@ -265,7 +265,7 @@ export async function redeliverEvent(db: Database, env: Env, config: Config, ten
   if (targets.length === 0) return { ...result, deliveries_scheduled: 0, deliveries: [] };
 
   const now = Date.now();
-  const [recorded, inserted] = await runBatch<DeliveryRef>(env.DB, redeliveryStatements(event, targets.map((t) => t.id), now));
+  const [recorded, inserted] = await runBatch<DeliveryRef>(d1, redeliveryStatements(event, targets.map((t) => t.id), now));
   if (recorded.meta.changes === 0) throw tooManyRedeliveries(); // a concurrent redelivery took the last one
   const refs = inserted.results;
   const enqueued = refs.length > 0 && (await enqueueDeliveries(env, refs));

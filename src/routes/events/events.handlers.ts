@@ -18,7 +18,7 @@ export const get: AppRouteHandler<typeof routes.get> = async (c) => c.json(await
 export const redeliver: AppRouteHandler<typeof routes.redeliver> = async (c) => {
   // The body is optional: without one, every subscribed active webhook.
   const webhookIds = (c.req.valid("json") as { webhook_ids?: string[] } | undefined)?.webhook_ids;
-  return c.json(await redeliverEvent(c.var.db, c.env, c.var.config, c.var.tenantId, c.req.valid("param").id, webhookIds), 202);
+  return c.json(await redeliverEvent(c.var.ctx, c.req.valid("param").id, webhookIds), 202);
 };
 
 export const publish: AppRouteHandler<typeof routes.publish> = async (c) => {
