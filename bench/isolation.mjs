@@ -300,7 +300,6 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
   const receiver = await startReceiver({ behaviour, parseBody: true });
   const worker = await startWorker(ctx, name);
   const api = new ApiClient(worker.base, { adminToken: ADMIN_TOKEN });
-  const seen = arrivals(receiver);
   try {
     const tenant = await api.createTenant(`${name} tenant`);
     const hooks = await pool(webhooks, 8, (i) => api.createWebhook(tenant.key, `${receiver.url}/${name}/${i}`));

@@ -64,7 +64,8 @@ function finishedCounts(outcomes: CountedOutcome[]): Record<string, [number, num
   const counts: Record<string, [number, number]> = {};
   for (const { webhookId, verdict } of outcomes) {
     if (verdict.status === "pending") continue;
-    const count = (counts[webhookId] ??= [0, 0]);
+    counts[webhookId] ??= [0, 0];
+    const count = counts[webhookId];
     count[0]++;
     if (verdict.status === "failed") count[1]++;
   }

@@ -152,7 +152,7 @@ function plan(refs: DeliveryRef[], rows: DueDelivery[], lane: Lane, now: number)
   const later: ScheduledRef[] = [];
   for (const ref of refs) {
     const row = byId.get(ref.deliveryId);
-    if (!row || row.status !== "pending" || (ref.attempt !== undefined && ref.attempt !== row.attempts)) continue;
+    if (row?.status !== "pending" || (ref.attempt !== undefined && ref.attempt !== row.attempts)) continue;
     if (!row.webhook_live) {
       cancel.push(row);
       continue;

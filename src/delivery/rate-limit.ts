@@ -27,7 +27,7 @@ export async function claimSlots(db: Database, items: RateLimited[], now: number
   for (const { id, next, rate } of claimed) {
     const interval = 1000 / rate;
     const mine = items.filter((item) => item.webhookId === id);
-    mine.forEach((item, i) => slots.set(item.ref.deliveryId, Math.round(next - (mine.length - i) * interval)));
+    for (const [i, item] of mine.entries()) slots.set(item.ref.deliveryId, Math.round(next - (mine.length - i) * interval));
   }
   return slots;
 }

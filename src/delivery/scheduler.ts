@@ -101,7 +101,11 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
 
   for (;;) {
     if (Date.now() >= options.startBy) stopped = true;
-    for (let item: T | undefined; !stopped && running.size < options.connections && (item = turns.next()); ) start(item);
+    while (!stopped && running.size < options.connections) {
+      const item = turns.next();
+      if (item === undefined) break;
+      start(item);
+    }
     if (running.size === 0) break;
     const oldest = Math.min(...[...running.values()].map((r) => r.startedAt));
     const wake = timer(Math.min(oldest + options.detachAfterMs, stopped ? Infinity : options.startBy) - Date.now());

@@ -126,7 +126,11 @@ export async function withUsage<E extends MeteredBindings, T>(
   if (env.LOG_USAGE !== "1") return run(env, usage, ctx);
   const metered: E = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage), SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage) };
   const background: Promise<unknown>[] = [];
-  const tracked = ctx && (Object.assign(Object.create(ctx), { waitUntil: (p: Promise<unknown>) => (background.push(p), ctx.waitUntil(p)) }) as ExecutionContext);
+  const tracked = ctx && (Object.assign(Object.create(ctx), { waitUntil: (p: Promise<unknown>) => {
+        background.push(p);
+        ctx.waitUntil(p);
+      },
+    }) as ExecutionContext);
   const log = () => console.log(JSON.stringify({ usage }));
   try {
     return await run(metered, usage, tracked);

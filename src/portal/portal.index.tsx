@@ -96,7 +96,7 @@ async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOu
 }
 
 /** Runs a service action; a refusal it reports (409, 422) is shown on the endpoint's page instead of an error page. */
-async function onEndpoint(c: PortalContext, id: string, action: () => Promise<EndpointOutcome | void>) {
+async function onEndpoint(c: PortalContext, id: string, action: () => Promise<EndpointOutcome | undefined>) {
   try {
     const outcome = await action();
     return outcome ? renderEndpoint(c, id, outcome) : c.redirect(`/portal/endpoints/${id}`, 303);

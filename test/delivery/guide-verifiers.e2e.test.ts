@@ -36,7 +36,7 @@ describe("the guide's verification examples accept real deliveries", () => {
     const queries = [...ASCII_QUERIES, ...UNICODE_QUERIES];
     for (const [i, query] of queries.entries()) {
       const nested: Record<string, unknown> = { list: [1, 2.5, -0.001, 330.5, 1e21, null, true, { z: "last", a: "first" }] };
-      if (i >= ASCII_QUERIES.length) nested["é"] = "a key with an accent";
+      if (i >= ASCII_QUERIES.length) nested.é = "a key with an accent";
       const extra = { nested, seq: i };
       const data = { ...base, query, resolution_estimate_seconds: 330.5, extra };
       const res = await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data } });

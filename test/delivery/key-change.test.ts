@@ -194,7 +194,11 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
     const metered = new Proxy(env.DB, {
       get(target, prop) {
         const value = Reflect.get(target, prop);
-        if (prop === "prepare") return (query: string) => (statements.push(query), target.prepare(query));
+        if (prop === "prepare")
+          return (query: string) => {
+            statements.push(query);
+            return target.prepare(query);
+          };
         return typeof value === "function" ? value.bind(target) : value;
       },
     });

@@ -3,7 +3,7 @@ import { loadConfig } from "../../src/config";
 import { describe, expect, it } from "vitest";
 import { serviceContext } from "../../src/services/context";
 import { sendJobs } from "../../src/delivery/enqueue";
-import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
+import type { DeliveryRef } from "../../src/delivery/job";
 import { meterD1, newUsage } from "../../src/lib/usage";
 import { publishEvent } from "../../src/services/events";
 import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, rawJson, receiver, uniqueKey, UUID, webhookBody, type Tenant } from "../helpers/harness";

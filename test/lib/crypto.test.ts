@@ -30,7 +30,7 @@ async function failure(promise: Promise<unknown>): Promise<Error> {
   throw new Error("expected a failure");
 }
 
-const SECRET = "wsk_live_" + "s".repeat(43);
+const SECRET = `wsk_live_${"s".repeat(43)}`;
 
 describe("encryptSecret: versioned sealing", () => {
   it("names its key: k1:<first 8 hex of SHA-256 of the raw key>:<base64 of iv || ciphertext>", async () => {

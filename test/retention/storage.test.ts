@@ -41,7 +41,7 @@ describe("storage per delivery", () => {
     figures.event = (await databaseBytes() - before) / 250;
 
     const single = await createTenant();
-    const one = await receiverWebhook(single, uniqueKey("size-1"));
+    await receiverWebhook(single, uniqueKey("size-1"));
     before = await databaseBytes();
     await publishMany(single, 250);
     await allFinished(single, 250);
@@ -49,7 +49,7 @@ describe("storage per delivery", () => {
     figures.delivery_success_fanout_1 = (await databaseBytes() - before) / 250 - figures.event;
 
     const wide = await createTenant();
-    const ten = await Promise.all(Array.from({ length: 10 }, () => receiverWebhook(wide, uniqueKey("size-10"))));
+    await Promise.all(Array.from({ length: 10 }, () => receiverWebhook(wide, uniqueKey("size-10"))));
     before = await databaseBytes();
     await publishMany(wide, 50);
     await allFinished(wide, 500);
@@ -57,7 +57,7 @@ describe("storage per delivery", () => {
     figures.delivery_success_fanout_10 = ((await databaseBytes() - before) - 50 * figures.event) / 500;
 
     const failing = await createTenant();
-    const refuses = await receiverWebhook(failing, uniqueKey("size-500"), "500"); // 3 attempts each, all failed
+    await receiverWebhook(failing, uniqueKey("size-500"), "500"); // 3 attempts each, all failed
     before = await databaseBytes();
     await publishMany(failing, 50);
     await allFinished(failing, 50);

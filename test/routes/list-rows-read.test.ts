@@ -15,7 +15,7 @@ const PAGE = 50;
  */
 async function seedLargeLog(tenantId: string, webhookId: string) {
   const start = Date.now() - LOG_SIZE * 1000;
-  const uuid7 = (n: string) => `printf('%08x-%04x-7000-8000-%012x', (${start} + n * 1000) / 65536, (${start} + n * 1000) % 65536, n)`;
+  const uuid7 = (_n: string) => `printf('%08x-%04x-7000-8000-%012x', (${start} + n * 1000) / 65536, (${start} + n * 1000) % 65536, n)`;
   const series = `WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${LOG_SIZE - 1})`;
   await env.DB.batch([
     env.DB.prepare(

@@ -1,18 +1,11 @@
 import { describe, expect, inject, it } from "vitest";
+import type { Run } from "../setup/dev-script";
 
 /**
  * scripts/dev.mjs (`npm run dev`), run as a child process by test/setup/dev-script.ts: PORT
  * chooses the port, a busy port is refused before anything starts, and "API ready" is printed
  * only for its own server.
  */
-interface Run {
-  port: string;
-  exit_code: number | null;
-  stdout: string;
-  stderr: string;
-  health: { status: number; body: string; dev_run: string | null } | null;
-}
-
 async function runDev(port: string, until: "exit" | "ready"): Promise<Run> {
   const res = await fetch(`http://127.0.0.1:${inject("devScriptControlPort")}/run`, { method: "POST", body: JSON.stringify({ port, until }) });
   expect(res.status, await res.clone().text()).toBe(200);

@@ -30,7 +30,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Run {
+/** One run of the script, as the control server reports it to test/scripts/dev.test.ts. */
+export interface Run {
   port: string;
   exit_code: number | null;
   stdout: string;

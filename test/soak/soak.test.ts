@@ -48,7 +48,7 @@ describe("soak: chaos receivers, real queue", () => {
     for (const d of deliveries) {
       const got = requests.filter((r) => r.headers["webhook-id"] === d.id).sort((a, b) => a.received_at - b.received_at);
       const answers = got.map((_, i) => chaosAnswer(d.id, i + 1));
-      answers.forEach((a) => answersSeen.set(String(a), (answersSeen.get(String(a)) ?? 0) + 1));
+      for (const a of answers) answersSeen.set(String(a), (answersSeen.get(String(a)) ?? 0) + 1);
       const predicted = expectedOutcome([1, 2, 3].map((n) => chaosAnswer(d.id, n)), MAX_ATTEMPTS);
       const fromAnswers = expectedOutcome(answers, MAX_ATTEMPTS);
       const { attempt_log } = await deliveryDetail(tenant, d.webhook_id, d.id);
