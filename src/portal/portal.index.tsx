@@ -83,7 +83,7 @@ function saveProblems(error: unknown): FieldIssue[] | null {
 }
 
 async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOutcome, status: 200 | 409 | 422 = 200) {
-  const webhook = await getWebhook(c.var.db, c.var.config, c.var.tenantId, id);
+  const webhook = await getWebhook(c.var.ctx, id);
   const range: ChartRange = c.req.query("range") === "7d" ? "7d" : "24h";
   const [recent, hourly] = await Promise.all([
     recentDeliveryCounts(c.env.DB, [webhook.id]),
@@ -134,7 +134,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   })
   .use("/portal/*", readWriteSession)
   .get("/portal", async (c) => {
-    const page = await listWebhooks(c.var.db, c.var.config, c.var.tenantId, { skip: 0, limit: ENDPOINT_PAGE_LIMIT });
+    const page = await listWebhooks(c.var.ctx, { skip: 0, limit: ENDPOINT_PAGE_LIMIT });
     const recent = await recentDeliveryCounts(c.env.DB, page.items.map((w) => w.id));
     return c.html(<EndpointsPage session={c.var.session} webhooks={page.items} total={page.total} recent={recent} />);
   })
@@ -145,7 +145,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .post("/portal/endpoints", async (c) => {
     const { values, input } = await endpointForm(c);
     try {
-      const created = await createWebhook(c.var.db, c.var.config, c.var.tenantId, parsed(CreateWebhook.safeParse(input)));
+      const created = await createWebhook(c.var.ctx, parsed(CreateWebhook.safeParse(input)));
       return renderEndpoint(c, created.id, { kind: "created", secret: created.secret_key });
     } catch (error) {
       const problems = saveProblems(error);
@@ -155,14 +155,14 @@ export const portalRoutes = new Hono<PortalEnv>()
   })
   .get("/portal/endpoints/:id", (c) => renderEndpoint(c, c.req.param("id")))
   .get("/portal/endpoints/:id/edit", async (c) => {
-    const webhook = await getWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.param("id"));
+    const webhook = await getWebhook(c.var.ctx, c.req.param("id"));
     return c.html(<EndpointFormPage session={c.var.session} webhookId={webhook.id} values={formValuesOf(webhook)} />);
   })
   .post("/portal/endpoints/:id", async (c) => {
     const id = c.req.param("id");
     const { values, input } = await endpointForm(c);
     try {
-      await updateWebhook(c.var.db, c.var.config, c.var.tenantId, id, parsed(UpdateWebhook.safeParse(input)));
+      await updateWebhook(c.var.ctx, id, parsed(UpdateWebhook.safeParse(input)));
       return c.redirect(`/portal/endpoints/${id}`, 303);
     } catch (error) {
       const problems = saveProblems(error);
@@ -171,17 +171,17 @@ export const portalRoutes = new Hono<PortalEnv>()
     }
   })
   .post("/portal/endpoints/:id/enable", (c) =>
-    onEndpoint(c, c.req.param("id"), async () => void (await updateWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.param("id"), { is_active: true }))),
+    onEndpoint(c, c.req.param("id"), async () => void (await updateWebhook(c.var.ctx, c.req.param("id"), { is_active: true }))),
   )
   .post("/portal/endpoints/:id/disable", (c) =>
-    onEndpoint(c, c.req.param("id"), async () => void (await updateWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.param("id"), { is_active: false }))),
+    onEndpoint(c, c.req.param("id"), async () => void (await updateWebhook(c.var.ctx, c.req.param("id"), { is_active: false }))),
   )
   .get("/portal/endpoints/:id/delete", async (c) => {
-    const webhook = await getWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.param("id"));
+    const webhook = await getWebhook(c.var.ctx, c.req.param("id"));
     return c.html(<DeleteConfirmPage session={c.var.session} webhook={webhook} />);
   })
   .post("/portal/endpoints/:id/delete", async (c) => {
-    await deleteWebhook(c.var.db, c.var.tenantId, c.req.param("id"));
+    await deleteWebhook(c.var.ctx, c.req.param("id"));
     return c.redirect("/portal", 303);
   })
   .post("/portal/endpoints/:id/test", (c) =>
@@ -194,7 +194,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   )
   .post("/portal/endpoints/:id/rotate-secret", (c) =>
     onEndpoint(c, c.req.param("id"), async () => {
-      const r = await rotateWebhookSecret(c.var.db, c.var.config, c.var.tenantId, c.req.param("id"), DEFAULT_ROTATION_OVERLAP_SECONDS);
+      const r = await rotateWebhookSecret(c.var.ctx, c.req.param("id"), DEFAULT_ROTATION_OVERLAP_SECONDS);
       return { kind: "rotated", secret: r.secret_key, previousUntil: r.previous_secret_expires_at };
     }),
   )
@@ -210,7 +210,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   )
   .get("/portal/endpoints/:id/deliveries", async (c) => {
     const filter = logFilter(c);
-    const webhook = await getWebhook(c.var.db, c.var.config, c.var.tenantId, c.req.param("id"));
+    const webhook = await getWebhook(c.var.ctx, c.req.param("id"));
     const page = await listDeliveries(c.var.db, c.var.tenantId, webhook.id, {
       skip: 0,
       limit: LOG_PAGE_SIZE,

@@ -11,6 +11,7 @@ import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { checkWebhookUrl } from "../lib/url-policy";
+import type { ServiceContext } from "./context";
 import type { RotatedSecretView, WebhookView, WebhookWithSecretView } from "../routes/webhooks/webhooks.schemas";
 
 const SECRET_PREFIX = "wsk_live_";
@@ -86,7 +87,7 @@ async function insertWithinQuota(db: Database, limit: number, row: typeof webhoo
   return stored;
 }
 
-export async function createWebhook(db: Database, config: Config, tenantId: string, input: WebhookInput) {
+export async function createWebhook({ db, config, tenantId }: ServiceContext, input: WebhookInput) {
   const secrets = requireSecretKeys(config);
   const url = acceptedUrl(config, input.url);
   const secretKey = randomToken(SECRET_PREFIX);
@@ -122,14 +123,14 @@ export async function findWebhook(db: Database, tenantId: string, id: string): P
 }
 
 /** GET /webhooks/{id}: the webhook with its current counters. */
-export async function getWebhook(db: Database, config: Config, tenantId: string, id: string) {
+export async function getWebhook({ db, config, tenantId }: ServiceContext, id: string) {
   if (!isUuid(id)) throw notFound("Webhook");
   const [row] = await db.select(withCounters).from(webhooks).where(ownedBy(tenantId, id)).limit(1);
   if (!row) throw notFound("Webhook");
   return webhookView(row, defaultScheduleOf(config));
 }
 
-export async function listWebhooks(db: Database, config: Config, tenantId: string, page: { skip: number; limit: number; isActive?: boolean }) {
+export async function listWebhooks({ db, config, tenantId }: ServiceContext, page: { skip: number; limit: number; isActive?: boolean }) {
   const filter = and(
     eq(webhooks.tenantId, tenantId),
     isNull(webhooks.deletedAt),
@@ -160,7 +161,7 @@ const REENABLED = {
   failingSince: unlessActive(webhooks.failingSince, null),
 };
 
-export async function updateWebhook(db: Database, config: Config, tenantId: string, id: string, input: Partial<WebhookInput>) {
+export async function updateWebhook({ db, config, tenantId }: ServiceContext, id: string, input: Partial<WebhookInput>) {
   const existing = await findWebhook(db, tenantId, id);
   const now = Date.now();
   const changes: Partial<typeof webhooks.$inferInsert> = { updatedAt: now };
@@ -178,7 +179,7 @@ export async function updateWebhook(db: Database, config: Config, tenantId: stri
   return webhookView(row, defaultScheduleOf(config));
 }
 
-export async function deleteWebhook(db: Database, tenantId: string, id: string): Promise<void> {
+export async function deleteWebhook({ db, tenantId }: ServiceContext, id: string): Promise<void> {
   const existing = await findWebhook(db, tenantId, id);
   const now = Date.now();
   await db.batch([
@@ -198,7 +199,7 @@ export const MAX_ROTATION_OVERLAP_SECONDS = 604_800;
  * drops the older secret. One UPDATE, which reads the current secret in the row itself, so
  * concurrent rotations each move the secret they replace.
  */
-export async function rotateWebhookSecret(db: Database, config: Config, tenantId: string, id: string, overlapSeconds: number): Promise<RotatedSecretView> {
+export async function rotateWebhookSecret({ db, config, tenantId }: ServiceContext, id: string, overlapSeconds: number): Promise<RotatedSecretView> {
   const secrets = requireSecretKeys(config);
   const existing = await findWebhook(db, tenantId, id);
   const secretKey = randomToken(SECRET_PREFIX);
