@@ -211,7 +211,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .get("/portal/endpoints/:id/deliveries", async (c) => {
     const filter = logFilter(c);
     const webhook = await getWebhook(c.var.ctx, c.req.param("id"));
-    const page = await listDeliveries(c.var.db, c.var.tenantId, webhook.id, {
+    const page = await listDeliveries(c.var.ctx, webhook.id, {
       skip: 0,
       limit: LOG_PAGE_SIZE,
       status: filter.status,

@@ -1,5 +1,4 @@
 import { and, count, eq } from "drizzle-orm";
-import type { Database } from "../db/client";
 import { deliveries, events, type DeliveryRow, type DeliveryStatus } from "../db/schema";
 import { bodyPartsForWebhooks } from "../delivery/payload";
 import { outcomeRecorder } from "../delivery/record";
@@ -49,7 +48,7 @@ export interface DeliveryListOptions extends PageRequest, TimeRange {
  * filter rows out) wherever it is in the log. The total is counted on skip/limit requests
  * only: it reads every row of the webhook in the time range.
  */
-export async function listDeliveries(db: Database, tenantId: string, webhookId: string, options: DeliveryListOptions): Promise<Page<DeliveryView>> {
+export async function listDeliveries({ db, tenantId }: ServiceContext, webhookId: string, options: DeliveryListOptions): Promise<Page<DeliveryView>> {
   const webhook = await findWebhook(db, tenantId, webhookId);
   const matching = and(
     eq(deliveries.webhookId, webhook.id),
@@ -67,7 +66,7 @@ export async function listDeliveries(db: Database, tenantId: string, webhookId: 
   return pageOf(rows.map(deliveryView), options, total);
 }
 
-export async function getDelivery(db: Database, tenantId: string, webhookId: string, deliveryId: string): Promise<DeliveryDetailView> {
+export async function getDelivery({ db, tenantId }: ServiceContext, webhookId: string, deliveryId: string): Promise<DeliveryDetailView> {
   const webhook = await findWebhook(db, tenantId, webhookId);
   if (!isUuid(deliveryId)) throw notFound("Delivery");
   const [row] = await db

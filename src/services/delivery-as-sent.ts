@@ -17,8 +17,9 @@ import { getDelivery } from "./deliveries";
  * signatures use the webhook's secrets as they are now: after a rotation they differ from the
  * ones sent (signatures_current_secret says so).
  */
-export async function deliveryAsSent({ db, d1, config, tenantId }: ServiceContext, webhookId: string, deliveryId: string) {
-  const delivery = await getDelivery(db, tenantId, webhookId, deliveryId);
+export async function deliveryAsSent(ctx: ServiceContext, webhookId: string, deliveryId: string) {
+  const { db, d1, config, tenantId } = ctx;
+  const delivery = await getDelivery(ctx, webhookId, deliveryId);
   const webhook = await findWebhook(db, tenantId, webhookId);
   // The data as stored text, parsed losslessly (drizzle's json mode would round big integers).
   const [found] = await runBatch<{ type: string; data: string; created_at: number }>(d1, [

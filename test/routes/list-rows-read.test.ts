@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { database } from "../../src/db/client";
+import { loadConfig } from "../../src/config";
 import { meterD1, newUsage } from "../../src/lib/usage";
 import { listEvents } from "../../src/services/event-log";
+import { serviceContext, type ServiceContext } from "../../src/services/context";
 import { listDeliveries } from "../../src/services/deliveries";
 import { createTenant, createWebhook, webhookBody } from "../helpers/harness";
 
@@ -30,9 +31,9 @@ async function seedLargeLog(tenantId: string, webhookId: string) {
 }
 
 /** Runs a list call over a metered D1 and returns what it returned and the rows D1 reported reading. */
-async function metered<T>(list: (db: ReturnType<typeof database>) => Promise<T>) {
+async function metered<T>(tenantId: string, list: (ctx: ServiceContext) => Promise<T>) {
   const usage = newUsage("test");
-  const result = await list(database(meterD1(env.DB, usage)));
+  const result = await list(serviceContext({ ...env, DB: meterD1(env.DB, usage) }, loadConfig(env), tenantId));
   return { result, rowsRead: usage.d1_rows_read };
 }
 
@@ -42,7 +43,7 @@ describe("D1 rows read by a page", () => {
     const webhook = await createWebhook(tenant, webhookBody({ events: ["feedback.received"] }));
     await seedLargeLog(tenant.id, webhook.id);
     const deliveriesPage = (options: { skip?: number; before?: string; after?: string }) =>
-      metered((db) => listDeliveries(db, tenant.id, webhook.id, { skip: 0, limit: PAGE, ...options }));
+      metered(tenant.id, (ctx) => listDeliveries(ctx, webhook.id, { skip: 0, limit: PAGE, ...options }));
 
     // The first page counts the whole log (X-Total-Count); the pages after it follow the cursor.
     const first = await deliveriesPage({});
@@ -66,7 +67,7 @@ describe("D1 rows read by a page", () => {
     const tenant = await createTenant();
     const webhook = await createWebhook(tenant, webhookBody({ events: ["feedback.received"] }));
     await seedLargeLog(tenant.id, webhook.id);
-    const eventsPage = (options: { skip?: number; before?: string }) => metered((db) => listEvents(db, tenant.id, { skip: 0, limit: PAGE, ...options }));
+    const eventsPage = (options: { skip?: number; before?: string }) => metered(tenant.id, ({ db }) => listEvents(db, tenant.id, { skip: 0, limit: PAGE, ...options }));
 
     const first = await eventsPage({});
     expect(first.result.total).toBe(LOG_SIZE);

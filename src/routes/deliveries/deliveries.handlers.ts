@@ -6,13 +6,13 @@ import type * as routes from "./deliveries.routes";
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid("query");
-  const page = await listDeliveries(c.var.db, c.var.tenantId, c.req.valid("param").id, { ...query, ...parseTimeRange(query) });
+  const page = await listDeliveries(c.var.ctx, c.req.valid("param").id, { ...query, ...parseTimeRange(query) });
   return c.json(page.items, 200, pageHeaders(c.req.url, page));
 };
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
   const { id, delivery_id } = c.req.valid("param");
-  return c.json(await getDelivery(c.var.db, c.var.tenantId, id, delivery_id), 200);
+  return c.json(await getDelivery(c.var.ctx, id, delivery_id), 200);
 };
 
 export const test: AppRouteHandler<typeof routes.test> = async (c) => c.json(await testWebhook(c.var.ctx, c.req.valid("param").id), 200);
