@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
-import type { Database } from "../db/client";
 import { firstTimeOrderedId } from "../lib/ids";
+import type { ServiceContext } from "../services/context";
 import { HOUR_MS, webhookStats } from "../services/stats";
 
 export interface RecentCounts {
@@ -57,7 +57,7 @@ export type ChartRange = keyof typeof CHART_RANGES;
  * oldest first, the last one the current hour: the API's hourly statistics (webhookStats,
  * GET /webhooks/{id}/stats), one stored row per hour whatever the volume.
  */
-export async function hourlyDeliveryCounts(db: Database, tenantId: string, webhookId: string, range: ChartRange, now = Date.now()): Promise<HourlyCounts[]> {
-  const stats = await webhookStats(db, tenantId, webhookId, { since: now - (CHART_RANGES[range] - 1) * HOUR_MS, until: now });
+export async function hourlyDeliveryCounts(ctx: ServiceContext, webhookId: string, range: ChartRange, now = Date.now()): Promise<HourlyCounts[]> {
+  const stats = await webhookStats(ctx, webhookId, { since: now - (CHART_RANGES[range] - 1) * HOUR_MS, until: now });
   return stats.hours.map((h) => ({ hour: Date.parse(h.hour) / 1000, succeeded: h.succeeded, failed: h.failed }));
 }

@@ -87,7 +87,7 @@ async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOu
   const range: ChartRange = c.req.query("range") === "7d" ? "7d" : "24h";
   const [recent, hourly] = await Promise.all([
     recentDeliveryCounts(c.env.DB, [webhook.id]),
-    hourlyDeliveryCounts(c.var.db, c.var.tenantId, webhook.id, range),
+    hourlyDeliveryCounts(c.var.ctx, webhook.id, range),
   ]);
   return c.html(
     <EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} range={range} outcome={outcome} />,

@@ -1,10 +1,10 @@
 import { avg, count, eq, sql, sum } from "drizzle-orm";
 import { HOUR_MS, hourlyCounts, hourOf, tenantCounters, type HourlyCounts } from "../db/counters";
-import type { Database } from "../db/client";
 import { feedback, queries, webhooks, type DeliveryStatus, type Histogram } from "../db/schema";
 import { firstTimeOrderedId } from "../lib/ids";
 import { mergeHistogram, quantile } from "../lib/response-histogram";
 import { formatTime } from "../lib/time";
+import type { ServiceContext } from "./context";
 import { findWebhook } from "./webhooks";
 
 const toRecord = (rows: { key: string; n: number }[]): Record<string, number> => Object.fromEntries(rows.map((r) => [r.key, r.n]));
@@ -43,7 +43,7 @@ function summarise(rows: HourlyCounts[]) {
  * per webhook), pending and cancelled from the deliveries created in PENDING_WINDOW_MS, and
  * the last 24 hours from the hourly statistics.
  */
-export async function tenantStats(db: Database, tenantId: string, now = Date.now()) {
+export async function tenantStats({ db, d1, tenantId }: ServiceContext, now = Date.now()) {
   const tenantWebhooks = db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.tenantId, tenantId)).getSQL();
   const since = hourOf(now) - 23 * HOUR_MS;
   const ofTenant = eq(queries.tenantId, tenantId);
@@ -65,7 +65,7 @@ export async function tenantStats(db: Database, tenantId: string, now = Date.now
         .from(sql`(${tenantCounters(tenantId)})`),
       db.select({ key: sql<DeliveryStatus>`key`, n: sql<number>`n`.mapWith(Number) }).from(sql`(${openOrCancelledCounts})`),
     ]),
-    hourlyCounts(db.$client, tenantWebhooks, since, since + 24 * HOUR_MS),
+    hourlyCounts(d1, tenantWebhooks, since, since + 24 * HOUR_MS),
   ]);
   const { total } = totals;
   return {
@@ -89,10 +89,10 @@ export async function tenantStats(db: Database, tenantId: string, now = Date.now
  * hour), with hours without attempts as zeros, and the range's totals. One webhook's rows are
  * a primary-key range (webhook_id, hour).
  */
-export async function webhookStats(db: Database, tenantId: string, webhookId: string, range: { since: number; until: number }) {
+export async function webhookStats({ db, d1, tenantId }: ServiceContext, webhookId: string, range: { since: number; until: number }) {
   const webhook = await findWebhook(db, tenantId, webhookId);
   const since = hourOf(range.since);
-  const rows = await hourlyCounts(db.$client, sql`${webhook.id}`, since, range.until);
+  const rows = await hourlyCounts(d1, sql`${webhook.id}`, since, range.until);
   const byHour = new Map<number, HourlyCounts[]>();
   for (const row of rows) byHour.set(row.hour, [...(byHour.get(row.hour) ?? []), row]);
   const hours = [];
