@@ -13,12 +13,24 @@ const WEBHOOK_ID = "00000000-0000-4000-8000-000000000000";
 const EVENT = {
   type: "query.created",
   createdAt: Date.parse("2026-01-01T00:00:00Z"),
-  data: { category: "Technical", priority: 5, query: "My application keeps crashing when I try to export data", query_id: "baseline", sentiment: "Neutral", user_id: "bench-user" },
+  data: {
+    category: "Technical",
+    priority: 5,
+    query: "My application keeps crashing when I try to export data",
+    query_id: "baseline",
+    sentiment: "Neutral",
+    user_id: "bench-user",
+  },
 };
 const PLAIN_BODY = deliveryBody(EVENT, WEBHOOK_ID);
 
 async function plain(url) {
-  const res = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "User-Agent": "baseline/1.0" }, body: PLAIN_BODY, redirect: "manual" });
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "User-Agent": "baseline/1.0" },
+    body: PLAIN_BODY,
+    redirect: "manual",
+  });
   await res.text();
   return res.ok;
 }
@@ -26,7 +38,11 @@ async function plain(url) {
 async function attempt(url, signingKey, i) {
   // Built as the consumer builds it: the event's head once, this webhook's tail, one pooled buffer.
   const body = bodyPartsForWebhooks({ ...EVENT, data: JSON.parse(JSON.stringify(EVENT.data)) })(WEBHOOK_ID);
-  const result = await attemptDelivery({ webhookId: WEBHOOK_ID, deliveryId: `baseline-${i}`, url, signingKeys: { current: signingKey, previous: null } }, body, 10_000);
+  const result = await attemptDelivery(
+    { webhookId: WEBHOOK_ID, deliveryId: `baseline-${i}`, url, signingKeys: { current: signingKey, previous: null } },
+    body,
+    10_000,
+  );
   return result.class === "success";
 }
 

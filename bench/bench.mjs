@@ -30,11 +30,11 @@ import os from "node:os";
 import path from "node:path";
 import { ApiClient, eventData } from "./lib/api.mjs";
 import { quietMsFor, waitFor, whenQuiet } from "./lib/idle.mjs";
-import { PRICES, costPerMillion } from "./lib/prices.mjs";
+import { costPerMillion, PRICES } from "./lib/prices.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
 import { fmt, percentile, pool, summarize, table } from "./lib/stats.mjs";
 import { perUnit, sumUsage } from "./lib/usage.mjs";
-import { ROOT, WranglerDev, applyMigrations, snapshotWorker, writeBaselineConfig, writeConfig } from "./lib/wrangler.mjs";
+import { applyMigrations, ROOT, snapshotWorker, WranglerDev, writeBaselineConfig, writeConfig } from "./lib/wrangler.mjs";
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
 const FANOUTS = (args.fanouts ?? "1,10,100,1000").split(",").map(Number);
@@ -78,10 +78,16 @@ function batchStats(batches) {
     busyMs += Math.max(0, s.end - Math.max(s.start, coveredTo));
     coveredTo = Math.max(coveredTo, s.end);
   }
-  return { count: spans.length, mean_messages: spans.length ? spans.reduce((a, s) => a + s.size, 0) / spans.length : 0, busy_ms: busyMs, max_concurrent: maxOverlap };
+  return {
+    count: spans.length,
+    mean_messages: spans.length ? spans.reduce((a, s) => a + s.size, 0) / spans.length : 0,
+    busy_ms: busyMs,
+    max_concurrent: maxOverlap,
+  };
 }
 
-const sumCounters = (hooks) => hooks.reduce((a, h) => ({ delivered: a.delivered + h.delivery_count, failed: a.failed + h.failure_count }), { delivered: 0, failed: 0 });
+const sumCounters = (hooks) =>
+  hooks.reduce((a, h) => ({ delivered: a.delivered + h.delivery_count, failed: a.failed + h.failure_count }), { delivered: 0, failed: 0 });
 
 /**
  * Publishes `events` events for a tenant with `fanout` endpoints, `concurrency` at a time, waits until
@@ -227,7 +233,11 @@ async function attemptMode(baselineWorker, receiver, rounds = 3) {
     plain.push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C));
     attempt.push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C, "attempt"));
   }
-  const median = (runs, key) => percentile(runs.map((r) => r[key]), 50);
+  const median = (runs, key) =>
+    percentile(
+      runs.map((r) => r[key]),
+      50,
+    );
   const out = {
     n: ATTEMPT_N,
     concurrency: ATTEMPT_C,
@@ -238,7 +248,9 @@ async function attemptMode(baselineWorker, receiver, rounds = 3) {
     rounds: { plain, attempt },
   };
   out.ratio = out.attempt_per_second / out.plain_per_second;
-  log(`attempt mode: plain ${fmt(out.plain_per_second, 0)}/s, attemptDelivery() ${fmt(out.attempt_per_second, 0)}/s, ratio ${fmt(out.ratio, 2)}; CPU ms ${fmt(out.plain_cpu_ms, 3)} vs ${fmt(out.attempt_cpu_ms, 3)}`);
+  log(
+    `attempt mode: plain ${fmt(out.plain_per_second, 0)}/s, attemptDelivery() ${fmt(out.attempt_per_second, 0)}/s, ratio ${fmt(out.ratio, 2)}; CPU ms ${fmt(out.plain_cpu_ms, 3)} vs ${fmt(out.attempt_cpu_ms, 3)}`,
+  );
   return out;
 }
 
@@ -273,9 +285,21 @@ async function main() {
   quietMs = quietMsFor(consumers);
   await applyMigrations(config, persistDir);
   const worker = new WranglerDev({ config, port: PORTS.worker, persistDir, vars: VARS, logFile: path.join(dir, "worker.log") });
-  const baselineWorker = new WranglerDev({ config: baselineConfig, port: PORTS.baseline, persistDir: path.join(dir, "baseline-state"), logFile: path.join(dir, "baseline.log") });
+  const baselineWorker = new WranglerDev({
+    config: baselineConfig,
+    port: PORTS.baseline,
+    persistDir: path.join(dir, "baseline-state"),
+    logFile: path.join(dir, "baseline.log"),
+  });
   const receiver = await startReceiver();
-  const results = { started_at: new Date(runStarted).toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg() }, consumer, consumers, prices: PRICES, runs: [] };
+  const results = {
+    started_at: new Date(runStarted).toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg_at_start: os.loadavg() },
+    consumer,
+    consumers,
+    prices: PRICES,
+    runs: [],
+  };
   try {
     await Promise.all([worker.start(), baselineWorker.start()]);
     log(`Worker on ${worker.base}, baseline on ${baselineWorker.base}, receiver on ${receiver.url}`);
@@ -297,14 +321,20 @@ async function main() {
       }
       if (PHASES.has("lone")) {
         run.lone_event = await loneEvents({ ...common, events: LONE_EVENTS });
-        log(`fan-out ${fanout}: lone event, publish to last delivery p50 ${fmt(run.lone_event.last_delivery_ms.p50, 0)} ms p90 ${fmt(run.lone_event.last_delivery_ms.p90, 0)} ms (n=${LONE_EVENTS})`);
+        log(
+          `fan-out ${fanout}: lone event, publish to last delivery p50 ${fmt(run.lone_event.last_delivery_ms.p50, 0)} ms p90 ${fmt(run.lone_event.last_delivery_ms.p90, 0)} ms (n=${LONE_EVENTS})`,
+        );
       }
       if (PHASES.has("burst")) {
         const burst = await phase({ ...common, name: "burst", events: Math.ceil(BURST_DELIVERIES / fanout), concurrency: PUBLISH_CONCURRENCY });
-        log(`fan-out ${fanout}: burst ${burst.deliveries_received} deliveries in ${fmt(burst.seconds, 2)} s = ${fmt(burst.deliveries_per_second, 0)}/s over ${burst.consumer_connections} connections`);
+        log(
+          `fan-out ${fanout}: burst ${burst.deliveries_received} deliveries in ${fmt(burst.seconds, 2)} s = ${fmt(burst.deliveries_per_second, 0)}/s over ${burst.consumer_connections} connections`,
+        );
         const base = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections);
         const attemptOnly = await baseline(baselineWorker, receiver, burst.deliveries_received, burst.consumer_connections, "attempt");
-        log(`fan-out ${fanout}: baseline ${base.n} POSTs at concurrency ${base.concurrency}: ${fmt(base.deliveries_per_second, 0)}/s (attemptDelivery() alone: ${fmt(attemptOnly.deliveries_per_second, 0)}/s)`);
+        log(
+          `fan-out ${fanout}: baseline ${base.n} POSTs at concurrency ${base.concurrency}: ${fmt(base.deliveries_per_second, 0)}/s (attemptDelivery() alone: ${fmt(attemptOnly.deliveries_per_second, 0)}/s)`,
+        );
         Object.assign(run, { burst, baseline: base, attempt_only: attemptOnly, ratio: burst.deliveries_per_second / base.deliveries_per_second });
       }
       results.runs.push(run);
@@ -323,7 +353,9 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
   const complete = (p) => p.successes === p.deliveries_expected && p.distinct_deliveries_received === p.deliveries_received;
   const loneComplete = (l) => l.deliveries_received === l.events * l.fanout && l.distinct_deliveries_received === l.deliveries_received;
-  const broken = results.runs.filter((r) => (r.burst && !complete(r.burst)) || (r.latency && !complete(r.latency)) || (r.lone_event && !loneComplete(r.lone_event)));
+  const broken = results.runs.filter(
+    (r) => (r.burst && !complete(r.burst)) || (r.latency && !complete(r.latency)) || (r.lone_event && !loneComplete(r.lone_event)),
+  );
   if (broken.length > 0) {
     console.error(`Deliveries missing, failed or duplicated at fan-out ${broken.map((r) => r.fanout).join(", ")}`);
     process.exitCode = 1;
@@ -334,25 +366,54 @@ function report(results) {
   console.log(`\nhr-intel-webhooks bench — ${results.started_at}, ${results.machine.cpus} CPUs, consumer ${JSON.stringify(results.consumer)}`);
   const lone = results.runs.filter((r) => r.lone_event);
   if (lone.length > 0) {
-    console.log(`\nLone events (each published once every delivery of the one before has arrived; ${LONE_EVENTS} per fan-out): publish request start to the event's deliveries`);
+    console.log(
+      `\nLone events (each published once every delivery of the one before has arrived; ${LONE_EVENTS} per fan-out): publish request start to the event's deliveries`,
+    );
     console.log(
       table(
         ["endpoints/event", "publish p50 ms", "first delivery p50 ms", "last delivery p50 ms", "last p90 ms", "last max ms", "batches/event", "msgs/batch"],
-        lone.map(({ fanout, lone_event: l }) => [fanout, fmt(l.publish_ms.p50), fmt(l.first_delivery_ms.p50, 0), fmt(l.last_delivery_ms.p50, 0), fmt(l.last_delivery_ms.p90, 0), fmt(l.last_delivery_ms.max, 0), fmt(l.batches.count / l.events, 1), fmt(l.batches.mean_messages, 1)]),
+        lone.map(({ fanout, lone_event: l }) => [
+          fanout,
+          fmt(l.publish_ms.p50),
+          fmt(l.first_delivery_ms.p50, 0),
+          fmt(l.last_delivery_ms.p50, 0),
+          fmt(l.last_delivery_ms.p90, 0),
+          fmt(l.last_delivery_ms.max, 0),
+          fmt(l.batches.count / l.events, 1),
+          fmt(l.batches.mean_messages, 1),
+        ]),
       ),
     );
   }
   const a = results.attempt_mode;
-  if (a) console.log(`\nattemptDelivery() alone (${a.n} POSTs, ${a.concurrency} in flight, median of ${a.rounds.plain.length} alternating rounds): ${fmt(a.attempt_per_second, 0)}/s against plain fetch ${fmt(a.plain_per_second, 0)}/s = ${fmt(a.ratio, 2)}; CPU ms per POST ${fmt(a.attempt_cpu_ms, 3)} against ${fmt(a.plain_cpu_ms, 3)}`);
+  if (a)
+    console.log(
+      `\nattemptDelivery() alone (${a.n} POSTs, ${a.concurrency} in flight, median of ${a.rounds.plain.length} alternating rounds): ${fmt(a.attempt_per_second, 0)}/s against plain fetch ${fmt(a.plain_per_second, 0)}/s = ${fmt(a.ratio, 2)}; CPU ms per POST ${fmt(a.attempt_cpu_ms, 3)} against ${fmt(a.plain_cpu_ms, 3)}`,
+    );
   const rows = results.runs.filter((r) => r.burst && r.latency);
   if (rows.length > 0) reportBursts(results, rows);
 }
 
 function reportBursts(results, rows) {
-  console.log("\nTime (latency run: one publish at a time; burst: >= 5,000 deliveries, 8 publishers; baseline: same runtime, plain fetch, same receiver, N and concurrency)");
+  console.log(
+    "\nTime (latency run: one publish at a time; burst: >= 5,000 deliveries, 8 publishers; baseline: same runtime, plain fetch, same receiver, N and concurrency)",
+  );
   console.log(
     table(
-      ["endpoints/event", "publish p50 ms", "publish p99 ms", "idle e2e p50 ms", "idle e2e p99 ms", "burst deliveries", "deliveries/s", "e2e p50 ms", "e2e p99 ms", "consumer conc.", "baseline/s", "ratio"],
+      [
+        "endpoints/event",
+        "publish p50 ms",
+        "publish p99 ms",
+        "idle e2e p50 ms",
+        "idle e2e p99 ms",
+        "burst deliveries",
+        "deliveries/s",
+        "e2e p50 ms",
+        "e2e p99 ms",
+        "consumer conc.",
+        "baseline/s",
+        "ratio",
+      ],
       rows.map((r) => [
         r.fanout,
         fmt(r.latency.publish_ms.p50),
@@ -370,14 +431,29 @@ function reportBursts(results, rows) {
     ),
   );
   const floor = results.request_floor;
-  if (floor) console.log(
-    `\nRequest floor of this runtime (${PUBLISH_CONCURRENCY} clients): GET /api/v1/health ${fmt(floor.health.requests_per_second, 0)}/s at ${fmt(floor.health.cpu_ms_per_request, 2)} CPU ms; ` +
-      `authenticated GET /api/v1/webhooks (key lookup + 1 query) ${fmt(floor.authenticated_read.requests_per_second, 0)}/s at ${fmt(floor.authenticated_read.cpu_ms_per_request, 2)} CPU ms`,
+  if (floor)
+    console.log(
+      `\nRequest floor of this runtime (${PUBLISH_CONCURRENCY} clients): GET /api/v1/health ${fmt(floor.health.requests_per_second, 0)}/s at ${fmt(floor.health.cpu_ms_per_request, 2)} CPU ms; ` +
+        `authenticated GET /api/v1/webhooks (key lookup + 1 query) ${fmt(floor.authenticated_read.requests_per_second, 0)}/s at ${fmt(floor.authenticated_read.cpu_ms_per_request, 2)} CPU ms`,
+    );
+  console.log(
+    "\nWhere the burst's time goes: deliveries/s of plain fetch (baseline) → + the attempt code (signing, canonical JSON, excerpt) → + D1, queue and batching (consumer while a batch runs) → + publishing and waiting (end to end)",
   );
-  console.log("\nWhere the burst's time goes: deliveries/s of plain fetch (baseline) → + the attempt code (signing, canonical JSON, excerpt) → + D1, queue and batching (consumer while a batch runs) → + publishing and waiting (end to end)");
   console.log(
     table(
-      ["endpoints/event", "plain fetch/s", "attemptDelivery/s", "consumer busy/s", "end-to-end/s", "publish s", "batches", "msgs/batch", "batches at once", "CPU ms/delivery", "CPU ms/plain POST"],
+      [
+        "endpoints/event",
+        "plain fetch/s",
+        "attemptDelivery/s",
+        "consumer busy/s",
+        "end-to-end/s",
+        "publish s",
+        "batches",
+        "msgs/batch",
+        "batches at once",
+        "CPU ms/delivery",
+        "CPU ms/plain POST",
+      ],
       rows.map((r) => [
         r.fanout,
         fmt(r.baseline.deliveries_per_second, 0),
@@ -396,7 +472,22 @@ function reportBursts(results, rows) {
   console.log("\nCost per successful delivery (burst; counted from the Worker's usage lines; publishes included)");
   console.log(
     table(
-      ["endpoints/event", "invocations", "D1 round trips", "max D1 stmts/inv.", "rows read", "rows written", "unmetered stmts", "queue sent", "acks", "retries", "queue ops", "subrequests", "$/M deliveries", "of which D1 writes"],
+      [
+        "endpoints/event",
+        "invocations",
+        "D1 round trips",
+        "max D1 stmts/inv.",
+        "rows read",
+        "rows written",
+        "unmetered stmts",
+        "queue sent",
+        "acks",
+        "retries",
+        "queue ops",
+        "subrequests",
+        "$/M deliveries",
+        "of which D1 writes",
+      ],
       rows.map(({ fanout, burst: { usage, per_delivery: p, usd_per_million_deliveries: usd } }) => [
         fanout,
         fmt(p.requests, 4),

@@ -39,7 +39,7 @@ import { quietMsFor, waitFor, whenQuiet } from "./lib/idle.mjs";
 import { RssSampler } from "./lib/memory.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
 import { fmt, pool, summarize, table } from "./lib/stats.mjs";
-import { ROOT, WranglerDev, applyMigrations, snapshotWorker, writeConfig } from "./lib/wrangler.mjs";
+import { applyMigrations, ROOT, snapshotWorker, WranglerDev, writeConfig } from "./lib/wrangler.mjs";
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, "").split("=")));
 const num = (name, fallback) => (args[name] === undefined ? fallback : Number(args[name]));
@@ -125,7 +125,12 @@ async function startWorker(ctx, name) {
   const port = await freePort(num("port", 8799));
   const worker = new WranglerDev({ config: ctx.config, port, persistDir, vars: VARS, logFile: path.join(ctx.dir, `${name}.log`) });
   await worker.start();
-  log(`${name}: Worker on ${worker.base} (workerd pids ${worker.workerdProcesses().map((p) => `${p.pid} ${p.kind}`).join(", ")})`);
+  log(
+    `${name}: Worker on ${worker.base} (workerd pids ${worker
+      .workerdProcesses()
+      .map((p) => `${p.pid} ${p.kind}`)
+      .join(", ")})`,
+  );
   return worker;
 }
 
@@ -162,7 +167,15 @@ async function neighbour(ctx) {
           received = seen.get(seq) ?? null;
         }
         const e2e = received ? received.receivedAt - sentAt : EVENT_TIMEOUT_MS;
-        out.push({ seq, sent_at: sentAt, publish_status: publish.status, publish_ms: publish.ms, publish_error: publish.error ?? (ok ? undefined : publish.body), e2e_ms: Math.min(e2e, EVENT_TIMEOUT_MS), timed_out: !received || e2e > EVENT_TIMEOUT_MS });
+        out.push({
+          seq,
+          sent_at: sentAt,
+          publish_status: publish.status,
+          publish_ms: publish.ms,
+          publish_error: publish.error ?? (ok ? undefined : publish.body),
+          e2e_ms: Math.min(e2e, EVENT_TIMEOUT_MS),
+          timed_out: !received || e2e > EVENT_TIMEOUT_MS,
+        });
       }
       return out;
     };
@@ -204,7 +217,9 @@ async function neighbour(ctx) {
         if (!stop) noisyPublish(NOISY_BURST + k - 1);
       }
     })();
-    log(`neighbour: N published ${NOISY_BURST} events to ${NOISY_WEBHOOKS} hanging endpoints; Q publishes ${QUIET_EVENTS} more while N publishes one every ${NOISY_INTERVAL_MS} ms`);
+    log(
+      `neighbour: N published ${NOISY_BURST} events to ${NOISY_WEBHOOKS} hanging endpoints; Q publishes ${QUIET_EVENTS} more while N publishes one every ${NOISY_INTERVAL_MS} ms`,
+    );
     const noisy = await quietSeries("noisy", QUIET_EVENTS);
     stop = true;
     await noiseLoop;
@@ -215,7 +230,9 @@ async function neighbour(ctx) {
     const noisyRequests = requests.filter((r) => r.path.startsWith("/noisy/"));
     // Timed-out events of Q that arrived after their 20 s: when (for the record, not in the percentiles).
     seen.update();
-    const late = noisy.filter((s) => s.timed_out).map((s) => ({ seq: s.seq, arrived_after_ms: seen.get(s.seq) ? seen.get(s.seq).receivedAt - s.sent_at : null }));
+    const late = noisy
+      .filter((s) => s.timed_out)
+      .map((s) => ({ seq: s.seq, arrived_after_ms: seen.get(s.seq) ? seen.get(s.seq).receivedAt - s.sent_at : null }));
     const result = {
       quiet_events: QUIET_EVENTS,
       warmup_events: WARMUP_EVENTS,
@@ -272,7 +289,9 @@ async function untilNonePending(api, key, webhookIds, expected, timeoutMs) {
       let done;
       if (counts) done = counts.pending === 0 && Object.values(counts).reduce((a, b) => a + b, 0) >= expected;
       else {
-        const pending = await pool(webhookIds.length, 4, (i) => api.expect(200, "GET", `/api/v1/webhooks/${webhookIds[i]}/deliveries?status=pending&limit=1`, { key }));
+        const pending = await pool(webhookIds.length, 4, (i) =>
+          api.expect(200, "GET", `/api/v1/webhooks/${webhookIds[i]}/deliveries?status=pending&limit=1`, { key }),
+        );
         done = pending.every((page) => page.length === 0);
       }
       if (!done) await sleep(1000);
@@ -288,7 +307,12 @@ async function outcomes(api, key, webhookIds) {
   const rows = (await pool(webhookIds.length, 4, (i) => api.deliveries(key, webhookIds[i]))).flat();
   const byStatus = {};
   for (const d of rows) byStatus[d.status] = (byStatus[d.status] ?? 0) + 1;
-  return { deliveries: rows.length, by_status: byStatus, attempts: rows.reduce((a, d) => a + d.attempts, 0), errors: [...new Set(rows.map((d) => d.last_error).filter(Boolean))].slice(0, 5) };
+  return {
+    deliveries: rows.length,
+    by_status: byStatus,
+    attempts: rows.reduce((a, d) => a + d.attempts, 0),
+    errors: [...new Set(rows.map((d) => d.last_error).filter(Boolean))].slice(0, 5),
+  };
 }
 
 /**
@@ -309,8 +333,13 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
     const warm = await api.createTenant("warm-up tenant");
     const warmHooks = await pool(webhooks, 8, (i) => api.createWebhook(warm.key, `${receiver.url}/ok/${i}`));
     const warmEvents = WARMUP_ROUNDS * events;
-    for (let i = 0; i < warmEvents; i++) await api.expect(202, "POST", "/api/v1/events", { key: warm.key, json: { event: "query.created", data: eventData(`warm-${i}`) } });
-    await waitFor(() => receiver.requests.filter((r) => r.path.startsWith("/ok/")).length >= warmEvents * warmHooks.length, PHASE_TIMEOUT_MS, "warm-up deliveries");
+    for (let i = 0; i < warmEvents; i++)
+      await api.expect(202, "POST", "/api/v1/events", { key: warm.key, json: { event: "query.created", data: eventData(`warm-${i}`) } });
+    await waitFor(
+      () => receiver.requests.filter((r) => r.path.startsWith("/ok/")).length >= warmEvents * warmHooks.length,
+      PHASE_TIMEOUT_MS,
+      "warm-up deliveries",
+    );
     await quiet(worker);
     await sleep(1000);
 
@@ -326,17 +355,32 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
         const res = await api.publish(tenant.key, data(`${name}-${i}`));
         publishes.push({ status: res.status, ms: res.ms, scheduled: res.body?.deliveries_scheduled, error: res.status === 202 ? undefined : res.body });
       }
-      await waitFor(() => new Set(mine().map((r) => r.deliveryId)).size >= expected || !worker.running, PHASE_TIMEOUT_MS, `${expected} ${name} deliveries at the receiver`);
+      await waitFor(
+        () => new Set(mine().map((r) => r.deliveryId)).size >= expected || !worker.running,
+        PHASE_TIMEOUT_MS,
+        `${expected} ${name} deliveries at the receiver`,
+      );
       if (worker.running) {
         await quiet(worker);
-        await untilNonePending(api, tenant.key, hooks.map((h) => h.id), expected, PHASE_TIMEOUT_MS);
+        await untilNonePending(
+          api,
+          tenant.key,
+          hooks.map((h) => h.id),
+          expected,
+          PHASE_TIMEOUT_MS,
+        );
         await quiet(worker);
       }
     } catch (e) {
       error = String(e);
     }
     const memory = sampler.stop();
-    if (worker.running) outcome = await outcomes(api, tenant.key, hooks.map((h) => h.id)).catch((e) => ({ error: String(e) }));
+    if (worker.running)
+      outcome = await outcomes(
+        api,
+        tenant.key,
+        hooks.map((h) => h.id),
+      ).catch((e) => ({ error: String(e) }));
     const requests = mine();
     return {
       webhooks,
@@ -388,7 +432,10 @@ function fanoutPhase(ctx) {
 function codeVersion() {
   try {
     const git = (...a) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    return { commit: git("rev-parse", "HEAD"), uncommitted_changes: git("status", "--porcelain", "--", "src", "migrations", "wrangler.toml").split("\n").filter(Boolean) };
+    return {
+      commit: git("rev-parse", "HEAD"),
+      uncommitted_changes: git("status", "--porcelain", "--", "src", "migrations", "wrangler.toml").split("\n").filter(Boolean),
+    };
   } catch {
     return null;
   }
@@ -452,14 +499,34 @@ function report(results) {
       `\nNoisy neighbour: quiet tenant Q (1 endpoint, 200 at once), ${nb.quiet_events} events one at a time, each waited for up to ${nb.event_timeout_ms / 1000} s (a timeout counts as ${nb.event_timeout_ms / 1000} s);` +
         `\nnoisy tenant N: ${nb.noise.webhooks} endpoints that never answer, ${nb.noise.burst_events} events then one every ${nb.noise.interval_ms / 1000} s (${nb.noise.events_published} events, ${nb.noise.deliveries_scheduled} deliveries in ${fmt(nb.noise.seconds, 0)} s)`,
     );
-    const row = (label, s) => [label, s.e2e_ms.n, fmt(s.e2e_ms.p50, 0), fmt(s.e2e_ms.p90, 0), fmt(s.e2e_ms.p99, 0), fmt(s.e2e_ms.max, 0), s.timeouts, fmt(s.publish_ms.p50, 0), fmt(s.publish_ms.p99, 0)];
-    console.log(table(["Q e2e", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "timeouts", "publish p50 ms", "publish p99 ms"], [row("idle", nb.idle), row("under noise", nb.noisy)]));
+    const row = (label, s) => [
+      label,
+      s.e2e_ms.n,
+      fmt(s.e2e_ms.p50, 0),
+      fmt(s.e2e_ms.p90, 0),
+      fmt(s.e2e_ms.p99, 0),
+      fmt(s.e2e_ms.max, 0),
+      s.timeouts,
+      fmt(s.publish_ms.p50, 0),
+      fmt(s.publish_ms.p99, 0),
+    ];
+    console.log(
+      table(
+        ["Q e2e", "events", "p50 ms", "p90 ms", "p99 ms", "max ms", "timeouts", "publish p50 ms", "publish p99 ms"],
+        [row("idle", nb.idle), row("under noise", nb.noisy)],
+      ),
+    );
     console.log(
       table(
         ["aim", "measured", "target", "met"],
         [
           ["Q p99 under noise", `${fmt(nb.noisy.e2e_ms.p99, 0)} ms`, `< ${AIMS.quiet_p99_ms} ms`, mark(nb.noisy.e2e_ms.p99 < AIMS.quiet_p99_ms)],
-          ["Q p99 under noise / idle p50", `${fmt(nb.ratio_p99_over_idle_p50, 1)}x`, `<= ${AIMS.quiet_p99_over_idle_p50}x`, mark(nb.ratio_p99_over_idle_p50 <= AIMS.quiet_p99_over_idle_p50)],
+          [
+            "Q p99 under noise / idle p50",
+            `${fmt(nb.ratio_p99_over_idle_p50, 1)}x`,
+            `<= ${AIMS.quiet_p99_over_idle_p50}x`,
+            mark(nb.ratio_p99_over_idle_p50 <= AIMS.quiet_p99_over_idle_p50),
+          ],
           ["(Q p50 under noise / idle p50)", `${fmt(nb.ratio_p50_over_idle_p50, 1)}x`, "", ""],
         ],
       ),
@@ -479,12 +546,29 @@ function report(results) {
     };
     console.log(
       table(
-        ["run", "what", "before MiB", "growth MiB", "worker MiB", "proxy MiB", "HWM growth MiB", "retained MiB", "deliveries", "attempts", "seconds", "< 64 MiB"],
+        [
+          "run",
+          "what",
+          "before MiB",
+          "growth MiB",
+          "worker MiB",
+          "proxy MiB",
+          "HWM growth MiB",
+          "retained MiB",
+          "deliveries",
+          "attempts",
+          "seconds",
+          "< 64 MiB",
+        ],
         mem.map((p) => {
           const r = results.phases[p];
           if (r.error && !r.memory) return [p, `failed: ${r.error.split("\n")[0].slice(0, 80)}`, "", "", "", "", "", "", "", "", "", ""];
           const m = r.memory;
-          const outcome = r.outcome?.by_status ? Object.entries(r.outcome.by_status).map(([s, c]) => `${c} ${s}`).join(", ") : `${r.distinct_deliveries_received}/${r.deliveries_expected} received`;
+          const outcome = r.outcome?.by_status
+            ? Object.entries(r.outcome.by_status)
+                .map(([s, c]) => `${c} ${s}`)
+                .join(", ")
+            : `${r.distinct_deliveries_received}/${r.deliveries_expected} received`;
           return [
             p,
             describe[p](r),

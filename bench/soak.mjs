@@ -26,7 +26,7 @@ import { ApiClient, eventData } from "./lib/api.mjs";
 import { chaosAnswer, expectedOutcome } from "./lib/chaos.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
 import { pool, table } from "./lib/stats.mjs";
-import { WranglerDev, applyMigrations, snapshotWorker, writeConfig } from "./lib/wrangler.mjs";
+import { applyMigrations, snapshotWorker, WranglerDev, writeConfig } from "./lib/wrangler.mjs";
 
 const WEBHOOKS = 10;
 const EVENTS = 250; // × WEBHOOKS = 2,500 deliveries
@@ -112,7 +112,8 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
   for (const d of deliveries) perEvent.set(d.event_id, (perEvent.get(d.event_id) ?? 0) + 1);
   for (const p of publishes) {
     if (p.deliveries_scheduled !== WEBHOOKS) problem("fan-out", { event: p.event_id, detail: `deliveries_scheduled ${p.deliveries_scheduled}` });
-    if (perEvent.get(p.event_id) !== p.deliveries_scheduled) problem("lost", { event: p.event_id, detail: `${perEvent.get(p.event_id) ?? 0} deliveries stored of ${p.deliveries_scheduled}` });
+    if (perEvent.get(p.event_id) !== p.deliveries_scheduled)
+      problem("lost", { event: p.event_id, detail: `${perEvent.get(p.event_id) ?? 0} deliveries stored of ${p.deliveries_scheduled}` });
   }
   for (const d of deliveries) if (!eventIds.has(d.event_id)) problem("stray", { delivery: d.id, detail: "delivery of an unknown event" });
 
@@ -130,20 +131,31 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     }
     const { matched, unmatched, unseenAttempts } = align(received, detail.attempt_log);
     if (unseenAttempts > 0) problem("phantom attempt", { delivery: d.id, detail: `${unseenAttempts} recorded attempts the receiver never got` });
-    const want = expectedOutcome(matched.map((r) => r.answer), MAX_ATTEMPTS);
+    const want = expectedOutcome(
+      matched.map((r) => r.answer),
+      MAX_ATTEMPTS,
+    );
     if (want.status !== d.status || want.attempts !== d.attempts || d.attempts !== detail.attempt_log.length) {
-      problem("policy", { delivery: d.id, detail: `answers ${JSON.stringify(matched.map((r) => r.answer))} → expected ${want.status}/${want.attempts}, got ${d.status}/${d.attempts} (log ${detail.attempt_log.length})` });
+      problem("policy", {
+        delivery: d.id,
+        detail: `answers ${JSON.stringify(matched.map((r) => r.answer))} → expected ${want.status}/${want.attempts}, got ${d.status}/${d.attempts} (log ${detail.attempt_log.length})`,
+      });
     }
     const finalAt = matched.at(-1)?.receivedAt ?? -Infinity;
     for (const r of unmatched) {
       if (r.receivedAt > finalAt) problem("after final attempt", { delivery: d.id, detail: `request ${r.attempt} (${r.answer}) after the final attempt` });
-      else if (!inCrashWindow(r.receivedAt)) problem("unrecorded attempt", { delivery: d.id, detail: `request ${r.attempt} (${r.answer}) not recorded and not near a crash` });
+      else if (!inCrashWindow(r.receivedAt))
+        problem("unrecorded attempt", { delivery: d.id, detail: `request ${r.attempt} (${r.answer}) not recorded and not near a crash` });
     }
     tally.lostInCrash += unmatched.length;
     // The a-priori expectation (every request recorded) holds unless a crash swallowed an attempt.
-    const apriori = expectedOutcome(Array.from({ length: MAX_ATTEMPTS }, (_, i) => chaosAnswer(d.id, i + 1)), MAX_ATTEMPTS);
+    const apriori = expectedOutcome(
+      Array.from({ length: MAX_ATTEMPTS }, (_, i) => chaosAnswer(d.id, i + 1)),
+      MAX_ATTEMPTS,
+    );
     if (unmatched.length > 0) tally.crashAffected++;
-    else if (apriori.status !== d.status || apriori.attempts !== d.attempts) problem("a priori", { delivery: d.id, detail: `hash says ${apriori.status}/${apriori.attempts}, got ${d.status}/${d.attempts}` });
+    else if (apriori.status !== d.status || apriori.attempts !== d.attempts)
+      problem("a priori", { delivery: d.id, detail: `hash says ${apriori.status}/${apriori.attempts}, got ${d.status}/${d.attempts}` });
     const last = matched.at(-1)?.answer;
     if (d.status === "success") tally.success[d.attempts]++;
     else if (last === 404) tally.failed404[d.attempts]++;
@@ -157,7 +169,10 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     const finished = mine.filter((d) => d.status === "success" || d.status === "failed").length;
     const failed = mine.filter((d) => d.status === "failed").length;
     if (h.delivery_count !== finished || h.failure_count !== failed) {
-      problem("counters", { webhook: h.id, detail: `delivery_count ${h.delivery_count} / failure_count ${h.failure_count}, log has ${finished} finished / ${failed} failed` });
+      problem("counters", {
+        webhook: h.id,
+        detail: `delivery_count ${h.delivery_count} / failure_count ${h.failure_count}, log has ${finished} finished / ${failed} failed`,
+      });
     }
   }
   return { problems, tally };
@@ -246,8 +261,12 @@ async function main() {
 function report({ total, deliveries, requests, kills, sweeps, stats, tally, problems, dropped }) {
   const answers = {};
   for (const r of requests) if (r.deliveryId) answers[r.answer] = (answers[r.answer] ?? 0) + 1;
-  console.log(`\nSoak: ${EVENTS} events × ${WEBHOOKS} webhooks = ${total} deliveries; ${deliveries.length} stored; ${requests.length} requests received (${JSON.stringify(answers)})`);
-  console.log(`Faults: ${kills.length} SIGKILL + restart, ${sweeps} sweeps, ${stats.retries} publish retries (${stats.errors.length} answered with an error status), ${stats.replayed} idempotent replays`);
+  console.log(
+    `\nSoak: ${EVENTS} events × ${WEBHOOKS} webhooks = ${total} deliveries; ${deliveries.length} stored; ${requests.length} requests received (${JSON.stringify(answers)})`,
+  );
+  console.log(
+    `Faults: ${kills.length} SIGKILL + restart, ${sweeps} sweeps, ${stats.retries} publish retries (${stats.errors.length} answered with an error status), ${stats.replayed} idempotent replays`,
+  );
   console.log(`Crashes swallowed ${tally.lostInCrash} attempts (made, not recorded, re-attempted) across ${tally.crashAffected} deliveries`);
   console.log(`Jobs the queue dropped after max_retries (their deliveries waited for the sweep): ${dropped}\n`);
   console.log(
@@ -263,7 +282,9 @@ function report({ total, deliveries, requests, kills, sweeps, stats, tally, prob
   if (tally.failedOther > 0) console.log(`other failures: ${tally.failedOther}`);
   const kinds = {};
   for (const p of problems) kinds[p.kind] = (kinds[p.kind] ?? 0) + 1;
-  console.log(`\nChecks: events stored once with all deliveries; all finished; attempts = received requests (crash windows aside); end state = policy; nothing after the final attempt; counters = log`);
+  console.log(
+    `\nChecks: events stored once with all deliveries; all finished; attempts = received requests (crash windows aside); end state = policy; nothing after the final attempt; counters = log`,
+  );
   if (problems.length === 0) console.log("PASS: no mismatches");
   else {
     console.log(`FAIL: ${problems.length} mismatches ${JSON.stringify(kinds)}`);

@@ -182,7 +182,9 @@ async function announceWhenReady(child, vars, port) {
       // Our server only: a health check without this run's id is another server's.
       if (res.ok && res.headers.get("X-Dev-Run") === RUN_ID) {
         console.log(`\n✔ API ready on ${base}  API_KEY=${vars.DEV_API_KEY}  ADMIN_TOKEN=${vars.ADMIN_TOKEN}\n`);
-        console.log(`✔ Portal (one-time link, 1 h; POST /api/v1/portal/sessions for another): ${(await (await fetch(`${base}/api/v1/portal/sessions`, { method: "POST", headers: { Authorization: `Bearer ${vars.DEV_API_KEY}` } })).json()).url}\n`);
+        console.log(
+          `✔ Portal (one-time link, 1 h; POST /api/v1/portal/sessions for another): ${(await (await fetch(`${base}/api/v1/portal/sessions`, { method: "POST", headers: { Authorization: `Bearer ${vars.DEV_API_KEY}` } })).json()).url}\n`,
+        );
         return;
       }
     } catch {

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
-import { createMiddleware } from "hono/factory";
 import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
@@ -11,20 +11,20 @@ import { LIMITS } from "./env";
 import { loggableError } from "./lib/error-log";
 import { ApiError, type ErrorCode } from "./lib/errors";
 import { requestLog } from "./middleware/request-log";
+import { portalRoutes } from "./portal/portal.index";
 import { adminRoutes } from "./routes/admin/tenants.index";
 import { apiKeyRoutes } from "./routes/api-keys/api-keys.index";
-import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
-import { eventRoutes } from "./routes/events/events.index";
 import { catalogRoutes } from "./routes/catalog/catalog.index";
-import { statsRoutes } from "./routes/stats/stats.index";
-import { docsRoutes } from "./routes/docs/docs.index";
-import { queryRoutes } from "./routes/queries/queries.index";
-import { healthRoutes } from "./routes/health/health.index";
-import { webhookRoutes } from "./routes/webhooks/webhooks.index";
-import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
-import { portalRoutes } from "./portal/portal.index";
 import { withSharedResponses } from "./routes/common.schemas";
+import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
+import { docsRoutes } from "./routes/docs/docs.index";
+import { eventRoutes } from "./routes/events/events.index";
+import { healthRoutes } from "./routes/health/health.index";
+import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
+import { queryRoutes } from "./routes/queries/queries.index";
 import { createRouter, createTenantRouter } from "./routes/router";
+import { statsRoutes } from "./routes/stats/stats.index";
+import { webhookRoutes } from "./routes/webhooks/webhooks.index";
 
 const OPENAPI_DESCRIPTION = [
   "Webhook management and delivery API of the Multi-Agent HR Intelligence Platform.",

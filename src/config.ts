@@ -128,7 +128,11 @@ export function loadConfig(env: Partial<Env>): Config {
 /** The sealing keys, for the parts that cannot work without SECRET_ENCRYPTION_KEY. */
 export function requireSecretKeys(config: Config): Required<Pick<Config["secrets"], "SECRET_ENCRYPTION_KEY">> & Config["secrets"] {
   const { SECRET_ENCRYPTION_KEY } = config.secrets;
-  if (!SECRET_ENCRYPTION_KEY) throw new MisconfiguredError(["SECRET_ENCRYPTION_KEY"], "Deployment misconfigured: SECRET_ENCRYPTION_KEY is not set (webhook secrets cannot be sealed or opened)");
+  if (!SECRET_ENCRYPTION_KEY)
+    throw new MisconfiguredError(
+      ["SECRET_ENCRYPTION_KEY"],
+      "Deployment misconfigured: SECRET_ENCRYPTION_KEY is not set (webhook secrets cannot be sealed or opened)",
+    );
   return { ...config.secrets, SECRET_ENCRYPTION_KEY };
 }
 

@@ -4,10 +4,10 @@ import { foldCounterDeltas } from "./db/counters";
 import { consumeDeliveries } from "./delivery/consumer";
 import type { DeliveryJob } from "./delivery/job";
 import { sweepLostDeliveries } from "./delivery/sweep";
-import { deleteExpired } from "./retention/retention";
-import { resealSecrets } from "./services/secret-reseal";
 import type { Env } from "./env";
 import { withUsage } from "./lib/usage";
+import { deleteExpired } from "./retention/retention";
+import { resealSecrets } from "./services/secret-reseal";
 
 const app = createApp();
 
@@ -48,7 +48,12 @@ export default {
       "scheduled",
       env,
       async (metered) =>
-        void (await Promise.all([sweepLostDeliveries(metered, config), foldCounterDeltas(metered.DB), resealSecrets(metered, config), deleteExpired(metered, config)])),
+        void (await Promise.all([
+          sweepLostDeliveries(metered, config),
+          foldCounterDeltas(metered.DB),
+          resealSecrets(metered, config),
+          deleteExpired(metered, config),
+        ])),
     );
   },
 } satisfies ExportedHandler<Env, DeliveryJob>;

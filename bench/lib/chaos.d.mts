@@ -2,7 +2,4 @@
 export type ChaosAnswer = number | "hang" | "close";
 export declare const CHAOS_MIX: Record<string, number>;
 export declare function chaosAnswer(deliveryId: string, attempt: number, mix?: Record<string, number>): ChaosAnswer;
-export declare function expectedOutcome(
-  answers: ChaosAnswer[],
-  maxAttempts?: number,
-): { status: "success" | "failed" | "pending"; attempts: number };
+export declare function expectedOutcome(answers: ChaosAnswer[], maxAttempts?: number): { status: "success" | "failed" | "pending"; attempts: number };

@@ -54,7 +54,16 @@ export async function startReceiver({ behaviour = () => 200, hangMs = 15_000, pa
           // not JSON: recorded without a sequence id
         }
       }
-      const record = { path: req.url, socket: req.socket.benchId, deliveryId, webhookId: req.headers["x-webhook-id"] ?? null, attempt, seq, receivedAt, answer: null };
+      const record = {
+        path: req.url,
+        socket: req.socket.benchId,
+        deliveryId,
+        webhookId: req.headers["x-webhook-id"] ?? null,
+        attempt,
+        seq,
+        receivedAt,
+        answer: null,
+      };
       const answer = deliveryId ? behaviour(record) : 200;
       record.answer = typeof answer === "object" && answer !== null ? (answer.status ?? 200) : answer;
       requests.push(record);

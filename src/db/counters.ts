@@ -36,12 +36,12 @@
  *   Hourly rows are kept 13 months (src/retention/retention.ts), whatever RETENTION_SECONDS.
  * - The fold adds and deletes in one transaction: no delta is counted twice or lost.
  */
-import { inArray, sql, type SQL } from "drizzle-orm";
+import { inArray, type SQL, sql } from "drizzle-orm";
 import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { addResponseTime, mergeHistogram } from "../lib/response-histogram";
-import type { Database } from "./client";
 import { runBatch } from "./batch";
-import { webhookCounterDeltas, webhookHourlyStats, webhooks, type Histogram, type HourlyDeltaEntry } from "./schema";
+import type { Database } from "./client";
+import { type Histogram, type HourlyDeltaEntry, webhookCounterDeltas, webhookHourlyStats, webhooks } from "./schema";
 
 export const HOUR_MS = 60 * 60 * 1000;
 /** The start of the hour `epochMs` falls in: the hourly statistics' key. */
@@ -74,7 +74,14 @@ function finishedCounts(outcomes: CountedOutcome[]): Record<string, [number, num
 
 /** One outcome as an hourly-stats entry: the hour its attempt was made, and what it did. */
 function hourlyEntry(o: CountedOutcome): HourlyDeltaEntry {
-  return [o.webhookId, hourOf(o.result.attemptedAt), 1, o.verdict.status === "success" ? 1 : 0, o.verdict.status === "failed" ? 1 : 0, addResponseTime({}, o.result.responseTimeMs)];
+  return [
+    o.webhookId,
+    hourOf(o.result.attemptedAt),
+    1,
+    o.verdict.status === "success" ? 1 : 0,
+    o.verdict.status === "failed" ? 1 : 0,
+    addResponseTime({}, o.result.responseTimeMs),
+  ];
 }
 
 /** The outcomes by webhook and hour (webhook_hourly_stats' delta): a few entries for a chunk, not one per outcome. */
@@ -101,7 +108,9 @@ function hourlyEntries(outcomes: CountedOutcome[]): HourlyDeltaEntry[] {
  * case: the second statement then stores the delta of just the rows that qualify, each row once.
  */
 export function counterDelta(outcomes: CountedOutcome[], now: number): SQL[] {
-  const mine = JSON.stringify(outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })));
+  const mine = JSON.stringify(
+    outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })),
+  );
   const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value -> '$.entry') AS entry
     FROM json_each(${mine}) AS v JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
     WHERE d.status = 'pending' AND d.attempts = v.value ->> '$.before'

@@ -17,7 +17,9 @@ export const apiKeys = sqliteTable(
   "api_keys",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
     name: text("name"),
     keyHash: text("key_hash").notNull(),
     prefix: text("prefix").notNull(),
@@ -31,7 +33,9 @@ export const webhooks = sqliteTable(
   "webhooks",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
     url: text("url").notNull(),
     /** JSON array of subscribed event types. */
     events: text("events", { mode: "json" }).$type<string[]>().notNull(),
@@ -88,7 +92,9 @@ export const events = sqliteTable(
   "events",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
     type: text("type").notNull(),
     data: text("data", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text("idempotency_key"),
@@ -151,10 +157,7 @@ export const deliveries = sqliteTable(
     lastError: text("last_error"),
     lastResponseMs: integer("last_response_ms"),
     lastResponseExcerpt: text("last_response_excerpt"),
-    attemptLog: text("attempt_log", { mode: "json" })
-      .$type<AttemptRecord[]>()
-      .notNull()
-      .default(sql`'[]'`),
+    attemptLog: text("attempt_log", { mode: "json" }).$type<AttemptRecord[]>().notNull().default(sql`'[]'`),
     createdAt: integer("created_at").notNull(),
     finishedAt: integer("finished_at"),
   },
@@ -218,7 +221,9 @@ export const queries = sqliteTable(
   "queries",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
     userId: text("user_id").notNull(),
     query: text("query").notNull(),
     category: text("category").notNull(),
@@ -247,7 +252,9 @@ export const feedback = sqliteTable(
   {
     id: text("id").primaryKey(),
     tenantId: text("tenant_id").notNull(),
-    queryId: text("query_id").notNull().references(() => queries.id),
+    queryId: text("query_id")
+      .notNull()
+      .references(() => queries.id),
     rating: integer("rating").notNull(),
     feedbackText: text("feedback_text"),
     createdAt: integer("created_at").notNull(),
@@ -269,7 +276,9 @@ export const portalSessions = sqliteTable(
   "portal_sessions",
   {
     id: text("id").primaryKey(),
-    tenantId: text("tenant_id").notNull().references(() => tenants.id),
+    tenantId: text("tenant_id")
+      .notNull()
+      .references(() => tenants.id),
     tokenHash: text("token_hash").notNull(),
     /** The link must be opened before this time. */
     tokenExpiresAt: integer("token_expires_at").notNull(),

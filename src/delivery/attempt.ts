@@ -1,7 +1,7 @@
 import { LIMITS } from "../env";
-import { classifyAttempt, type AttemptClass } from "./retry-policy";
 import type { BodyParts } from "./payload";
-import { releaseBuffer, signedRequest, type SigningKeys } from "./signing";
+import { type AttemptClass, classifyAttempt } from "./retry-policy";
+import { releaseBuffer, type SigningKeys, signedRequest } from "./signing";
 
 export interface AttemptTarget {
   webhookId: string;

@@ -62,10 +62,7 @@ const hasSurrogate = (key: string) => /[\ud800-\udfff]/.test(key);
 /** Python's ensure_ascii escaping. The regex works on UTF-16 code units, so astral chars become surrogate pairs. */
 function quote(s: string): string {
   if (PLAIN_STRING.test(s)) return `"${s}"`;
-  const escaped = s.replace(
-    /["\\]|[^\x20-\x7e]/g,
-    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
-  );
+  const escaped = s.replace(/["\\]|[^\x20-\x7e]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
   return `"${escaped}"`;
 }
 

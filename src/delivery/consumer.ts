@@ -1,20 +1,20 @@
 import { sql } from "drizzle-orm";
-import { database, type Database } from "../db/client";
-import { requireSecretKeys, type Config } from "../config";
+import { type Config, requireSecretKeys } from "../config";
+import { type Database, database } from "../db/client";
 import type { Env } from "../env";
+import { loggableError } from "../lib/error-log";
 import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
-import { loggableError } from "../lib/error-log";
 import { cancelPendingDeliveries } from "./cancel";
-import { sendScheduled, type ScheduledRef } from "./enqueue";
+import { type ScheduledRef, sendScheduled } from "./enqueue";
 import { markSlow } from "./health";
 import type { DeliveryJob, DeliveryRef } from "./job";
-import { ENDPOINT_CONCURRENCY, laneOfQueue, type Lane } from "./lanes";
-import { bodyPartsForWebhooks, type BodyParts } from "./payload";
+import { ENDPOINT_CONCURRENCY, type Lane, laneOfQueue } from "./lanes";
+import { type BodyParts, bodyPartsForWebhooks } from "./payload";
 import { claimSlots } from "./rate-limit";
 import { outcomeRecorder } from "./record";
 import { endpointBusyFor, endpointInFlight, runFairly } from "./scheduler";
-import { deliverOnce, stepContext, type DeliveryToAttempt } from "./step";
+import { type DeliveryToAttempt, deliverOnce, stepContext } from "./step";
 
 /**
  * A Worker invocation keeps at most six connections open; further fetches wait for one to
@@ -93,7 +93,9 @@ function loadDeliveries(db: Database, refs: DeliveryRef[]) {
 
 /** Each event's data once, whatever its fan-out in the batch. */
 async function loadEventData(db: Database, eventIds: string[]): Promise<Map<string, string>> {
-  const rows = await db.all<{ id: string; data: string }>(sql`SELECT id, data FROM events WHERE id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`);
+  const rows = await db.all<{ id: string; data: string }>(
+    sql`SELECT id, data FROM events WHERE id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`,
+  );
   return new Map(rows.map((r) => [r.id, r.data]));
 }
 
@@ -170,7 +172,11 @@ function plan(refs: DeliveryRef[], rows: DueDelivery[], lane: Lane, now: number)
 /** Rate-limited webhooks: deliveries whose slot has not come yet are sent on to their slot. */
 async function applyRateLimits(db: Database, attempts: Attempt[], lane: Lane, now: number) {
   const unslotted = attempts.filter((a) => a.row.rate_limit_per_second && a.ref.slot === undefined);
-  const slots = await claimSlots(db, unslotted.map((a) => ({ ref: a.ref, webhookId: a.row.webhook_id })), now);
+  const slots = await claimSlots(
+    db,
+    unslotted.map((a) => ({ ref: a.ref, webhookId: a.row.webhook_id })),
+    now,
+  );
   const ready: Attempt[] = [];
   const later: ScheduledRef[] = [];
   for (const a of attempts) {
@@ -215,7 +221,13 @@ function withinDataBudget(attempts: Attempt[]) {
  * Without SECRET_ENCRYPTION_KEY nothing can be signed: that throws MisconfiguredError before
  * any row is touched, and the entry retries the batch (src/index.ts).
  */
-export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: Env, config: Config, ctx: ExecutionContext, usage: Usage = newUsage("queue")): Promise<void> {
+export async function consumeDeliveries(
+  batch: MessageBatch<DeliveryJob>,
+  env: Env,
+  config: Config,
+  ctx: ExecutionContext,
+  usage: Usage = newUsage("queue"),
+): Promise<void> {
   requireSecretKeys(config);
   const lane = laneOfQueue(batch.queue);
   const db = database(env.DB);
@@ -232,7 +244,12 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const ended = { succeeded: 0, failed: 0 };
   const run = await runFairly(
     budget.fits,
-    { connections: OPEN_CONNECTIONS_PER_INVOCATION, perEndpoint: ENDPOINT_CONCURRENCY[lane], detachAfterMs: step.slowMs, startBy: now + config.consumerAttemptBudgetMs },
+    {
+      connections: OPEN_CONNECTIONS_PER_INVOCATION,
+      perEndpoint: ENDPOINT_CONCURRENCY[lane],
+      detachAfterMs: step.slowMs,
+      startBy: now + config.consumerAttemptBudgetMs,
+    },
     async (a) => {
       usage.subrequests++;
       const outcome = await deliverOnce(toAttempt(a.row, buildBody), step);
@@ -243,7 +260,12 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
   const endedInBatch = { ...ended }; // detached attempts end later, and count nowhere in the batch's line
   // Detached attempts finish in the background and are recorded when they end; if the
   // isolate dies first, their deliveries are still pending and the outbox sweep re-sends them.
-  if (run.detached.length > 0) ctx.waitUntil(run.detachedDone.then(() => recorder.flush()).catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", ...loggableError(error) }))));
+  if (run.detached.length > 0)
+    ctx.waitUntil(
+      run.detachedDone
+        .then(() => recorder.flush())
+        .catch((error) => console.error(JSON.stringify({ message: "recording a detached attempt failed", ...loggableError(error) }))),
+    );
   const slowEndpoints = new Set(run.detached.map((a) => a.endpointId));
   const endOfBatch = Date.now();
   // Sent on: to the slow lane if their endpoint just proved slow, a second later if it has no room.
@@ -257,13 +279,23 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   // Webhooks deleted or deactivated after the job was queued.
-  if (planned.cancel.length > 0) await cancelPendingDeliveries(db, { deliveries: planned.cancel.map((r) => ({ webhookId: r.webhook_id, deliveryId: r.id })) }, now);
+  if (planned.cancel.length > 0)
+    await cancelPendingDeliveries(db, { deliveries: planned.cancel.map((r) => ({ webhookId: r.webhook_id, deliveryId: r.id })) }, now);
   if (later.length > 0) await postpone(db, later, config.sweepGraceMs);
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
   for (const message of batch.messages) message.ack();
   usage.queue_acks += batch.messages.length;
-  logBatch({ lane, messages: batch.messages.length, attempted: budget.fits.length - run.unstarted.length, ...endedInBatch, detached: run.detached.length, deferred: later.length, cancelled: planned.cancel.length, started: now });
+  logBatch({
+    lane,
+    messages: batch.messages.length,
+    attempted: budget.fits.length - run.unstarted.length,
+    ...endedInBatch,
+    detached: run.detached.length,
+    deferred: later.length,
+    cancelled: planned.cancel.length,
+    started: now,
+  });
 }
 
 /**
@@ -271,6 +303,19 @@ export async function consumeDeliveries(batch: MessageBatch<DeliveryJob>, env: E
  * src/middleware/request-log.ts). succeeded/failed count the attempts that ended within the
  * batch (failed: retried later or failed for good); detached ones end after it.
  */
-function logBatch({ started, ...counts }: { lane: Lane; messages: number; attempted: number; succeeded: number; failed: number; detached: number; deferred: number; cancelled: number; started: number }) {
+function logBatch({
+  started,
+  ...counts
+}: {
+  lane: Lane;
+  messages: number;
+  attempted: number;
+  succeeded: number;
+  failed: number;
+  detached: number;
+  deferred: number;
+  cancelled: number;
+  started: number;
+}) {
   console.log(JSON.stringify({ type: "batch", ...counts, duration_ms: Date.now() - started }));
 }

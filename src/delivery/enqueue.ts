@@ -1,7 +1,7 @@
 import type { Env } from "../env";
-import { MAX_DELIVERIES_PER_JOB, type DeliveryJob, type DeliveryRef } from "./job";
-import { laneQueue, type Lane } from "./lanes";
 import { loggableError } from "../lib/error-log";
+import { type DeliveryJob, type DeliveryRef, MAX_DELIVERIES_PER_JOB } from "./job";
+import { type Lane, laneQueue } from "./lanes";
 
 /** Queues.sendBatch takes at most 100 messages per call. */
 const SEND_BATCH_LIMIT = 100;

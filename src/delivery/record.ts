@@ -1,14 +1,14 @@
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
-import type { Env } from "../env";
 import { counterDelta } from "../db/counters";
 import type { AttemptRecord } from "../db/schema";
+import type { Env } from "../env";
+import { loggableError } from "../lib/error-log";
 import { formatTime } from "../lib/time";
 import type { AttemptResult } from "./attempt";
 import { sendScheduled } from "./enqueue";
-import { updateHealth, type HealthRules } from "./health";
+import { type HealthRules, updateHealth } from "./health";
 import type { DeliveryVerdict } from "./retry-policy";
-import { loggableError } from "../lib/error-log";
 
 /** One attempt to write back: which delivery, what the row looked like, what happened. */
 export interface AttemptOutcome {
@@ -102,7 +102,13 @@ const sendRetries = (env: Env, outcomes: AttemptOutcome[]) =>
     outcomes.flatMap((o) => {
       const dueAt = nextAttemptAt(o);
       if (dueAt === null) return [];
-      return [{ ref: { webhookId: o.webhookId, deliveryId: o.deliveryId, attempt: o.attemptsBefore + 1 }, lane: o.slow ? ("slow" as const) : ("fast" as const), dueAt }];
+      return [
+        {
+          ref: { webhookId: o.webhookId, deliveryId: o.deliveryId, attempt: o.attemptsBefore + 1 },
+          lane: o.slow ? ("slow" as const) : ("fast" as const),
+          dueAt,
+        },
+      ];
     }),
   );
 

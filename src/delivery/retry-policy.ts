@@ -15,9 +15,7 @@ export function classifyAttempt(statusCode: number | null): AttemptClass {
 /** A 5xx's Retry-After is honoured up to this long (a receiver cannot park a delivery for days). */
 export const MAX_RETRY_AFTER_SECONDS = 3600;
 
-export type DeliveryVerdict =
-  | { status: "success" | "failed" }
-  | { status: "pending"; retryInSeconds: number };
+export type DeliveryVerdict = { status: "success" | "failed" } | { status: "pending"; retryInSeconds: number };
 
 /**
  * The delivery's state after the `attemptInCycle`-th attempt of its cycle (a manual retry or a

@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import { defaultRetrySchedule, LIMITS } from "../env";
 import { decryptSecret } from "../lib/crypto";
 import { checkWebhookUrl } from "../lib/url-policy";
-import { attemptDelivery, type AttemptResult } from "./attempt";
+import { type AttemptResult, attemptDelivery } from "./attempt";
 import type { BodyParts } from "./payload";
 import type { AttemptOutcome } from "./record";
 import { deliveryVerdict } from "./retry-policy";
@@ -92,7 +92,10 @@ const notAttempted = (error: string): AttemptResult => ({
 const message = (error: unknown) => (error as Error)?.message ?? String(error);
 
 /** Everything that can refuse a delivery before its request, as a failed result (never a throw). */
-async function prepare(delivery: DeliveryToAttempt, config: Config): Promise<{ refused: AttemptResult } | { refused?: undefined; body: BodyParts; keys: SigningKeys }> {
+async function prepare(
+  delivery: DeliveryToAttempt,
+  config: Config,
+): Promise<{ refused: AttemptResult } | { refused?: undefined; body: BodyParts; keys: SigningKeys }> {
   const verdict = checkWebhookUrl(delivery.url, { production: config.production, maxLength: LIMITS.maxUrlLength });
   if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
   let body: BodyParts;
@@ -113,7 +116,11 @@ export async function deliverOnce(delivery: DeliveryToAttempt, ctx: StepContext)
   const prepared = await prepare(delivery, ctx.config);
   const result =
     prepared.refused ??
-    (await attemptDelivery({ webhookId: delivery.webhookId, deliveryId: delivery.deliveryId, url: delivery.url, signingKeys: prepared.keys }, prepared.body, ctx.timeoutMs));
+    (await attemptDelivery(
+      { webhookId: delivery.webhookId, deliveryId: delivery.deliveryId, url: delivery.url, signingKeys: prepared.keys },
+      prepared.body,
+      ctx.timeoutMs,
+    ));
   return {
     deliveryId: delivery.deliveryId,
     webhookId: delivery.webhookId,

@@ -29,7 +29,7 @@ const toUint32 = (a: Ipv4) => ((a[0] << 24) | (a[1] << 16) | (a[2] << 8) | a[3])
 
 function inIpv4Range(address: Ipv4, [base, bits]: [Ipv4, number, string]): boolean {
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((toUint32(address) & mask) >>> 0) === ((toUint32(base) & mask) >>> 0);
+  return (toUint32(address) & mask) >>> 0 === (toUint32(base) & mask) >>> 0;
 }
 
 export function isPublicIpv4(address: Ipv4): boolean {

@@ -35,17 +35,7 @@ const INTERNAL_SUFFIXES = [
 ];
 
 /** Public names (and all their subdomains) whose DNS answers 127.0.0.1, for local development. */
-export const LOOPBACK_NAMES = [
-  "localtest.me",
-  "lvh.me",
-  "vcap.me",
-  "localho.st",
-  "lacolhost.com",
-  "fuf.me",
-  "local.gd",
-  "traefik.me",
-  "localhost.direct",
-];
+export const LOOPBACK_NAMES = ["localtest.me", "lvh.me", "vcap.me", "localho.st", "lacolhost.com", "fuf.me", "local.gd", "traefik.me", "localhost.direct"];
 
 /**
  * Ports a webhook URL may name: 80, 443, and 1024 and up except REFUSED_PORTS, the

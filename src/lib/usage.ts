@@ -124,9 +124,17 @@ export async function withUsage<E extends MeteredBindings, T>(
 ): Promise<T> {
   const usage = newUsage(invocation);
   if (env.LOG_USAGE !== "1") return run(env, usage, ctx);
-  const metered: E = { ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage), SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage) };
+  const metered: E = {
+    ...env,
+    DB: meterD1(env.DB, usage),
+    DELIVERY_QUEUE: meterQueue(env.DELIVERY_QUEUE, usage),
+    SLOW_DELIVERY_QUEUE: meterQueue(env.SLOW_DELIVERY_QUEUE, usage),
+  };
   const background: Promise<unknown>[] = [];
-  const tracked = ctx && (Object.assign(Object.create(ctx), { waitUntil: (p: Promise<unknown>) => {
+  const tracked =
+    ctx &&
+    (Object.assign(Object.create(ctx), {
+      waitUntil: (p: Promise<unknown>) => {
         background.push(p);
         ctx.waitUntil(p);
       },

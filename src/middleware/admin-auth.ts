@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
-import { ApiError } from "../lib/errors";
 import { timingSafeEqual } from "../lib/crypto";
+import { ApiError } from "../lib/errors";
 import { authenticationFailed } from "./rate-limit";
 import { bearerToken } from "./tenant-auth";
 

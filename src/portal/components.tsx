@@ -1,7 +1,7 @@
 import type { Child } from "hono/jsx";
-import type { webhookView } from "../services/webhooks";
-import { successRate, type HourlyCounts, type RecentCounts } from "./endpoint-stats";
 import { formatTime } from "../lib/time";
+import type { webhookView } from "../services/webhooks";
+import { type HourlyCounts, type RecentCounts, successRate } from "./endpoint-stats";
 
 export type WebhookView = ReturnType<typeof webhookView>;
 

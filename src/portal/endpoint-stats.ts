@@ -26,7 +26,10 @@ export async function recentDeliveryCounts(d1: D1Database, webhookIds: string[],
   const since = firstTimeOrderedId(now - DAY_MS);
   const [result] = await runBatch<{ webhook_id: string; status: string; n: number }>(d1, [
     sql`SELECT webhook_id, status, count(*) AS n FROM deliveries
-      WHERE webhook_id IN (${sql.join(webhookIds.map((id) => sql`${id}`), sql`, `)}) AND id >= ${since}
+      WHERE webhook_id IN (${sql.join(
+        webhookIds.map((id) => sql`${id}`),
+        sql`, `,
+      )}) AND id >= ${since}
       GROUP BY webhook_id, status`,
   ]);
   for (const row of result.results) {

@@ -1,25 +1,33 @@
-import { Hono, type Context } from "hono";
+import { type Context, Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import { DELIVERY_STATUSES, type DeliveryStatus } from "../db/schema";
-import { allowed, RATE_LIMITS, rateLimited } from "../middleware/rate-limit";
-import { loggableError } from "../lib/error-log";
-import { isUuid } from "../lib/ids";
-import { ApiError, type FieldIssue } from "../lib/errors";
 import { MisconfiguredError, reportMisconfiguration } from "../config";
+import { DELIVERY_STATUSES, type DeliveryStatus } from "../db/schema";
+import { loggableError } from "../lib/error-log";
+import { ApiError, type FieldIssue } from "../lib/errors";
+import { isUuid } from "../lib/ids";
+import { allowed, RATE_LIMITS, rateLimited } from "../middleware/rate-limit";
 import { CreateWebhook, UpdateWebhook } from "../routes/webhooks/webhooks.schemas";
-import { deliveryAsSent } from "../services/delivery-as-sent";
 import { listDeliveries, testWebhook } from "../services/deliveries";
+import { deliveryAsSent } from "../services/delivery-as-sent";
 import { openPortalLink, revokePortalSession } from "../services/portal-sessions";
 import { recoverDeliveries, retryDelivery } from "../services/redelivery";
-import { createWebhook, DEFAULT_ROTATION_OVERLAP_SECONDS, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from "../services/webhooks";
+import {
+  createWebhook,
+  DEFAULT_ROTATION_OVERLAP_SECONDS,
+  deleteWebhook,
+  getWebhook,
+  listWebhooks,
+  rotateWebhookSecret,
+  updateWebhook,
+} from "../services/webhooks";
+import { CHART_ASSETS } from "./assets/chart-assets";
 import { PORTAL_CSS } from "./assets/portal-css";
 import { PORTAL_SCRIPT } from "./assets/portal-script";
-import { CHART_ASSETS } from "./assets/chart-assets";
 import type { WebhookView } from "./components";
-import { hourlyDeliveryCounts, recentDeliveryCounts, type ChartRange } from "./endpoint-stats";
+import { type ChartRange, hourlyDeliveryCounts, recentDeliveryCounts } from "./endpoint-stats";
 import { ASSETS, MessagePage } from "./layout";
-import { DeliveryDetailPage } from "./pages/delivery-detail";
 import { DeliveryLogPage, type LogFilter } from "./pages/deliveries";
+import { DeliveryDetailPage } from "./pages/delivery-detail";
 import { DeleteConfirmPage, EndpointDetailPage, type EndpointOutcome } from "./pages/endpoint-detail";
 import { EndpointFormPage, type EndpointFormValues } from "./pages/endpoint-form";
 import { EndpointsPage } from "./pages/endpoints";
@@ -85,10 +93,7 @@ function saveProblems(error: unknown): FieldIssue[] | null {
 async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOutcome, status: 200 | 409 | 422 = 200) {
   const webhook = await getWebhook(c.var.ctx, id);
   const range: ChartRange = c.req.query("range") === "7d" ? "7d" : "24h";
-  const [recent, hourly] = await Promise.all([
-    recentDeliveryCounts(c.env.DB, [webhook.id]),
-    hourlyDeliveryCounts(c.var.ctx, webhook.id, range),
-  ]);
+  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.env.DB, [webhook.id]), hourlyDeliveryCounts(c.var.ctx, webhook.id, range)]);
   return c.html(
     <EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} range={range} outcome={outcome} />,
     status,
@@ -112,7 +117,9 @@ export const portalRoutes = new Hono<PortalEnv>()
   .use("/portal/*", securityHeaders)
   .use("/portal", securityHeaders)
   .get(ASSETS.css, (c) => c.body(PORTAL_CSS, 200, { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=300" }))
-  .get(CHART_ASSETS.css.path, (c) => c.body(CHART_ASSETS.css.body, 200, { "Content-Type": CHART_ASSETS.css.contentType, "Cache-Control": "public, max-age=31536000, immutable" }))
+  .get(CHART_ASSETS.css.path, (c) =>
+    c.body(CHART_ASSETS.css.body, 200, { "Content-Type": CHART_ASSETS.css.contentType, "Cache-Control": "public, max-age=31536000, immutable" }),
+  )
   .get(CHART_ASSETS.script.path, (c) =>
     c.body(CHART_ASSETS.script.body, 200, { "Content-Type": CHART_ASSETS.script.contentType, "Cache-Control": "public, max-age=31536000, immutable" }),
   )
@@ -120,7 +127,8 @@ export const portalRoutes = new Hono<PortalEnv>()
   // The one-time link: its token becomes a session cookie, and the address bar loses the token (303 to /portal).
   .get("/portal/open", async (c) => {
     const opened = await openPortalLink(c.var.db, c.req.query("token") ?? "");
-    if (!opened) throw new PortalRefusal(403, "This link cannot be used", "This portal link was used already, has expired, or is not valid. Ask for a new link.");
+    if (!opened)
+      throw new PortalRefusal(403, "This link cannot be used", "This portal link was used already, has expired, or is not valid. Ask for a new link.");
     setSessionCookie(c, opened.cookie);
     return c.redirect("/portal", 303);
   })
@@ -135,7 +143,10 @@ export const portalRoutes = new Hono<PortalEnv>()
   .use("/portal/*", readWriteSession)
   .get("/portal", async (c) => {
     const page = await listWebhooks(c.var.ctx, { skip: 0, limit: ENDPOINT_PAGE_LIMIT });
-    const recent = await recentDeliveryCounts(c.env.DB, page.items.map((w) => w.id));
+    const recent = await recentDeliveryCounts(
+      c.env.DB,
+      page.items.map((w) => w.id),
+    );
     return c.html(<EndpointsPage session={c.var.session} webhooks={page.items} total={page.total} recent={recent} />);
   })
   .get("/portal/event-types", (c) => c.html(<EventTypesPage session={c.var.session} />))

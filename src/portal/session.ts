@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import { serviceContext } from "../services/context";
-import { SESSION_TTL_MS, findPortalSession } from "../services/portal-sessions";
+import { findPortalSession, SESSION_TTL_MS } from "../services/portal-sessions";
 import type { PortalEnv } from "./portal-env";
 import { PortalRefusal } from "./refusal";
 

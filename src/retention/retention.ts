@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
-import { database } from "../db/client";
 import type { Config } from "../config";
+import { database } from "../db/client";
 import type { Env } from "../env";
 import { firstTimeOrderedId } from "../lib/ids";
 

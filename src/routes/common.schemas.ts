@@ -162,7 +162,11 @@ const cursorId = (description: string) =>
     .regex(UUID_PATTERN, "must be an id from a page of this list (a UUID)")
     .optional()
     // The generator writes a case-insensitive regex as "…$/i", a pattern nothing matches: the same pattern, flag spelled out.
-    .openapi({ description, example: "01937a5e-8f3c-7a00-9d2e-3b1f0c4a5e6d", pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" });
+    .openapi({
+      description,
+      example: "01937a5e-8f3c-7a00-9d2e-3b1f0c4a5e6d",
+      pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+    });
 
 /**
  * skip/limit plus the cursors of long lists (time-ordered ids): `before` pages to older
@@ -171,8 +175,8 @@ const cursorId = (description: string) =>
  */
 export const cursorPageQuery = (defaultLimit: number) => ({
   ...pageQuery(defaultLimit),
-  before: cursorId("Items older than this id (from the Link header's rel=\"next\"); no X-Total-Count is sent"),
-  after: cursorId("Items newer than this id (from the Link header's rel=\"prev\"); no X-Total-Count is sent"),
+  before: cursorId('Items older than this id (from the Link header\'s rel="next"); no X-Total-Count is sent'),
+  after: cursorId('Items newer than this id (from the Link header\'s rel="prev"); no X-Total-Count is sent'),
 });
 
 /** Refuses before and after together (one direction per page). */
@@ -197,14 +201,17 @@ export const parseTimeRange = (q: { since?: string; until?: string }) => ({
 
 const totalCountHeader = z.string().openapi({ description: "How many items match the filters in all (skip/limit requests)", example: "137" });
 const linkHeader = z.string().openapi({
-  description: 'RFC 8288 links to the neighbouring pages: rel="next" (older items, before=) and rel="prev" (newer items, after=), each present when that page may hold items',
+  description:
+    'RFC 8288 links to the neighbouring pages: rel="next" (older items, before=) and rel="prev" (newer items, after=), each present when that page may hold items',
   example: '<https://api.example.com/api/v1/events?limit=50&before=01937a5e-8f3c-7a00-9d2e-3b1f0c4a5e6d>; rel="next"',
 });
 
 /** The headers of a list answer, declared in OpenAPI. */
 export const listHeaders = z.object({ "X-Total-Count": totalCountHeader });
 export const cursorListHeaders = z.object({
-  "X-Total-Count": totalCountHeader.openapi({ description: "How many items match the filters in all; sent on skip/limit requests, not on cursor (before/after) requests" }),
+  "X-Total-Count": totalCountHeader.openapi({
+    description: "How many items match the filters in all; sent on skip/limit requests, not on cursor (before/after) requests",
+  }),
   Link: linkHeader.optional(),
 });
 
@@ -220,10 +227,7 @@ export function pageHeaders(url: string, page: { items: { id: string }[]; total:
   };
   const first = page.items[0];
   const last = page.items.at(-1);
-  const links = [
-    ...(last && page.hasOlder ? [link("before", last.id, "next")] : []),
-    ...(first && page.hasNewer ? [link("after", first.id, "prev")] : []),
-  ];
+  const links = [...(last && page.hasOlder ? [link("before", last.id, "next")] : []), ...(first && page.hasNewer ? [link("after", first.id, "prev")] : [])];
   if (links.length > 0) headers.Link = links.join(", ");
   return headers;
 }

@@ -1,5 +1,5 @@
 import type { Config } from "../config";
-import { database, type Database } from "../db/client";
+import { type Database, database } from "../db/client";
 import type { Env } from "../env";
 
 /**

@@ -1,9 +1,9 @@
 import { and, count, eq } from "drizzle-orm";
-import { deliveries, events, type DeliveryRow, type DeliveryStatus } from "../db/schema";
+import { requireSecretKeys } from "../config";
+import { type DeliveryRow, type DeliveryStatus, deliveries, events } from "../db/schema";
 import { bodyPartsForWebhooks } from "../delivery/payload";
 import { outcomeRecorder } from "../delivery/record";
 import { deliverOnce, stepContext } from "../delivery/step";
-import { requireSecretKeys } from "../config";
 import { TEST_EVENT_TYPE } from "../events/catalog";
 import { notFound } from "../lib/errors";
 import { isUuid, newTimeOrderedId } from "../lib/ids";
@@ -14,7 +14,8 @@ import { findWebhook } from "./webhooks";
 
 /** The states of a delivery, for the API to validate and document its status filter. */
 export { DELIVERY_STATUSES } from "../db/schema";
-import { idCursor, idTimeRange, isCursorRequest, pageOf, type Page, type PageRequest, type TimeRange } from "./paging";
+
+import { idCursor, idTimeRange, isCursorRequest, type Page, type PageRequest, pageOf, type TimeRange } from "./paging";
 
 /** Its type is the response schema's (deliveries.routes.ts:Delivery), the one definition of the shape. */
 export function deliveryView(row: DeliveryRow): DeliveryView {
@@ -96,7 +97,15 @@ export async function testWebhook({ db, env, config, tenantId }: ServiceContext,
   const webhook = await findWebhook(db, tenantId, webhookId);
   const now = Date.now();
   const event = { id: newTimeOrderedId(now), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
-  const delivery = { id: newTimeOrderedId(now), tenantId, webhookId: webhook.id, eventId: event.id, eventType: TEST_EVENT_TYPE, createdAt: now, nextAttemptAt: null };
+  const delivery = {
+    id: newTimeOrderedId(now),
+    tenantId,
+    webhookId: webhook.id,
+    eventId: event.id,
+    eventType: TEST_EVENT_TYPE,
+    createdAt: now,
+    nextAttemptAt: null,
+  };
   await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
 
   const outcome = await deliverOnce(

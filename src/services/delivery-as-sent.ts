@@ -1,14 +1,14 @@
 import { sql } from "drizzle-orm";
+import { requireSecretKeys } from "../config";
 import { runBatch } from "../db/batch";
 import { deliveryBody } from "../delivery/payload";
 import { signedRequest } from "../delivery/signing";
 import { signingKeysAt } from "../delivery/step";
-import { requireSecretKeys } from "../config";
-import { parseStoredJson } from "../lib/exact-json";
 import { notFound } from "../lib/errors";
+import { parseStoredJson } from "../lib/exact-json";
 import type { ServiceContext } from "./context";
-import { findWebhook } from "./webhooks";
 import { getDelivery } from "./deliveries";
+import { findWebhook } from "./webhooks";
 
 /**
  * A delivery as its receiver got it: the body rebuilt by the consumer's own payload code from
@@ -30,6 +30,11 @@ export async function deliveryAsSent(ctx: ServiceContext, webhookId: string, del
   const body = deliveryBody({ type: event.type, data: parseStoredJson(event.data) as Record<string, unknown>, createdAt: event.created_at }, webhook.id);
   const lastAttempt = delivery.attempt_log.at(-1);
   const attemptedAt = lastAttempt ? new Date(Date.parse(lastAttempt.attempted_at)) : new Date(event.created_at);
-  const signed = await signedRequest(await signingKeysAt(webhook, requireSecretKeys(config), attemptedAt.getTime()), body, { webhookId: webhook.id, deliveryId: delivery.id }, attemptedAt);
+  const signed = await signedRequest(
+    await signingKeysAt(webhook, requireSecretKeys(config), attemptedAt.getTime()),
+    body,
+    { webhookId: webhook.id, deliveryId: delivery.id },
+    attemptedAt,
+  );
   return { delivery, webhook, body, headers: signed.headers, sent: lastAttempt !== undefined };
 }

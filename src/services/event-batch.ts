@@ -4,9 +4,8 @@ import { events } from "../db/schema";
 import { nestedDeeperThan } from "../delivery/payload";
 import { LIMITS } from "../env";
 import { ApiError } from "../lib/errors";
-import { formatTime } from "../lib/time";
 import type { ServiceContext } from "./context";
-import { publishEvents, requestHash, type EventSpec, type PublishResult } from "./events";
+import { type EventSpec, type PublishResult, publishEvents, replayOf, requestHash } from "./events";
 
 /** Events one POST /api/v1/events/batch may carry. */
 export const MAX_EVENTS_PER_BATCH = 100;
@@ -33,8 +32,9 @@ export async function publishEventBatch(ctx: ServiceContext, items: BatchItem[],
   assertDistinctKeys(items);
   const hashes = await Promise.all(items.map((item) => (item.idempotencyKey ? requestHash(item.type, item.data) : null)));
   const earlier = await earlierEvents(db, tenantId, items, hashes);
-  const fresh = items.flatMap((item, i): Array<EventSpec & { index: number }> =>
-    earlier.has(i) ? [] : [{ index: i, type: item.type, data: item.data, idempotencyKey: item.idempotencyKey, requestHash: hashes[i] ?? undefined }],
+  const fresh = items.flatMap(
+    (item, i): Array<EventSpec & { index: number }> =>
+      earlier.has(i) ? [] : [{ index: i, type: item.type, data: item.data, idempotencyKey: item.idempotencyKey, requestHash: hashes[i] ?? undefined }],
   );
   let stored: PublishResult[] = [];
   try {
@@ -83,7 +83,13 @@ async function earlierEvents(db: Database, tenantId: string, items: BatchItem[],
     .select()
     .from(events)
     // The keys as one JSON parameter: D1 takes at most 100 bound parameters per statement.
-    .where(and(eq(events.tenantId, tenantId), sql`${events.idempotencyKey} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`, gt(events.createdAt, Date.now() - LIMITS.idempotencyKeyTtlMs)));
+    .where(
+      and(
+        eq(events.tenantId, tenantId),
+        sql`${events.idempotencyKey} IN (SELECT value FROM json_each(${JSON.stringify(keys)}))`,
+        gt(events.createdAt, Date.now() - LIMITS.idempotencyKeyTtlMs),
+      ),
+    );
   const byKey = new Map(rows.map((row) => [row.idempotencyKey!, row]));
   items.forEach((item, i) => {
     const row = item.idempotencyKey ? byKey.get(item.idempotencyKey) : undefined;
@@ -95,14 +101,7 @@ async function earlierEvents(db: Database, tenantId: string, items: BatchItem[],
         `events[${i}]: idempotency_key "${item.idempotencyKey}" was used within 24 hours for another request (event type or data); use a new key for a new event`,
       );
     }
-    replays.set(i, {
-      event_id: row.id,
-      event: row.type,
-      created_at: formatTime(row.createdAt),
-      deliveries_scheduled: row.deliveriesScheduled,
-      enqueued: true,
-      replayed: true,
-    });
+    replays.set(i, replayOf(row));
   });
   return replays;
 }

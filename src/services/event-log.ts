@@ -1,11 +1,11 @@
 import { and, count, eq, gte, inArray, lt } from "drizzle-orm";
 import type { Database } from "../db/client";
-import { deliveries, events, webhooks, type EventRow } from "../db/schema";
+import { deliveries, type EventRow, events, webhooks } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { firstTimeOrderedId, isUuid } from "../lib/ids";
 import { formatTime } from "../lib/time";
 import { deliveryDetailView } from "./deliveries";
-import { idCursor, idTimeRange, isCursorRequest, pageOf, type Page, type PageRequest, type TimeRange } from "./paging";
+import { idCursor, idTimeRange, isCursorRequest, type Page, type PageRequest, pageOf, type TimeRange } from "./paging";
 
 export function eventView(row: EventRow) {
   return {
@@ -43,7 +43,11 @@ export async function listEvents(db: Database, tenantId: string, options: EventL
 
 export async function findEvent(db: Database, tenantId: string, eventId: string): Promise<EventRow> {
   if (!isUuid(eventId)) throw notFound("Event");
-  const [row] = await db.select().from(events).where(and(eq(events.id, eventId), eq(events.tenantId, tenantId))).limit(1);
+  const [row] = await db
+    .select()
+    .from(events)
+    .where(and(eq(events.id, eventId), eq(events.tenantId, tenantId)))
+    .limit(1);
   if (!row) throw notFound("Event");
   return row;
 }

@@ -1,13 +1,13 @@
-import { and, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
-import type { Database } from "../db/client";
+import { and, eq, gt, inArray, type SQL, sql } from "drizzle-orm";
+import type { Config } from "../config";
 import { runBatch, type Statement } from "../db/batch";
-import { events, webhooks, type EventRow, type WebhookRow } from "../db/schema";
+import type { Database } from "../db/client";
+import { type EventRow, events, type WebhookRow, webhooks } from "../db/schema";
+import { canonicalJson } from "../delivery/canonical-json";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
-import { canonicalJson } from "../delivery/canonical-json";
 import { nestedDeeperThan } from "../delivery/payload";
-import type { Config } from "../config";
-import { LIMITS, type Env } from "../env";
+import { type Env, LIMITS } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { stringifyJsonExactly } from "../lib/exact-json";
@@ -120,7 +120,10 @@ export async function publishEvents(env: Env, config: Config, tenantId: string, 
   if (change && results[0].meta.changes === 0) return null;
   if (!change && results[0].meta.changes === 0) throw fanoutExceeded(limit);
   const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
-  const enqueued = await enqueueDeliveries(env, deliveryResults.flatMap((r) => r.results));
+  const enqueued = await enqueueDeliveries(
+    env,
+    deliveryResults.flatMap((r) => r.results),
+  );
   return specs.map((spec, i) => ({
     event_id: ids[i],
     event: spec.type,
@@ -200,6 +203,11 @@ async function findByIdempotencyKey(db: Database, tenantId: string, key: string,
       `Idempotency-Key "${key}" was used within 24 hours for another request (event type or data); use a new key for a new event`,
     );
   }
+  return replayOf(row);
+}
+
+/** The answer to a publish whose Idempotency-Key names an event already stored: that event, replayed. */
+export function replayOf(row: Pick<typeof events.$inferSelect, "id" | "type" | "createdAt" | "deliveriesScheduled">): PublishResult {
   return {
     event_id: row.id,
     event: row.type,
@@ -252,7 +260,11 @@ export async function redeliverEvent({ db, d1, env, config, tenantId }: ServiceC
     ? and(eq(webhooks.tenantId, tenantId), inArray(webhooks.id, webhookIds.filter(isUuid)))
     : subscribers(tenantId, sql`(SELECT type FROM ${events} WHERE id = ${eventId} AND tenant_id = ${tenantId})`);
   const [[event], targets] = await db.batch([
-    db.select().from(events).where(and(eq(events.id, eventId), eq(events.tenantId, tenantId))).limit(1),
+    db
+      .select()
+      .from(events)
+      .where(and(eq(events.id, eventId), eq(events.tenantId, tenantId)))
+      .limit(1),
     db.select({ id: webhooks.id, isActive: webhooks.isActive, deletedAt: webhooks.deletedAt, events: webhooks.events }).from(webhooks).where(candidates),
   ]);
   if (!event) throw notFound("Event");
@@ -265,7 +277,14 @@ export async function redeliverEvent({ db, d1, env, config, tenantId }: ServiceC
   if (targets.length === 0) return { ...result, deliveries_scheduled: 0, deliveries: [] };
 
   const now = Date.now();
-  const [recorded, inserted] = await runBatch<DeliveryRef>(d1, redeliveryStatements(event, targets.map((t) => t.id), now));
+  const [recorded, inserted] = await runBatch<DeliveryRef>(
+    d1,
+    redeliveryStatements(
+      event,
+      targets.map((t) => t.id),
+      now,
+    ),
+  );
   if (recorded.meta.changes === 0) throw tooManyRedeliveries(); // a concurrent redelivery took the last one
   const refs = inserted.results;
   const enqueued = refs.length > 0 && (await enqueueDeliveries(env, refs));
@@ -273,7 +292,10 @@ export async function redeliverEvent({ db, d1, env, config, tenantId }: ServiceC
 }
 
 const tooManyRedeliveries = () =>
-  new ApiError("conflict", `The event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already (the most an event records); publish it again as a new event`);
+  new ApiError(
+    "conflict",
+    `The event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already (the most an event records); publish it again as a new event`,
+  );
 
 /** The send's time on the event (bounded), then one pending delivery per target still subscribed and active. */
 function redeliveryStatements(event: EventRow, targetIds: string[], now: number): Statement[] {

@@ -1,17 +1,18 @@
 import { and, asc, count, desc, eq, gt, inArray, sql } from "drizzle-orm";
-import { isCursorRequest, pageOf, type Page, type PageRequest } from "./paging";
 import type { Database } from "../db/client";
-import { events, feedback, queries, type FeedbackRow, type QueryRow, type QueryStatus } from "../db/schema";
+import { events, type FeedbackRow, feedback, type QueryRow, type QueryStatus, queries } from "../db/schema";
+import { isCursorRequest, type Page, type PageRequest, pageOf } from "./paging";
 
 /** The states of a support query, for the API to validate and document. */
 export { QUERY_STATUSES } from "../db/schema";
+
+import { randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
-import { randomToken } from "../lib/crypto";
 import { formatOptionalTime, formatTime } from "../lib/time";
-import { ruleBasedTriage, type Category, type Sentiment, type TriageAgent } from "../triage/triage";
+import { type Category, ruleBasedTriage, type Sentiment, type TriageAgent } from "../triage/triage";
 import type { ServiceContext } from "./context";
-import { publishEvents, type EventSpec } from "./events";
+import { type EventSpec, publishEvents } from "./events";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const QUERY_ID_PATTERN = /^conv_[A-Za-z0-9_-]{6,64}$/;
@@ -47,17 +48,35 @@ export function queryView(row: QueryRow) {
 
 // The guide's event payloads, field for field, built from the stored query.
 const createdData = (q: QueryRow) => ({
-  query_id: q.id, user_id: q.userId, category: q.category, sentiment: q.sentiment, priority: q.priority, query: q.query,
+  query_id: q.id,
+  user_id: q.userId,
+  category: q.category,
+  sentiment: q.sentiment,
+  priority: q.priority,
+  query: q.query,
 });
 const escalatedData = (q: QueryRow) => ({
-  query_id: q.id, user_id: q.userId, category: q.category, sentiment: q.sentiment, priority: q.priority,
-  escalation_reason: q.escalationReason, query: q.query,
+  query_id: q.id,
+  user_id: q.userId,
+  category: q.category,
+  sentiment: q.sentiment,
+  priority: q.priority,
+  escalation_reason: q.escalationReason,
+  query: q.query,
 });
 const resolvedData = (q: QueryRow) => ({
-  query_id: q.id, user_id: q.userId, category: q.category, resolution_time_seconds: q.resolutionTimeSeconds, response: q.response,
+  query_id: q.id,
+  user_id: q.userId,
+  category: q.category,
+  resolution_time_seconds: q.resolutionTimeSeconds,
+  response: q.response,
 });
 const feedbackData = (q: QueryRow, f: Pick<FeedbackRow, "rating" | "feedbackText">) => ({
-  query_id: q.id, user_id: q.userId, rating: f.rating, feedback_text: f.feedbackText, category: q.category,
+  query_id: q.id,
+  user_id: q.userId,
+  rating: f.rating,
+  feedback_text: f.feedbackText,
+  category: q.category,
 });
 
 const event = (type: string, q: QueryRow, data: Record<string, unknown>): EventSpec => ({ type, data, queryId: q.id });
@@ -105,7 +124,11 @@ export async function createQuery({ db, env, config, tenantId }: ServiceContext,
 
 export async function findQuery(db: Database, tenantId: string, id: string): Promise<QueryRow> {
   if (!QUERY_ID_PATTERN.test(id)) throw notFound("Query");
-  const [row] = await db.select().from(queries).where(and(eq(queries.id, id), eq(queries.tenantId, tenantId))).limit(1);
+  const [row] = await db
+    .select()
+    .from(queries)
+    .where(and(eq(queries.id, id), eq(queries.tenantId, tenantId)))
+    .limit(1);
   if (!row) throw notFound("Query");
   return row;
 }
@@ -185,9 +208,15 @@ function queryCursor(tenantId: string, f: PageRequest) {
   if (cursorId === undefined) return { where: undefined, orderBy: [desc(queries.createdAt), desc(queries.id)] };
   const at = sql`(SELECT created_at FROM ${queries} WHERE id = ${cursorId} AND tenant_id = ${tenantId})`;
   if (f.after !== undefined) {
-    return { where: sql`${queries.createdAt} >= ${at} AND (${queries.createdAt} > ${at} OR ${queries.id} > ${cursorId})`, orderBy: [asc(queries.createdAt), asc(queries.id)] };
+    return {
+      where: sql`${queries.createdAt} >= ${at} AND (${queries.createdAt} > ${at} OR ${queries.id} > ${cursorId})`,
+      orderBy: [asc(queries.createdAt), asc(queries.id)],
+    };
   }
-  return { where: sql`${queries.createdAt} <= ${at} AND (${queries.createdAt} < ${at} OR ${queries.id} < ${cursorId})`, orderBy: [desc(queries.createdAt), desc(queries.id)] };
+  return {
+    where: sql`${queries.createdAt} <= ${at} AND (${queries.createdAt} < ${at} OR ${queries.id} < ${cursorId})`,
+    orderBy: [desc(queries.createdAt), desc(queries.id)],
+  };
 }
 
 /** GET /queries, newest first, along the index queries_tenant (tenant_id, created_at). The total is counted on skip/limit requests only. */
@@ -219,16 +248,26 @@ export async function listQueries(db: Database, tenantId: string, f: QueryFilter
 export async function getQueryDetail(db: Database, tenantId: string, id: string) {
   if (!QUERY_ID_PATTERN.test(id)) throw notFound("Query");
   const [[row], [rating], produced] = await db.batch([
-    db.select().from(queries).where(and(eq(queries.id, id), eq(queries.tenantId, tenantId))).limit(1),
-    db.select().from(feedback).where(and(eq(feedback.queryId, id), eq(feedback.tenantId, tenantId))).limit(1),
-    db.select().from(events).where(and(eq(events.queryId, id), eq(events.tenantId, tenantId))).orderBy(asc(events.id)), // time-ordered ids
+    db
+      .select()
+      .from(queries)
+      .where(and(eq(queries.id, id), eq(queries.tenantId, tenantId)))
+      .limit(1),
+    db
+      .select()
+      .from(feedback)
+      .where(and(eq(feedback.queryId, id), eq(feedback.tenantId, tenantId)))
+      .limit(1),
+    db
+      .select()
+      .from(events)
+      .where(and(eq(events.queryId, id), eq(events.tenantId, tenantId)))
+      .orderBy(asc(events.id)), // time-ordered ids
   ]);
   if (!row) throw notFound("Query");
   return {
     ...queryView(row),
-    feedback: rating
-      ? { id: rating.id, rating: rating.rating, feedback_text: rating.feedbackText, created_at: formatTime(rating.createdAt) }
-      : null,
+    feedback: rating ? { id: rating.id, rating: rating.rating, feedback_text: rating.feedbackText, created_at: formatTime(rating.createdAt) } : null,
     events: produced.map((e) => ({
       event_id: e.id,
       event: e.type,

@@ -1,6 +1,6 @@
-import { sql, type SQL } from "drizzle-orm";
-import { database, type Database } from "../db/client";
+import { type SQL, sql } from "drizzle-orm";
 import type { Config } from "../config";
+import { type Database, database } from "../db/client";
 import type { Env } from "../env";
 import { decryptSecret, encryptionKeyId, encryptSecret, sealedKeyId } from "../lib/crypto";
 

@@ -1,6 +1,6 @@
 import { avg, count, eq, sql, sum } from "drizzle-orm";
-import { HOUR_MS, hourlyCounts, hourOf, tenantCounters, type HourlyCounts } from "../db/counters";
-import { feedback, queries, webhooks, type DeliveryStatus, type Histogram } from "../db/schema";
+import { HOUR_MS, type HourlyCounts, hourlyCounts, hourOf, tenantCounters } from "../db/counters";
+import { type DeliveryStatus, feedback, type Histogram, queries, webhooks } from "../db/schema";
 import { firstTimeOrderedId } from "../lib/ids";
 import { mergeHistogram, quantile } from "../lib/response-histogram";
 import { formatTime } from "../lib/time";
@@ -58,11 +58,15 @@ export async function tenantStats({ db, d1, tenantId }: ServiceContext, now = Da
     db.batch([
       db.select({ key: queries.status, n: count() }).from(queries).where(ofTenant).groupBy(queries.status),
       db.select({ key: queries.category, n: count() }).from(queries).where(ofTenant).groupBy(queries.category),
-      db.select({ total: count(), escalated: sum(queries.escalated), meanResolution: avg(queries.resolutionTimeSeconds) }).from(queries).where(ofTenant),
-      db.select({ meanRating: avg(feedback.rating), n: count() }).from(feedback).where(eq(feedback.tenantId, tenantId)),
       db
-        .select({ finished: sql<number>`finished`.mapWith(Number), failed: sql<number>`failed`.mapWith(Number) })
-        .from(sql`(${tenantCounters(tenantId)})`),
+        .select({ total: count(), escalated: sum(queries.escalated), meanResolution: avg(queries.resolutionTimeSeconds) })
+        .from(queries)
+        .where(ofTenant),
+      db
+        .select({ meanRating: avg(feedback.rating), n: count() })
+        .from(feedback)
+        .where(eq(feedback.tenantId, tenantId)),
+      db.select({ finished: sql<number>`finished`.mapWith(Number), failed: sql<number>`failed`.mapWith(Number) }).from(sql`(${tenantCounters(tenantId)})`),
       db.select({ key: sql<DeliveryStatus>`key`, n: sql<number>`n`.mapWith(Number) }).from(sql`(${openOrCancelledCounts})`),
     ]),
     hourlyCounts(d1, tenantWebhooks, since, since + 24 * HOUR_MS),

@@ -1,4 +1,4 @@
-import { count, desc, eq, inArray, sql, type SQLWrapper } from "drizzle-orm";
+import { count, desc, eq, inArray, type SQLWrapper, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { apiKeys, events, tenants, webhooks } from "../db/schema";
 import { notFound } from "../lib/errors";

@@ -1,18 +1,18 @@
 import { and, count, desc, eq, getTableColumns, is, isNull, SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
-import { unfoldedCounts, webhookCounters, withUnfoldedCounts } from "../db/counters";
+import { type Config, requireSecretKeys } from "../config";
 import type { Database } from "../db/client";
-import { webhooks, type WebhookRow } from "../db/schema";
+import { unfoldedCounts, webhookCounters, withUnfoldedCounts } from "../db/counters";
+import { type WebhookRow, webhooks } from "../db/schema";
 import { cancelPendingDeliveries } from "../delivery/cancel";
-import { requireSecretKeys, type Config } from "../config";
 import { defaultRetrySchedule, LIMITS } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
 import { ApiError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { checkWebhookUrl } from "../lib/url-policy";
-import type { ServiceContext } from "./context";
 import type { RotatedSecretView, WebhookView, WebhookWithSecretView } from "../routes/webhooks/webhooks.schemas";
+import type { ServiceContext } from "./context";
 
 const SECRET_PREFIX = "wsk_live_";
 
@@ -55,7 +55,10 @@ export function webhookView(row: WebhookRow, defaultSchedule: number[]): Webhook
 export const defaultScheduleOf = (config: Config) => defaultRetrySchedule(config.delivery);
 
 /** Only the creation and rotation responses carry secret_key. */
-const webhookWithSecret = (row: WebhookRow, config: Config, secretKey: string): WebhookWithSecretView => ({ ...webhookView(row, defaultScheduleOf(config)), secret_key: secretKey });
+const webhookWithSecret = (row: WebhookRow, config: Config, secretKey: string): WebhookWithSecretView => ({
+  ...webhookView(row, defaultScheduleOf(config)),
+  secret_key: secretKey,
+});
 
 function acceptedUrl(config: Config, raw: string): string {
   const verdict = checkWebhookUrl(raw.trim(), { production: config.production, maxLength: LIMITS.maxUrlLength });
@@ -83,7 +86,8 @@ async function insertWithinQuota(db: Database, limit: number, row: typeof webhoo
     .select(sql`SELECT ${sql.join(values, sql`, `)}
       WHERE (SELECT count(*) FROM ${webhooks} WHERE tenant_id = ${row.tenantId} AND deleted_at IS NULL) < ${limit}`)
     .returning();
-  if (!stored) throw new ApiError("quota_exceeded", `Webhook quota reached: a tenant may have at most ${limit} webhooks (MAX_WEBHOOKS_PER_TENANT); delete one first`);
+  if (!stored)
+    throw new ApiError("quota_exceeded", `Webhook quota reached: a tenant may have at most ${limit} webhooks (MAX_WEBHOOKS_PER_TENANT); delete one first`);
   return stored;
 }
 
@@ -108,8 +112,7 @@ export async function createWebhook({ db, config, tenantId }: ServiceContext, in
   return webhookWithSecret(row, config, secretKey);
 }
 
-const ownedBy = (tenantId: string, id: string) =>
-  and(eq(webhooks.id, id), eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt));
+const ownedBy = (tenantId: string, id: string) => and(eq(webhooks.id, id), eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt));
 
 /** One webhook's columns with its counters as the API shows them (see webhookCounters). */
 const withCounters = { ...getTableColumns(webhooks), ...webhookCounters };
@@ -136,7 +139,8 @@ export async function listWebhooks({ db, config, tenantId }: ServiceContext, pag
     isNull(webhooks.deletedAt),
     page.isActive === undefined ? undefined : eq(webhooks.isActive, page.isActive),
   );
-  const pageOf = <T extends SQLiteSelect>(query: T) => query.where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip);
+  const pageOf = <T extends SQLiteSelect>(query: T) =>
+    query.where(filter).orderBy(desc(webhooks.createdAt), desc(webhooks.id)).limit(page.limit).offset(page.skip);
   const [rows, unfolded, [{ total }]] = await db.batch([
     pageOf(db.select().from(webhooks).$dynamic()),
     unfoldedCounts(db, pageOf(db.select({ id: webhooks.id }).from(webhooks).$dynamic())),
@@ -173,8 +177,7 @@ export async function updateWebhook({ db, config, tenantId }: ServiceContext, id
   if (input.retry_schedule_seconds !== undefined) changes.retrySchedule = input.retry_schedule_seconds;
   if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
   const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
-  const [[row]] =
-    input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, { webhookId: id }, now)]) : [await update];
+  const [[row]] = input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, { webhookId: id }, now)]) : [await update];
   if (!row) throw notFound("Webhook");
   return webhookView(row, defaultScheduleOf(config));
 }

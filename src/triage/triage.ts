@@ -3,15 +3,7 @@
  * "default agents"). Pure functions: no I/O, no clock, no randomness, so the
  * same input always gives the same result.
  */
-import {
-  ANGRY_WORDS,
-  CATEGORY_KEYWORDS,
-  ESCALATION_PHRASES,
-  LEGAL_PHRASES,
-  NEGATIVE_WORDS,
-  POSITIVE_WORDS,
-  phrasePattern,
-} from "./rules";
+import { ANGRY_WORDS, CATEGORY_KEYWORDS, ESCALATION_PHRASES, LEGAL_PHRASES, NEGATIVE_WORDS, POSITIVE_WORDS, phrasePattern } from "./rules";
 
 export const CATEGORIES = ["Technical", "Billing", "Account", "General"] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -70,9 +62,7 @@ export function categorize(text: string): Category {
 
 /** Shouting: ≥3 all-caps words of 3+ letters, or ≥60 % capitals among ≥10 letters. */
 export function isShouting(text: string): boolean {
-  const capsWords = (text.match(/\p{L}+/gu) ?? []).filter(
-    (w) => w.length >= 3 && w === w.toUpperCase() && w !== w.toLowerCase(),
-  );
+  const capsWords = (text.match(/\p{L}+/gu) ?? []).filter((w) => w.length >= 3 && w === w.toUpperCase() && w !== w.toLowerCase());
   if (capsWords.length >= 3) return true;
   const letters = text.match(/\p{L}/gu) ?? [];
   const upper = letters.filter((l) => l !== l.toLowerCase()).length;
@@ -111,7 +101,7 @@ export interface EscalationDecision {
 /** 1 → "1st", 3 → "3rd", 12 → "12th", 22 → "22nd". */
 export function ordinal(n: number): string {
   const teen = n % 100 >= 11 && n % 100 <= 13;
-  const suffix = teen ? "th" : ({ 1: "st", 2: "nd", 3: "rd" } as Record<number, string>)[n % 10] ?? "th";
+  const suffix = teen ? "th" : (({ 1: "st", 2: "nd", 3: "rd" } as Record<number, string>)[n % 10] ?? "th");
   return `${n}${suffix}`;
 }
 
@@ -155,10 +145,7 @@ export function triageSync(input: TriageInput): TriageResult {
   const { query, isVip, recentQueryCount, supplied = {} } = input;
   const category = supplied.category ?? categorize(query);
   const sentiment = supplied.sentiment ?? detectSentiment(query);
-  const priority =
-    supplied.priority !== undefined
-      ? checkPriority(supplied.priority)
-      : scorePriority(sentiment, recentQueryCount, isVip);
+  const priority = supplied.priority !== undefined ? checkPriority(supplied.priority) : scorePriority(sentiment, recentQueryCount, isVip);
   const decision = escalationDecision({ text: query, category, sentiment, priority, recentQueryCount });
   return { category, sentiment, priority, ...decision };
 }

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const WRANGLER = path.join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
@@ -77,7 +77,11 @@ export class Receiver {
 
 function runWrangler(args: string[], env: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", ...env }, stdio: "pipe" });
+    const child = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false", ...env },
+      stdio: "pipe",
+    });
     let output = "";
     child.stdout.on("data", (c) => (output += c));
     child.stderr.on("data", (c) => (output += c));
@@ -108,7 +112,12 @@ export class DevServer {
     args.push("--show-interactive-dev-session=false", "--log-level", "warn");
     for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
     // Its own process group, so stopping it stops workerd too.
-    this.child = spawn(process.execPath, [WRANGLER, ...args], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" }, stdio: "pipe", detached: true });
+    this.child = spawn(process.execPath, [WRANGLER, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+      stdio: "pipe",
+      detached: true,
+    });
     this.child.stdout!.on("data", (c) => (this.output += c));
     this.child.stderr!.on("data", (c) => (this.output += c));
     for (let tries = 0; tries < 240; tries++) {
@@ -189,5 +198,4 @@ export async function seriousAccessibilityViolations(page: Page): Promise<string
 }
 
 /** Wider than the viewport: the page scrolls sideways. */
-export const scrollsSideways = (page: Page) =>
-  page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth") as Promise<boolean>;
+export const scrollsSideways = (page: Page) => page.evaluate("document.documentElement.scrollWidth > document.documentElement.clientWidth") as Promise<boolean>;

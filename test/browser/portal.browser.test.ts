@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { Webhook } from "standardwebhooks";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN, DevServer, launchChromium, Receiver, scrollsSideways, seriousAccessibilityViolations } from "./portal-harness";
 
@@ -115,7 +115,10 @@ describe("tenant portal in Chromium", () => {
     for (const n of [1, 2]) {
       await server.api("/api/v1/events", {
         key: apiKey,
-        json: { event: "query.created", data: { query_id: `q${n}`, user_id: "u1", category: "Technical", sentiment: "Neutral", priority: 3, query: `Question ${n}` } },
+        json: {
+          event: "query.created",
+          data: { query_id: `q${n}`, user_id: "u1", category: "Technical", sentiment: "Neutral", priority: 3, query: `Question ${n}` },
+        },
       });
     }
     await goto(`${server.base}/portal/endpoints/${endpoint.id}/deliveries`);
@@ -139,7 +142,10 @@ describe("tenant portal in Chromium", () => {
     const flaky = await createEndpoint(receiver.url("flaky"), ["query.escalated"]);
     await server.api("/api/v1/events", {
       key: apiKey,
-      json: { event: "query.escalated", data: { query_id: "q9", user_id: "u1", category: "Billing", sentiment: "Angry", priority: 9, escalation_reason: "r", query: "q" } },
+      json: {
+        event: "query.escalated",
+        data: { query_id: "q9", user_id: "u1", category: "Billing", sentiment: "Angry", priority: 9, escalation_reason: "r", query: "q" },
+      },
     });
     await goto(`${server.base}/portal/endpoints/${flaky.id}/deliveries?status=failed`);
     await eventually(async () => {
@@ -231,7 +237,10 @@ describe("tenant portal in Chromium", () => {
       expect(res.status()).toBe(403);
       expect(await res.text()).toContain("Read-only session");
     }
-    const res = await ro.request.post(`${server.base}/portal/endpoints`, { headers: { Origin: server.base }, form: { url: receiver.url("ro"), events: "query.created" } });
+    const res = await ro.request.post(`${server.base}/portal/endpoints`, {
+      headers: { Origin: server.base },
+      form: { url: receiver.url("ro"), events: "query.created" },
+    });
     expect(res.status()).toBe(403);
     const webhook = await server.api<{ is_active: boolean }>(`/api/v1/webhooks/${endpoint.id}`, { key: apiKey });
     expect(webhook.is_active).toBe(true);

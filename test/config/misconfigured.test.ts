@@ -2,8 +2,8 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "../../src/config";
-import { apiWithEnv, createTenant, expectError, receiver, uniqueKey, webhookBody } from "../helpers/harness";
 import { consume, insertDelivery, job, receiverWebhook, storedDelivery, worker } from "../helpers/delivery";
+import { apiWithEnv, createTenant, expectError, receiver, uniqueKey, webhookBody } from "../helpers/harness";
 
 /**
  * A deployment with a wrong or missing var says what is wrong, by name, instead of running
@@ -100,6 +100,8 @@ describe("a misconfigured deployment", () => {
     const ctx = createExecutionContext();
     await worker.scheduled(createScheduledController({ cron: "* * * * *" }), { ...env, SWEEP_GRACE_SECONDS: "-5" }, ctx);
     await waitOnExecutionContext(ctx);
-    expect(misconfiguredLines(log).map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ where: "scheduled", variables: ["SWEEP_GRACE_SECONDS"] }));
+    expect(misconfiguredLines(log).map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({ where: "scheduled", variables: ["SWEEP_GRACE_SECONDS"] }),
+    );
   });
 });

@@ -8,8 +8,9 @@ import { describe, expect, it } from "vitest";
  */
 describe("the tables D1 holds after every migration", () => {
   it("keeps events and deliveries WITHOUT ROWID", async () => {
-    const { results } = await env.DB.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'deliveries') ORDER BY name")
-      .all<{ name: string; sql: string }>();
+    const { results } = await env.DB.prepare(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'deliveries') ORDER BY name",
+    ).all<{ name: string; sql: string }>();
     expect(results.map((t) => t.name)).toEqual(["deliveries", "events"]);
     for (const table of results) expect(table.sql, table.name).toMatch(/\)\s*WITHOUT ROWID\s*$/i);
   });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, receiver, storedWebhook, uniqueKey } from "../helpers/harness";
 import {
   consume,
   deliveryLog,
@@ -13,6 +12,7 @@ import {
   storedDelivery,
   webhookView,
 } from "../helpers/delivery";
+import { api, createTenant, receiver, storedWebhook, uniqueKey } from "../helpers/harness";
 
 const CANCELLED = { status: "cancelled", next_attempt_at: null, last_error: "webhook deleted or deactivated" };
 

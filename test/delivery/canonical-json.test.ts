@@ -1,9 +1,9 @@
 import { LosslessNumber } from "lossless-json";
-import { describe, it, expect } from "vitest";
+import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
-import { parseJsonExactly, parseStoredJson, stringifyJsonExactly } from "../../src/lib/exact-json";
 import { bodyForWebhooks, bodyPartsForWebhooks } from "../../src/delivery/payload";
 import { signedContent } from "../../src/delivery/signing";
+import { parseJsonExactly, parseStoredJson, stringifyJsonExactly } from "../../src/lib/exact-json";
 import vectors from "./python-vectors.json";
 
 describe("canonicalJson matches Python json.dumps(sort_keys=True, separators=(',', ':'))", () => {
@@ -86,7 +86,11 @@ describe("canonicalJson edge cases", () => {
 
 describe("bodyForWebhooks", () => {
   it("builds, per webhook, exactly the canonical JSON of the guide's body", () => {
-    const event = { type: "query.created", createdAt: Date.parse("2024-11-24T12:00:00Z"), data: { query: "Grüße \u{1F600}", priority: 5, nested: { b: [1.5, null], a: "x" } } };
+    const event = {
+      type: "query.created",
+      createdAt: Date.parse("2024-11-24T12:00:00Z"),
+      data: { query: "Grüße \u{1F600}", priority: 5, nested: { b: [1.5, null], a: "x" } },
+    };
     const bodyFor = bodyForWebhooks(event);
     for (const webhookId of ["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"]) {
       expect(bodyFor(webhookId)).toBe(canonicalJson({ event: event.type, timestamp: "2024-11-24T12:00:00Z", webhook_id: webhookId, data: event.data }));

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { serviceContext } from "../../src/services/context";
 import { deliveryAsSent } from "../../src/services/delivery-as-sent";
-import { api, createTenant, receiver, uniqueKey } from "../helpers/harness";
 import { receiverWebhook } from "../helpers/delivery";
+import { api, createTenant, receiver, uniqueKey } from "../helpers/harness";
 
 describe("deliveryAsSent (the portal's delivery detail)", () => {
   it("rebuilds the body and the headers the receiver got, signed with the delivery step's keys", async () => {

@@ -1,17 +1,34 @@
-import { createHmac } from "node:crypto";
 import { env } from "cloudflare:workers";
+import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
+import {
+  deliveryLog,
+  eventually,
+  exampleData,
+  finishedDelivery,
+  manyWebhooks,
+  published,
+  receivedAtLeast,
+  receiverWebhook,
+  staysAt,
+  webhookView,
+} from "../helpers/delivery";
 import { api, createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
-import { deliveryLog, eventually, exampleData, finishedDelivery, manyWebhooks, published, receivedAtLeast, receiverWebhook, staysAt, webhookView } from "../helpers/delivery";
 import type { ReceivedRequest } from "../setup/receiver";
 
 /** The guide's Python verifier, in JS: HMAC over json.dumps(payload, sort_keys=True, separators=(',', ':')). */
-const pythonRecipeSignature = (body: string, secret: string) => createHmac("sha256", secret).update(canonicalJson(JSON.parse(body))).digest("hex");
+const pythonRecipeSignature = (body: string, secret: string) =>
+  createHmac("sha256", secret)
+    .update(canonicalJson(JSON.parse(body)))
+    .digest("hex");
 
 /** The guide's Node.js verifier: HMAC over JSON.stringify(req.body). */
-const nodeRecipeSignature = (body: string, secret: string) => createHmac("sha256", secret).update(JSON.stringify(JSON.parse(body))).digest("hex");
+const nodeRecipeSignature = (body: string, secret: string) =>
+  createHmac("sha256", secret)
+    .update(JSON.stringify(JSON.parse(body)))
+    .digest("hex");
 
 const standardHeaders = (request: ReceivedRequest) => ({
   "webhook-id": request.headers["webhook-id"],

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
-import { api, createTenant, expectError, receiver, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
 import { exampleData, published, receivedAtLeast, receiverWebhook, storedDeliveryCount, storedEventCount } from "../helpers/delivery";
+import { api, createTenant, expectError, receiver, type Tenant, uniqueKey, webhookBody } from "../helpers/harness";
 
 /**
  * "Exact data, or a clear error": what a publisher sends arrives digit for digit and key for
@@ -77,7 +77,10 @@ describe("big integers arrive digit for digit", () => {
 
   it("zod still checks the shape: a big integer where a small one is required is 422 naming the field", async () => {
     const { tenant } = await tenantWithReceiver();
-    const body = JSON.stringify({ event: "query.created", data: { ...exampleData("query.created"), priority: 0 } }).replace('"priority":0', '"priority":123456789012345678901');
+    const body = JSON.stringify({ event: "query.created", data: { ...exampleData("query.created"), priority: 0 } }).replace(
+      '"priority":0',
+      '"priority":123456789012345678901',
+    );
     const error = await expectError(await publishRaw(tenant, body), 422, "validation_failed");
     expect(new Set(error.fields?.map((f) => f.field))).toEqual(new Set(["data.priority"]));
     await expectNothingStored(tenant);
@@ -228,10 +231,14 @@ describe("Idempotency-Key: the same request replays, another is refused, for 24 
     const first = await published(tenant, "query.created", exampleData("query.created"), headers);
     await receivedAtLeast(key, 1);
     // Just under 24 h old: still the same key.
-    await env.DB.prepare("UPDATE events SET created_at = ? WHERE id = ?").bind(Date.now() - DAY_MS + 60_000, first.event_id).run();
+    await env.DB.prepare("UPDATE events SET created_at = ? WHERE id = ?")
+      .bind(Date.now() - DAY_MS + 60_000, first.event_id)
+      .run();
     await expectError(await publishRaw(tenant, createdWithPriority(2), headers), 422, "idempotency_key_reused");
 
-    await env.DB.prepare("UPDATE events SET created_at = ? WHERE id = ?").bind(Date.now() - DAY_MS - 1_000, first.event_id).run();
+    await env.DB.prepare("UPDATE events SET created_at = ? WHERE id = ?")
+      .bind(Date.now() - DAY_MS - 1_000, first.event_id)
+      .run();
     const second = await publishedRaw(tenant, createdWithPriority(1), headers);
 
     expect(second).toMatchObject({ replayed: false });

@@ -26,7 +26,11 @@ const ASCII_QUERIES = [
   "tabs\tand\nnewlines\r\nand \u0001 control \u001f chars",
 ];
 // Non-ASCII text, and DEL, which Python escapes but JSON.stringify does not.
-const UNICODE_QUERIES = ["Café crème, naïve façade, Ærøskøbing, DEL \u007f", "Emoji 😀👍🏽 and CJK 漢字 and \u2028 separators \u2029", "Ünïcödé — “quotes” ‘single’ …"];
+const UNICODE_QUERIES = [
+  "Café crème, naïve façade, Ærøskøbing, DEL \u007f",
+  "Emoji 😀👍🏽 and CJK 漢字 and \u2028 separators \u2029",
+  "Ünïcödé — “quotes” ‘single’ …",
+];
 
 describe("the guide's verification examples accept real deliveries", () => {
   it("Python accepts every delivery, Node every ASCII one", async () => {
@@ -44,9 +48,7 @@ describe("the guide's verification examples accept real deliveries", () => {
     }
     const received = await receivedAtLeast(key, queries.length);
 
-    const verdicts = await guideVerdicts(
-      received.map((r) => ({ body: r.body, signature: r.headers["x-webhook-signature"], secret: webhook.secret_key })),
-    );
+    const verdicts = await guideVerdicts(received.map((r) => ({ body: r.body, signature: r.headers["x-webhook-signature"], secret: webhook.secret_key })));
     verdicts.forEach((verdict, i) => {
       const seq = (JSON.parse(received[i].body) as { data: { extra: { seq: number } } }).data.extra.seq;
       expect(verdict.python, `python, query ${seq}`).toBe(true);
@@ -60,13 +62,18 @@ describe("the guide's verification examples accept real deliveries", () => {
     const tenant = await createTenant();
     const key = uniqueKey("tamper");
     const webhook = await createWebhook(tenant, { url: receiver.url(key), events: ["query.created"] });
-    expect((await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data: { ...base, query: "x" } } })).status).toBe(202);
+    expect((await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data: { ...base, query: "x" } } })).status).toBe(
+      202,
+    );
     const [delivery] = await receivedAtLeast(key, 1);
     const signature = delivery.headers["x-webhook-signature"];
     const verdicts = await guideVerdicts([
       { body: delivery.body, signature, secret: `${webhook.secret_key}x` },
       { body: delivery.body.replace('"priority":7', '"priority":8'), signature, secret: webhook.secret_key },
     ]);
-    expect(verdicts).toEqual([{ python: false, node: false }, { python: false, node: false }]);
+    expect(verdicts).toEqual([
+      { python: false, node: false },
+      { python: false, node: false },
+    ]);
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, createTenant, GUIDE_TIMESTAMP, uniqueKey, type Tenant } from "../helpers/harness";
 import { consume, eventually, insertDelivery, job, published, receiverWebhook, webhookView } from "../helpers/delivery";
+import { api, createTenant, GUIDE_TIMESTAMP, type Tenant, uniqueKey } from "../helpers/harness";
 
 /** Three failed deliveries in a row disable a webhook, with no minimum span unless a test sets one. */
 const RULES = { AUTO_DISABLE_AFTER_FAILURES: "3", AUTO_DISABLE_MIN_SECONDS: "0.001" };
@@ -39,7 +39,9 @@ describe("endpoint health", () => {
     // Four failures in a row, but within seconds: not yet five days.
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ consecutive_failures: 4, is_active: true, disabled_at: null });
 
-    await env.DB.prepare("UPDATE webhooks SET failing_since = ? WHERE id = ?").bind(Date.now() - 433_000_000, webhook.id).run();
+    await env.DB.prepare("UPDATE webhooks SET failing_since = ? WHERE id = ?")
+      .bind(Date.now() - 433_000_000, webhook.id)
+      .run();
     await deliverOnce(tenant, webhook.id, oneAttempt);
     const disabled = await webhookView(tenant, webhook.id);
     expect(disabled).toMatchObject({ is_active: false, consecutive_failures: 5 });
@@ -60,7 +62,11 @@ describe("endpoint health", () => {
     const first = await insertDelivery(tenant, webhook.id);
     const second = await insertDelivery(tenant, webhook.id);
     await consume([job(webhook.id, first.deliveryId)]);
-    expect(await webhookView(tenant, webhook.id)).toMatchObject({ is_active: false, disabled_reason: "The endpoint answered 410 Gone", consecutive_failures: 1 });
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({
+      is_active: false,
+      disabled_reason: "The endpoint answered 410 Gone",
+      consecutive_failures: 1,
+    });
     await consume([job(webhook.id, second.deliveryId)]);
     const row = await env.DB.prepare("SELECT status FROM deliveries WHERE id = ?").bind(second.deliveryId).first<{ status: string }>();
     expect(row?.status).toBe("cancelled");

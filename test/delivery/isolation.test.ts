@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, receiver, uniqueKey } from "../helpers/harness";
 import { deliveryDetail, deliveryLog, finishedDelivery, published, receiverWebhook, webhookView } from "../helpers/delivery";
+import { api, createTenant, expectError, receiver, uniqueKey } from "../helpers/harness";
 
 /** Tenant A with a webhook that has one finished delivery, and tenant B with a webhook of its own. */
 async function twoTenants() {

@@ -1,13 +1,13 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { createHmac } from "node:crypto";
 import { env } from "cloudflare:workers";
-import { loadConfig } from "../../src/config";
+import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it, vi } from "vitest";
+import { loadConfig } from "../../src/config";
 import { decryptSecret, encryptionKeyId, encryptSecret, toBase64 } from "../../src/lib/crypto";
 import { RESEAL_CHUNK_SIZE, resealSecrets } from "../../src/services/secret-reseal";
-import { apiWithEnv, createTenant, receiver, storedWebhook, uniqueKey, webhookBody, type Tenant, type WebhookCreated } from "../helpers/harness";
 import { consume, deliveryDetail, insertDelivery, job, worker } from "../helpers/delivery";
+import { apiWithEnv, createTenant, receiver, storedWebhook, type Tenant, uniqueKey, type WebhookCreated, webhookBody } from "../helpers/harness";
 import type { ReceivedRequest } from "../setup/receiver";
 
 /**
@@ -34,7 +34,11 @@ const reseal = (keys: Partial<Keys>, now?: number) => resealSecrets(env, loadCon
 
 /** A webhook created while `keys` were configured, pointing at the receiver under `key`. */
 async function webhookUnder(keys: { SECRET_ENCRYPTION_KEY: string }, tenant: Tenant, key: string): Promise<WebhookCreated> {
-  const res = await apiWithEnv(keys, "/api/v1/webhooks", { method: "POST", key: tenant.key, json: webhookBody({ url: receiver.url(key), events: ["query.created"] }) });
+  const res = await apiWithEnv(keys, "/api/v1/webhooks", {
+    method: "POST",
+    key: tenant.key,
+    json: webhookBody({ url: receiver.url(key), events: ["query.created"] }),
+  });
   expect(res.status).toBe(201);
   return (await res.json()) as WebhookCreated;
 }
@@ -48,7 +52,11 @@ interface Sealed {
 const sealedOf = async (webhookId: string) => (await storedWebhook(webhookId)) as unknown as Sealed;
 
 const verifies = (secret: string, request: ReceivedRequest) => {
-  const headers = { "webhook-id": request.headers["webhook-id"], "webhook-timestamp": request.headers["webhook-timestamp"], "webhook-signature": request.headers["webhook-signature"] };
+  const headers = {
+    "webhook-id": request.headers["webhook-id"],
+    "webhook-timestamp": request.headers["webhook-timestamp"],
+    "webhook-signature": request.headers["webhook-signature"],
+  };
   new Webhook(secret, { format: "raw" }).verify(request.body, headers); // throws on a mismatch
   expect(request.headers["x-webhook-signature"]).toBe(createHmac("sha256", secret).update(request.body).digest("hex"));
 };
@@ -106,7 +114,11 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
     const tenant = await createTenant();
     const key = uniqueKey("rotated");
     const webhook = await webhookUnder(keys.before, tenant, key);
-    const rotation = await apiWithEnv(keys.before, `/api/v1/webhooks/${webhook.id}/rotate-secret`, { method: "POST", key: tenant.key, json: { overlap_seconds: 3600 } });
+    const rotation = await apiWithEnv(keys.before, `/api/v1/webhooks/${webhook.id}/rotate-secret`, {
+      method: "POST",
+      key: tenant.key,
+      json: { overlap_seconds: 3600 },
+    });
     const { secret_key: newSecret } = (await rotation.json()) as { secret_key: string };
     const before = await sealedOf(webhook.id);
 
@@ -180,14 +192,9 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
     const ids = sealed.map(() => crypto.randomUUID());
     await env.DB.batch(
       sealed.map((value, i) =>
-        env.DB.prepare("INSERT INTO webhooks (id, tenant_id, url, events, secret_encrypted, created_at, updated_at) VALUES (?, ?, ?, '[\"query.created\"]', ?, ?, ?)").bind(
-          ids[i],
-          tenant.id,
-          "https://hooks.example.com/chunk",
-          value,
-          now,
-          now,
-        ),
+        env.DB.prepare(
+          "INSERT INTO webhooks (id, tenant_id, url, events, secret_encrypted, created_at, updated_at) VALUES (?, ?, ?, '[\"query.created\"]', ?, ?, ?)",
+        ).bind(ids[i], tenant.id, "https://hooks.example.com/chunk", value, now, now),
       ),
     );
     const statements: string[] = [];
@@ -209,7 +216,9 @@ describe("a change of SECRET_ENCRYPTION_KEY", () => {
     expect(await reseal(keys.during)).toMatchObject({ resealed: 0 });
 
     const newId = await encryptionKeyId(keys.after.SECRET_ENCRYPTION_KEY);
-    const { results } = await env.DB.prepare("SELECT id, secret_encrypted FROM webhooks WHERE tenant_id = ?").bind(tenant.id).all<{ id: string; secret_encrypted: string }>();
+    const { results } = await env.DB.prepare("SELECT id, secret_encrypted FROM webhooks WHERE tenant_id = ?")
+      .bind(tenant.id)
+      .all<{ id: string; secret_encrypted: string }>();
     expect(results).toHaveLength(count);
     expect(results.every((r) => r.secret_encrypted.startsWith(`k1:${newId}:`))).toBe(true);
     const first = results.find((r) => r.id === ids[0])!;

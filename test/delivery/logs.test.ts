@@ -1,19 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, GUIDE_TIMESTAMP, receiver, uniqueKey, UUID, type Tenant } from "../helpers/harness";
 import {
   consume,
+  type DeliveryView,
   deliveryDetail,
   deliveryLog,
   eventually,
   finishedDelivery,
   insertDelivery,
   job,
+  type Published,
   published,
   receiverWebhook,
   webhookView,
-  type DeliveryView,
-  type Published,
 } from "../helpers/delivery";
+import { api, createTenant, expectError, GUIDE_TIMESTAMP, receiver, type Tenant, UUID, uniqueKey } from "../helpers/harness";
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 const LIST_FIELDS = [
@@ -54,7 +54,9 @@ describe("GET /api/v1/webhooks/{id}/deliveries", () => {
 
     const log = await deliveryLog(tenant, webhook.id);
     expect(log.map((d) => Object.keys(d).sort())).toEqual([LIST_FIELDS, LIST_FIELDS, LIST_FIELDS]);
-    expect(log.map(({ event_id, event, status, attempts, last_status_code, last_error }) => ({ event_id, event, status, attempts, last_status_code, last_error }))).toEqual([
+    expect(
+      log.map(({ event_id, event, status, attempts, last_status_code, last_error }) => ({ event_id, event, status, attempts, last_status_code, last_error })),
+    ).toEqual([
       { event_id: events[2].event_id, event: "query.created", status: "success", attempts: 1, last_status_code: 200, last_error: null },
       { event_id: events[1].event_id, event: "query.escalated", status: "failed", attempts: 1, last_status_code: 404, last_error: "HTTP 404" },
       { event_id: events[0].event_id, event: "query.created", status: "success", attempts: 1, last_status_code: 200, last_error: null },
@@ -153,8 +155,22 @@ describe("GET /api/v1/webhooks/{id}/deliveries/{delivery_id}", () => {
     expect(view).toEqual(finished);
     const excerpt = JSON.stringify({ status: "received", key });
     expect(attempt_log).toEqual([
-      { attempt: 1, status_code: 500, error: "HTTP 500", response_time_ms: expect.any(Number), response_excerpt: excerpt, attempted_at: expect.stringMatching(GUIDE_TIMESTAMP) },
-      { attempt: 2, status_code: 200, error: null, response_time_ms: expect.any(Number), response_excerpt: excerpt, attempted_at: expect.stringMatching(GUIDE_TIMESTAMP) },
+      {
+        attempt: 1,
+        status_code: 500,
+        error: "HTTP 500",
+        response_time_ms: expect.any(Number),
+        response_excerpt: excerpt,
+        attempted_at: expect.stringMatching(GUIDE_TIMESTAMP),
+      },
+      {
+        attempt: 2,
+        status_code: 200,
+        error: null,
+        response_time_ms: expect.any(Number),
+        response_excerpt: excerpt,
+        attempted_at: expect.stringMatching(GUIDE_TIMESTAMP),
+      },
     ]);
     expect(Date.parse(attempt_log[1].attempted_at)).toBeGreaterThan(Date.parse(attempt_log[0].attempted_at));
     expect(detail.last_response_time_ms).toBe(attempt_log[1].response_time_ms);

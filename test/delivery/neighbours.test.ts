@@ -1,7 +1,18 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import {
+  consume,
+  deliveryDetail,
+  deliveryLog,
+  eventually,
+  insertDelivery,
+  job,
+  manyWebhooks,
+  published,
+  receivedAtLeast,
+  receiverWebhook,
+} from "../helpers/delivery";
 import { createTenant, receiver, uniqueKey } from "../helpers/harness";
-import { consume, deliveryDetail, deliveryLog, eventually, insertDelivery, job, manyWebhooks, published, receivedAtLeast, receiverWebhook } from "../helpers/delivery";
 
 /** The tests' attempt timeout (vitest.config.ts): a hanging request ends this long after it was received. */
 const TIMEOUT_MS = 3000;

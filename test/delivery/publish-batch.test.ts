@@ -1,13 +1,22 @@
-import { createHmac } from "node:crypto";
 import { env } from "cloudflare:workers";
-import { loadConfig } from "../../src/config";
+import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config";
 import { meterD1, newUsage } from "../../src/lib/usage";
-import { publishEventBatch } from "../../src/services/event-batch";
 import { serviceContext } from "../../src/services/context";
-import { api, apiWithEnv, createTenant, expectError, receiver, uniqueKey, type Tenant } from "../helpers/harness";
-import { exampleData, receivedAtLeast, receiverWebhook, recordingQueue, staysAt, storedDeliveryCount, storedEventCount, type Published } from "../helpers/delivery";
+import { publishEventBatch } from "../../src/services/event-batch";
+import {
+  exampleData,
+  type Published,
+  receivedAtLeast,
+  receiverWebhook,
+  recordingQueue,
+  staysAt,
+  storedDeliveryCount,
+  storedEventCount,
+} from "../helpers/delivery";
+import { api, apiWithEnv, createTenant, expectError, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 
 const batch = (tenant: Tenant, events: unknown[]) => api("/api/v1/events/batch", { method: "POST", key: tenant.key, json: { events } });
 
@@ -41,12 +50,22 @@ describe("POST /api/v1/events/batch", () => {
     await staysAt(key, 5, 300);
     const bodies = requests.map((r) => JSON.parse(r.body) as { event: string; webhook_id: string; data: { query_id?: string } });
     expect(bodies.map((b) => `${b.event}/${b.data.query_id ?? "-"}/${b.webhook_id}`).sort()).toEqual(
-      [`query.created/q-1/${first.id}`, `query.created/q-1/${second.id}`, `query.created/q-2/${first.id}`, `query.created/q-2/${second.id}`, `query.resolved/${exampleData("query.resolved").query_id}/${second.id}`].sort(),
+      [
+        `query.created/q-1/${first.id}`,
+        `query.created/q-1/${second.id}`,
+        `query.created/q-2/${first.id}`,
+        `query.created/q-2/${second.id}`,
+        `query.resolved/${exampleData("query.resolved").query_id}/${second.id}`,
+      ].sort(),
     );
     for (const request of requests) {
       const secret = request.headers["x-webhook-id"] === first.id ? first.secret_key : second.secret_key;
       expect(request.headers["x-webhook-signature"]).toBe(createHmac("sha256", secret).update(request.body).digest("hex"));
-      const standard = { "webhook-id": request.headers["webhook-id"], "webhook-timestamp": request.headers["webhook-timestamp"], "webhook-signature": request.headers["webhook-signature"] };
+      const standard = {
+        "webhook-id": request.headers["webhook-id"],
+        "webhook-timestamp": request.headers["webhook-timestamp"],
+        "webhook-signature": request.headers["webhook-signature"],
+      };
       expect(() => new Webhook(secret, { format: "raw" }).verify(request.body, standard)).not.toThrow();
     }
     expect(await storedEventCount(tenant.id)).toBe(3);
@@ -60,7 +79,10 @@ describe("POST /api/v1/events/batch", () => {
     const queue = recordingQueue();
     const items = Array.from({ length: 100 }, (_, i) => ({ type: "query.created", data: created(`q-${i}`).data }));
 
-    const results = await publishEventBatch(serviceContext({ ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id), items);
+    const results = await publishEventBatch(
+      serviceContext({ ...env, DB: meterD1(env.DB, usage), DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id),
+      items,
+    );
 
     expect(results).toHaveLength(100);
     expect(usage.d1_round_trips).toBe(1);
@@ -74,7 +96,11 @@ describe("POST /api/v1/events/batch", () => {
     await receiverWebhook(tenant, key);
     const [kept] = await publishedBatch(tenant, [{ ...created("q-1"), idempotency_key: "k-1" }]);
 
-    const results = await publishedBatch(tenant, [created("q-0"), { ...created("q-1"), idempotency_key: "k-1" }, { ...created("q-2"), idempotency_key: "k-2" }]);
+    const results = await publishedBatch(tenant, [
+      created("q-0"),
+      { ...created("q-1"), idempotency_key: "k-1" },
+      { ...created("q-2"), idempotency_key: "k-2" },
+    ]);
 
     expect(results[1]).toEqual({ ...kept, replayed: true });
     expect(results.map((r) => r.replayed)).toEqual([false, true, false]);
@@ -93,14 +119,32 @@ describe("POST /api/v1/events/batch", () => {
 
     const reused = await expectError(await batch(tenant, [created("q-0"), { ...created("other"), idempotency_key: "k-1" }]), 422, "idempotency_key_reused");
     expect(reused.message).toMatch(/^events\[1\]: idempotency_key "k-1"/);
-    const repeated = await expectError(await batch(tenant, [{ ...created("a"), idempotency_key: "k-9" }, { ...created("b"), idempotency_key: "k-9" }]), 422, "validation_failed");
+    const repeated = await expectError(
+      await batch(tenant, [
+        { ...created("a"), idempotency_key: "k-9" },
+        { ...created("b"), idempotency_key: "k-9" },
+      ]),
+      422,
+      "validation_failed",
+    );
     expect(repeated.fields).toEqual([{ field: "events[1].idempotency_key", message: expect.stringContaining("events[0]") }]);
     await expectError(await batch(tenant, [created("ok"), { event: "query.created", data: { query_id: "missing fields" } }]), 422, "validation_failed");
     await expectError(await batch(tenant, []), 422, "validation_failed");
-    await expectError(await batch(tenant, Array.from({ length: 101 }, (_, i) => created(`q-${i}`))), 422, "validation_failed");
+    await expectError(
+      await batch(
+        tenant,
+        Array.from({ length: 101 }, (_, i) => created(`q-${i}`)),
+      ),
+      422,
+      "validation_failed",
+    );
     let deep: unknown = 1;
     for (let i = 0; i < 40; i++) deep = { d: deep };
-    const tooDeep = await expectError(await batch(tenant, [created("ok"), { event: "query.created", data: { ...created("x").data, extra: deep } }]), 422, "validation_failed");
+    const tooDeep = await expectError(
+      await batch(tenant, [created("ok"), { event: "query.created", data: { ...created("x").data, extra: deep } }]),
+      422,
+      "validation_failed",
+    );
     expect(tooDeep.fields?.[0].field).toBe("events[1].data");
 
     expect(await storedEventCount(tenant.id)).toBe(1);
@@ -130,6 +174,17 @@ describe("POST /api/v1/events/batch", () => {
 
   it("is described in the OpenAPI document", async () => {
     const doc = (await (await api("/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
-    expect(Object.keys(doc.paths["/api/v1/events/batch"].post.responses).sort()).toEqual(["202", "400", "401", "403", "413", "415", "422", "429", "500", "503"]);
+    expect(Object.keys(doc.paths["/api/v1/events/batch"].post.responses).sort()).toEqual([
+      "202",
+      "400",
+      "401",
+      "403",
+      "413",
+      "415",
+      "422",
+      "429",
+      "500",
+      "503",
+    ]);
   });
 });

@@ -1,14 +1,12 @@
 import { env } from "cloudflare:workers";
-import { loadConfig } from "../../src/config";
 import { describe, expect, it } from "vitest";
-import { serviceContext } from "../../src/services/context";
+import { loadConfig } from "../../src/config";
 import { sendJobs } from "../../src/delivery/enqueue";
 import type { DeliveryRef } from "../../src/delivery/job";
 import { meterD1, newUsage } from "../../src/lib/usage";
+import { serviceContext } from "../../src/services/context";
 import { publishEvent } from "../../src/services/events";
-import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, rawJson, receiver, uniqueKey, UUID, webhookBody, type Tenant } from "../helpers/harness";
 import {
-  recordingQueue,
   exampleData,
   finishedDelivery,
   manyWebhooks,
@@ -16,9 +14,23 @@ import {
   published,
   receivedAtLeast,
   receiverWebhook,
+  recordingQueue,
   storedDeliveryCount,
   storedEventCount,
 } from "../helpers/delivery";
+import {
+  api,
+  createTenant,
+  createWebhook,
+  expectError,
+  GUIDE_TIMESTAMP,
+  rawJson,
+  receiver,
+  type Tenant,
+  UUID,
+  uniqueKey,
+  webhookBody,
+} from "../helpers/harness";
 
 /** A queue that keeps what it is sent instead of delivering it. */
 
@@ -53,9 +65,7 @@ describe("POST /api/v1/events", () => {
     const { results: rows } = await env.DB.prepare("SELECT webhook_id, event_type, tenant_id FROM deliveries WHERE event_id = ? ORDER BY webhook_id")
       .bind(body.event_id)
       .all();
-    expect(rows).toEqual(
-      [subscribed.id, alsoSubscribed.id].sort().map((webhook_id) => ({ webhook_id, event_type: "query.created", tenant_id: tenant.id })),
-    );
+    expect(rows).toEqual([subscribed.id, alsoSubscribed.id].sort().map((webhook_id) => ({ webhook_id, event_type: "query.created", tenant_id: tenant.id })));
   });
 
   it("with no subscriber: the event is stored with 0 deliveries", async () => {
@@ -92,7 +102,13 @@ describe("POST /api/v1/events: refused bodies store nothing", () => {
     ["missing data field", (t) => publish(t, "query.created", { ...created, query_id: undefined }), 422, "validation_failed", "data.query_id"],
     ["wrong type: priority as a string", (t) => publish(t, "query.created", { ...created, priority: "7" }), 422, "validation_failed", "data.priority"],
     ["out of range: priority 11", (t) => publish(t, "query.created", { ...created, priority: 11 }), 422, "validation_failed", "data.priority"],
-    ["wrong type: rating 4.5", (t) => publish(t, "feedback.received", { ...exampleData("feedback.received"), rating: 4.5 }), 422, "validation_failed", "data.rating"],
+    [
+      "wrong type: rating 4.5",
+      (t) => publish(t, "feedback.received", { ...exampleData("feedback.received"), rating: 4.5 }),
+      422,
+      "validation_failed",
+      "data.rating",
+    ],
     ["data is an array", (t) => publish(t, "query.created", [created]), 422, "validation_failed", "data"],
     ["data is missing", (t) => api("/api/v1/events", { method: "POST", key: t.key, json: { event: "query.created" } }), 422, "validation_failed", "data"],
     [
@@ -115,7 +131,13 @@ describe("POST /api/v1/events: refused bodies store nothing", () => {
       415,
       "unsupported_media_type",
     ],
-    ["Idempotency-Key over 255 characters", (t) => publish(t, "query.created", created, { "Idempotency-Key": "k".repeat(256) }), 422, "validation_failed", "idempotency-key"],
+    [
+      "Idempotency-Key over 255 characters",
+      (t) => publish(t, "query.created", created, { "Idempotency-Key": "k".repeat(256) }),
+      422,
+      "validation_failed",
+      "idempotency-key",
+    ],
     ["missing API key", () => api("/api/v1/events", { method: "POST", json: { event: "query.created", data: created } }), 401, "unauthorized"],
     [
       "unknown API key",
@@ -196,9 +218,14 @@ describe("publishEvent cost", () => {
       const usage = newUsage("test");
       const db = meterD1(env.DB, usage);
       const queue = recordingQueue();
-      const result = await publishEvent(serviceContext({ ...env, DB: db, DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id), "query.created", exampleData("query.created"), {
-        idempotencyKey,
-      });
+      const result = await publishEvent(
+        serviceContext({ ...env, DB: db, DELIVERY_QUEUE: queue.queue }, loadConfig(env), tenant.id),
+        "query.created",
+        exampleData("query.created"),
+        {
+          idempotencyKey,
+        },
+      );
       return { result, roundTrips: usage.d1_round_trips, queue };
     };
 

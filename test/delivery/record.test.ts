@@ -1,11 +1,11 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { AttemptResult } from "../../src/delivery/attempt";
 import { foldCounterDeltas } from "../../src/db/counters";
-import { recordOutcomes, type AttemptOutcome } from "../../src/delivery/record";
+import type { AttemptResult } from "../../src/delivery/attempt";
+import { type AttemptOutcome, recordOutcomes } from "../../src/delivery/record";
 import type { DeliveryVerdict } from "../../src/delivery/retry-policy";
-import { api, createTenant, createWebhook, receiver, uniqueKey, webhookBody } from "../helpers/harness";
 import { consume, eventually, insertDelivery, job, receiverWebhook, storedDelivery, webhookView } from "../helpers/delivery";
+import { api, createTenant, createWebhook, receiver, uniqueKey, webhookBody } from "../helpers/harness";
 
 const answered = (statusCode: number): AttemptResult => ({
   statusCode,
@@ -78,7 +78,9 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
     await foldCounterDeltas(env.DB);
     expect(await storedCounters(hook.id)).toEqual({ delivery_count: 2, failure_count: 1 });
     // The hourly statistics count each attempt once too: the duplicate is not an attempt made.
-    const hourly = await env.DB.prepare("SELECT sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(failed) AS failed FROM webhook_hourly_stats WHERE webhook_id = ?")
+    const hourly = await env.DB.prepare(
+      "SELECT sum(attempts) AS attempts, sum(succeeded) AS succeeded, sum(failed) AS failed FROM webhook_hourly_stats WHERE webhook_id = ?",
+    )
       .bind(hook.id)
       .first();
     expect(hourly).toEqual({ attempts: 2, succeeded: 1, failed: 1 });

@@ -2,8 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { serviceContext } from "../../src/services/context";
-import { recoverDeliveries, RECOVER_LIMIT } from "../../src/services/redelivery";
-import { api, createTenant, expectError, rawJson, receiver, uniqueKey, type Tenant } from "../helpers/harness";
+import { RECOVER_LIMIT, recoverDeliveries } from "../../src/services/redelivery";
 import {
   deliveryDetail,
   deliveryLog,
@@ -15,6 +14,7 @@ import {
   storedDelivery,
   webhookView,
 } from "../helpers/delivery";
+import { api, createTenant, expectError, rawJson, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 const MINUTE = 60_000;
@@ -23,8 +23,7 @@ const DAY = 24 * HOUR;
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
-const recover = (tenant: Tenant, webhookId: string, json: unknown) =>
-  api(`/api/v1/webhooks/${webhookId}/recover`, { method: "POST", key: tenant.key, json });
+const recover = (tenant: Tenant, webhookId: string, json: unknown) => api(`/api/v1/webhooks/${webhookId}/recover`, { method: "POST", key: tenant.key, json });
 
 async function recovered(tenant: Tenant, webhookId: string, json: unknown): Promise<{ deliveries_queued: number; has_more: boolean }> {
   const res = await recover(tenant, webhookId, json);
@@ -139,13 +138,20 @@ describe("POST /api/v1/webhooks/{id}/recover", () => {
   it("exactly the limit re-queued: has_more, and the next call finds nothing", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey());
-    const rows = [await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 1 }), await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 1 })];
+    const rows = [
+      await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 1 }),
+      await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 1 }),
+    ];
     const range = { since: Date.now() - MINUTE, until: Date.now() + MINUTE };
     const ctx = serviceContext(env, loadConfig(env), tenant.id);
 
     expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 2, has_more: true });
     expect(await recoverDeliveries(ctx, webhook.id, range, 2)).toEqual({ deliveries_queued: 0, has_more: false });
-    await allSucceeded(tenant, webhook.id, rows.map((r) => r.deliveryId));
+    await allSucceeded(
+      tenant,
+      webhook.id,
+      rows.map((r) => r.deliveryId),
+    );
   });
 });
 

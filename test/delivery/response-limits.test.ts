@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { attemptDelivery, readExcerpt, retryAfterSeconds } from "../../src/delivery/attempt";
 import { importSigningKey } from "../../src/delivery/signing";
 import { LIMITS } from "../../src/env";
-import { createTenant, receiver, uniqueKey } from "../helpers/harness";
 import { eventually, finishedDelivery, published, receiverWebhook } from "../helpers/delivery";
+import { createTenant, receiver, uniqueKey } from "../helpers/harness";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

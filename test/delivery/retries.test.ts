@@ -1,9 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { classifyAttempt, deliveryVerdict } from "../../src/delivery/retry-policy";
 import { parseConfig } from "../../src/config";
+import { classifyAttempt, deliveryVerdict } from "../../src/delivery/retry-policy";
 import { defaultRetrySchedule, GUIDE_DELIVERY_POLICY } from "../../src/env";
-import { createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
 import {
   consume,
   deliveryDetail,
@@ -18,6 +17,7 @@ import {
   storedDelivery,
   webhookView,
 } from "../helpers/delivery";
+import { createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/harness";
 
 const RESPONSE = (key: string) => JSON.stringify({ status: "received", key });
 

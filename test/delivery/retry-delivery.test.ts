@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, receiver, uniqueKey, type Tenant } from "../helpers/harness";
 import {
+  type DeliveryView,
   deliveryDetail,
   eventually,
   finishedDelivery,
@@ -10,8 +10,8 @@ import {
   receiverWebhook,
   storedDelivery,
   webhookView,
-  type DeliveryView,
 } from "../helpers/delivery";
+import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 
 const UNKNOWN_ID = "00000000-0000-7000-8000-000000000000";
 
@@ -117,7 +117,9 @@ describe("POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", () => {
     const failed = await insertDelivery(tenant, webhook.id, { status: "failed", attempts: 3 });
     const cancelled = await insertDelivery(tenant, webhook.id, { status: "cancelled" });
     const corrections = () =>
-      env.DB.prepare("SELECT counts FROM webhook_counter_deltas WHERE json_extract(counts, '$.\"' || ? || '\"') IS NOT NULL AND json_extract(counts, '$.\"' || ? || '\"[0]') < 0")
+      env.DB.prepare(
+        "SELECT counts FROM webhook_counter_deltas WHERE json_extract(counts, '$.\"' || ? || '\"') IS NOT NULL AND json_extract(counts, '$.\"' || ? || '\"[0]') < 0",
+      )
         .bind(webhook.id, webhook.id)
         .all<{ counts: string }>();
 

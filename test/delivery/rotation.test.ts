@@ -1,9 +1,21 @@
-import { createHmac } from "node:crypto";
 import { env } from "cloudflare:workers";
+import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, inject, it, vi } from "vitest";
-import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, rawJson, receiver, storedWebhook, uniqueKey, type Tenant, type WebhookCreated } from "../helpers/harness";
 import { deliveryLog, eventually, exampleData, published, receivedAtLeast, receiverWebhook } from "../helpers/delivery";
+import {
+  api,
+  createTenant,
+  createWebhook,
+  expectError,
+  GUIDE_TIMESTAMP,
+  rawJson,
+  receiver,
+  storedWebhook,
+  type Tenant,
+  uniqueKey,
+  type WebhookCreated,
+} from "../helpers/harness";
 import type { ReceivedRequest } from "../setup/receiver";
 
 /**
@@ -174,7 +186,11 @@ describe("POST /api/v1/webhooks/{id}/rotate-secret", () => {
     const webhook = await createWebhook(tenant);
     const before = await stored(webhook.id);
     await expectError(await rotate(tenant, webhook.id, rawJson("{")), 400, "invalid_json");
-    await expectError(await rotate(tenant, webhook.id, { body: "overlap_seconds=5", headers: { "Content-Type": "text/plain" } }), 415, "unsupported_media_type");
+    await expectError(
+      await rotate(tenant, webhook.id, { body: "overlap_seconds=5", headers: { "Content-Type": "text/plain" } }),
+      415,
+      "unsupported_media_type",
+    );
     expect(await stored(webhook.id)).toEqual(before);
   });
 
@@ -211,8 +227,13 @@ describe("POST /api/v1/webhooks/{id}/rotate-secret", () => {
 
   it("is documented in the OpenAPI document with its body and answers", async () => {
     const doc = (await (await api("/openapi.json")).json()) as {
-      paths: Record<string, Record<string, { requestBody?: { required?: boolean; content: Record<string, { schema: unknown }> }; responses: Record<string, unknown> }>>;
-      components: { schemas: Record<string, { properties: Record<string, { minimum?: number; maximum?: number }>; allOf?: { $ref?: string; required?: string[] }[] }> };
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { required?: boolean; content: Record<string, { schema: unknown }> }; responses: Record<string, unknown> }>
+      >;
+      components: {
+        schemas: Record<string, { properties: Record<string, { minimum?: number; maximum?: number }>; allOf?: { $ref?: string; required?: string[] }[] }>;
+      };
     };
     const operation = doc.paths["/api/v1/webhooks/{id}/rotate-secret"].post;
     expect(operation.requestBody?.required).toBe(false);
@@ -257,7 +278,9 @@ describe("deliveries during and after the overlap", () => {
     expect(await guideVerdicts(during, newSecret)).toEqual(during.map(() => REFUSED));
 
     // The window ends (as if its hour had passed): the new secret alone, for both schemes.
-    await env.DB.prepare("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?").bind(Date.now() - 1, webhook.id).run();
+    await env.DB.prepare("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?")
+      .bind(Date.now() - 1, webhook.id)
+      .run();
     for (let seq = 10; seq < 13; seq++) await publishSeq(tenant, seq);
     const after = (await receivedAtLeast(key, 13)).filter((r) => seqOf(r) >= 10);
     expect(after).toHaveLength(3);

@@ -1,7 +1,18 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import {
+  consume,
+  deliveryDetail,
+  exampleData,
+  insertDelivery,
+  job,
+  makeDue,
+  published,
+  receivedAtLeast,
+  receiverWebhook,
+  storedDelivery,
+} from "../helpers/delivery";
 import { api, createTenant, receiver, uniqueKey } from "../helpers/harness";
-import { consume, deliveryDetail, exampleData, insertDelivery, job, makeDue, published, receivedAtLeast, receiverWebhook, storedDelivery } from "../helpers/delivery";
 
 const SVIX_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000];
 
@@ -32,7 +43,9 @@ describe("per-webhook retry schedules", () => {
     expect(dueAt).toBeGreaterThan(Date.now() + 86_000_000);
 
     // Twelve hours later the job arrives with half the wait to go: no attempt, sent on again.
-    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?").bind(Date.now() + 43_200_000, deliveryId).run();
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?")
+      .bind(Date.now() + 43_200_000, deliveryId)
+      .run();
     const early = await consume([{ deliveries: [first.sent[0].ref] }]);
     expect(early.sent).toEqual([{ lane: "fast", ref: { webhookId: webhook.id, deliveryId, attempt: 1 }, delaySeconds: 43_200 }]);
     expect(await receiver.requests(key)).toHaveLength(1);

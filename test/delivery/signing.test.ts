@@ -1,5 +1,5 @@
-import { describe, it, expect } from "vitest";
 import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
 import { importSigningKey, signGuideHex, signStandardWebhooks } from "../../src/delivery/signing";
 import vectors from "./python-vectors.json";
 

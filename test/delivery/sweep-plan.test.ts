@@ -7,7 +7,13 @@ import { claimLostDeliveries } from "../../src/delivery/sweep";
 describe("the outbox sweep's query", () => {
   it("reads each webhook's primary-key range of deliveries, never the whole table", async () => {
     const plan = (await database(env.DB).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${claimLostDeliveries(Date.now(), 120_000)}`)).map((row) => row.detail);
-    expect(plan.filter((step) => /^SCAN (d|deliveries)\b/.test(step)), plan.join("; ")).toEqual([]);
-    expect(plan.some((step) => /^SEARCH d USING PRIMARY KEY \(webhook_id=\? AND id>\?\)/.test(step)), plan.join("; ")).toBe(true);
+    expect(
+      plan.filter((step) => /^SCAN (d|deliveries)\b/.test(step)),
+      plan.join("; "),
+    ).toEqual([]);
+    expect(
+      plan.some((step) => /^SEARCH d USING PRIMARY KEY \(webhook_id=\? AND id>\?\)/.test(step)),
+      plan.join("; "),
+    ).toBe(true);
   });
 });

@@ -1,13 +1,26 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { loadConfig } from "../../src/config";
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { loadConfig } from "../../src/config";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { sweepLostDeliveries } from "../../src/delivery/sweep";
-import { publishEvent } from "../../src/services/events";
 import { serviceContext } from "../../src/services/context";
+import { publishEvent } from "../../src/services/events";
+import {
+  deliveryLog,
+  eventually,
+  exampleData,
+  finishedDelivery,
+  insertDelivery,
+  type Published,
+  published,
+  receiverWebhook,
+  recordingQueue,
+  storedDelivery,
+  webhookView,
+  worker,
+} from "../helpers/delivery";
 import { apiWithEnv, createTenant, receiver, uniqueKey } from "../helpers/harness";
-import { deliveryLog, eventually, recordingQueue, exampleData, finishedDelivery, insertDelivery, published, receiverWebhook, storedDelivery, webhookView, worker, type Published } from "../helpers/delivery";
 
 const MINUTE = 60_000;
 
@@ -27,7 +40,6 @@ const refusingQueue = {
   send: () => Promise.reject(new Error("queue unavailable")),
   sendBatch: () => Promise.reject(new Error("queue unavailable")),
 } as unknown as Queue<DeliveryJob>;
-
 
 /** Moves a delivery's due time back, as if its job had been lost that long ago. */
 const backdate = (deliveryId: string, ms: number) =>
@@ -69,7 +81,11 @@ describe("outbox: a refused enqueue", () => {
   it("publishEvent returns enqueued=false instead of throwing", async () => {
     const tenant = await createTenant();
     const webhook = await receiverWebhook(tenant, uniqueKey());
-    const result = await publishEvent(serviceContext({ ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), tenant.id), "query.created", exampleData("query.created"));
+    const result = await publishEvent(
+      serviceContext({ ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), tenant.id),
+      "query.created",
+      exampleData("query.created"),
+    );
     expect(result).toMatchObject({ event: "query.created", deliveries_scheduled: 1, enqueued: false, replayed: false });
     enqueueFailureLogged();
     const { results } = await env.DB.prepare("SELECT status FROM deliveries WHERE webhook_id = ?").bind(webhook.id).all();
@@ -131,7 +147,12 @@ describe("sweepLostDeliveries", () => {
     await insertDelivery(tenant, webhook.id, { nextAttemptAt: now - 9_000 });
     const queue = recordingQueue();
     await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, loadConfig({ ...env, SWEEP_GRACE_SECONDS: "10" }), now);
-    expect(queue.refs().filter((r) => r.webhookId === webhook.id).map((r) => r.deliveryId)).toEqual([late.deliveryId]);
+    expect(
+      queue
+        .refs()
+        .filter((r) => r.webhookId === webhook.id)
+        .map((r) => r.deliveryId),
+    ).toEqual([late.deliveryId]);
   });
 });
 

@@ -3,8 +3,8 @@ import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../src/delivery/canonical-json";
-import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, receiver, uniqueKey, UUID, webhookBody, type Tenant } from "../helpers/harness";
 import { deliveryDetail, deliveryLog, receiverWebhook, webhookView } from "../helpers/delivery";
+import { api, createTenant, createWebhook, expectError, GUIDE_TIMESTAMP, receiver, type Tenant, UUID, uniqueKey, webhookBody } from "../helpers/harness";
 
 interface TestResult {
   success: boolean;
@@ -65,9 +65,7 @@ describe("POST /api/v1/webhooks/{id}/test", () => {
     expect(log).toHaveLength(1);
     expect(log[0]).toMatchObject({ id: result.delivery_id, event: "webhook.test", status: "success", attempts: 1, last_status_code: 200, next_retry_at: null });
     const detail = await deliveryDetail(tenant, webhook.id, result.delivery_id);
-    expect(detail.attempt_log).toEqual([
-      expect.objectContaining({ attempt: 1, status_code: 200, error: null, response_time_ms: result.response_time_ms }),
-    ]);
+    expect(detail.attempt_log).toEqual([expect.objectContaining({ attempt: 1, status_code: 200, error: null, response_time_ms: result.response_time_ms })]);
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 0 });
   });
 
@@ -81,7 +79,15 @@ describe("POST /api/v1/webhooks/{id}/test", () => {
     expect(result).toMatchObject({ success: false, status_code: 500, error: "HTTP 500" });
     expect(await receiver.requests(key)).toHaveLength(1);
     const [logged] = await deliveryLog(tenant, webhook.id);
-    expect(logged).toMatchObject({ id: result.delivery_id, event: "webhook.test", status: "failed", attempts: 1, last_status_code: 500, last_error: "HTTP 500", next_retry_at: null });
+    expect(logged).toMatchObject({
+      id: result.delivery_id,
+      event: "webhook.test",
+      status: "failed",
+      attempts: 1,
+      last_status_code: 500,
+      last_error: "HTTP 500",
+      next_retry_at: null,
+    });
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 1 });
   });
 
@@ -131,7 +137,14 @@ describe("POST /api/v1/webhooks/{id}/test", () => {
     expect(result).toMatchObject({ success: false, status_code: null, error: "Webhook URL refused: URL must not contain credentials (user:password@)" });
     expect(await receiver.requests(key)).toEqual([]);
     const [logged] = await deliveryLog(tenant, webhook.id);
-    expect(logged).toMatchObject({ id: result.delivery_id, status: "failed", attempts: 1, last_status_code: null, last_error: result.error, next_retry_at: null });
+    expect(logged).toMatchObject({
+      id: result.delivery_id,
+      status: "failed",
+      attempts: 1,
+      last_status_code: null,
+      last_error: result.error,
+      next_retry_at: null,
+    });
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 1 });
   });
 

@@ -9,7 +9,7 @@ import entry from "../../src/index";
 import { newTimeOrderedId } from "../../src/lib/ids";
 import type { DeliveryDetailView as DeliveryDetail, DeliveryView } from "../../src/routes/deliveries/deliveries.routes";
 import type { ReceivedRequest } from "../setup/receiver";
-import { api, createWebhook, receiver, webhookBody, type Tenant, type WebhookCreated, type WebhookView } from "./harness";
+import { api, createWebhook, receiver, type Tenant, type WebhookCreated, type WebhookView, webhookBody } from "./harness";
 
 /** The guide's example `data` of each event type: valid publish bodies. */
 export const exampleData = (type: EventType): Record<string, unknown> => ({ ...EVENT_CATALOG[type].example });
@@ -17,10 +17,9 @@ export const exampleData = (type: EventType): Record<string, unknown> => ({ ...E
 import type { AttemptRecord as AttemptView } from "../../src/db/schema";
 import type { PublishResult as Published } from "../../src/services/events";
 
-export type { AttemptView, Published };
-
 /** A delivery as the log shows it; the detail adds attempt_log. */
-export type { DeliveryView, DeliveryDetailView as DeliveryDetail } from "../../src/routes/deliveries/deliveries.routes";
+export type { DeliveryDetailView as DeliveryDetail, DeliveryView } from "../../src/routes/deliveries/deliveries.routes";
+export type { AttemptView, Published };
 
 /** POST /api/v1/events as the tenant. */
 export function publish(tenant: Tenant, event: string, data: unknown, headers: Record<string, string> = {}) {
@@ -102,8 +101,7 @@ export function receivedAtLeast(key: string, count: number): Promise<ReceivedReq
 export const worker = entry as ExportedHandler<Env, DeliveryJob> & Required<Pick<ExportedHandler<Env, DeliveryJob>, "queue" | "scheduled">>;
 
 /** The stored delivery row, straight from D1. */
-export const storedDelivery = (deliveryId: string) =>
-  env.DB.prepare("SELECT * FROM deliveries WHERE id = ?").bind(deliveryId).first<Record<string, unknown>>();
+export const storedDelivery = (deliveryId: string) => env.DB.prepare("SELECT * FROM deliveries WHERE id = ?").bind(deliveryId).first<Record<string, unknown>>();
 
 export const storedEventCount = async (tenantId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
@@ -124,9 +122,12 @@ export async function insertDelivery(
   const eventId = newTimeOrderedId(createdAt);
   const deliveryId = newTimeOrderedId(createdAt);
   await env.DB.batch([
-    env.DB.prepare(
-      "INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, created_at) VALUES (?, ?, 'query.created', ?, 1, ?)",
-    ).bind(eventId, tenant.id, JSON.stringify(row.data ?? exampleData("query.created")), createdAt),
+    env.DB.prepare("INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, created_at) VALUES (?, ?, 'query.created', ?, 1, ?)").bind(
+      eventId,
+      tenant.id,
+      JSON.stringify(row.data ?? exampleData("query.created")),
+      createdAt,
+    ),
     env.DB.prepare(
       `INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
        VALUES (?, ?, ?, ?, 'query.created', ?, ?, ?, '[]', ?)`,

@@ -177,8 +177,7 @@ export const giveFeedback = async (tenant: Tenant, id: string, body: Record<stri
 
 export const getQuery = async (tenant: Tenant, id: string) => expectJson<QueryDetail>(await api(`/api/v1/queries/${id}`, { key: tenant.key }), 200);
 
-export const listQueries = async (tenant: Tenant, search = "") =>
-  expectJson<QueryView[]>(await api(`/api/v1/queries${search}`, { key: tenant.key }), 200);
+export const listQueries = async (tenant: Tenant, search = "") => expectJson<QueryView[]>(await api(`/api/v1/queries${search}`, { key: tenant.key }), 200);
 
 /** The receiver's requests under `key` once there are exactly `count` (more fails at once). */
 export function received(key: string, count: number): Promise<ReceivedRequest[]> {
@@ -189,7 +188,8 @@ export function received(key: string, count: number): Promise<ReceivedRequest[]>
   });
 }
 
-export const bodies = (requests: ReceivedRequest[]) => requests.map((r) => JSON.parse(r.body) as { event: GuideEvent; timestamp: string; webhook_id: string; data: Record<string, unknown> });
+export const bodies = (requests: ReceivedRequest[]) =>
+  requests.map((r) => JSON.parse(r.body) as { event: GuideEvent; timestamp: string; webhook_id: string; data: Record<string, unknown> });
 
 /** The delivered body of the one request carrying `type`. */
 export function bodyOf(requests: ReceivedRequest[], type: GuideEvent) {
@@ -231,5 +231,4 @@ export async function settledDeliveries(tenantId: string): Promise<Record<string
 }
 
 /** Moves a query's creation time back, as if it had been created `ms` earlier. */
-export const backdate = (id: string, ms: number) =>
-  env.DB.prepare("UPDATE queries SET created_at = created_at - ? WHERE id = ?").bind(ms, id).run();
+export const backdate = (id: string, ms: number) => env.DB.prepare("UPDATE queries SET created_at = created_at - ? WHERE id = ?").bind(ms, id).run();

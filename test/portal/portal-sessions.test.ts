@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { newTimeOrderedId } from "../../src/lib/ids";
-import { api, createTenant, createWebhook, expectError, receiver, storedWebhookCount, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
+import { api, createTenant, createWebhook, expectError, receiver, storedWebhookCount, type Tenant, uniqueKey, webhookBody } from "../helpers/harness";
 
 const ORIGIN = "https://api.test";
 
@@ -85,7 +85,9 @@ describe("opening a link", () => {
     const tenant = await createTenant();
     const link = await sessionLink(tenant, { expires_in_seconds: 60 });
     const token = new URL(link.url).searchParams.get("token")!;
-    await env.DB.prepare("UPDATE portal_sessions SET token_expires_at = ? WHERE tenant_id = ?").bind(Date.now() - 1, tenant.id).run();
+    await env.DB.prepare("UPDATE portal_sessions SET token_expires_at = ? WHERE tenant_id = ?")
+      .bind(Date.now() - 1, tenant.id)
+      .run();
     expect((await exports.default.fetch(link.url, { redirect: "manual" })).status).toBe(403);
     const forged = `${link.url.slice(0, -4)}AAAA`;
     expect(forged).not.toBe(link.url);
@@ -226,9 +228,14 @@ describe("the delivery log page", () => {
       const at = start + n * 60_000;
       const eventId = newTimeOrderedId(at);
       statements.push(
-        env.DB.prepare("INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, created_at) VALUES (?, ?, 'query.created', '{}', 1, ?)").bind(eventId, tenant.id, at),
-        env.DB.prepare("INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, created_at, finished_at) VALUES (?, ?, ?, ?, 'query.created', ?, 1, ?, ?)")
-          .bind(newTimeOrderedId(at), tenant.id, webhookId, eventId, n % 2 === 0 ? "success" : "failed", at, at),
+        env.DB.prepare("INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, created_at) VALUES (?, ?, 'query.created', '{}', 1, ?)").bind(
+          eventId,
+          tenant.id,
+          at,
+        ),
+        env.DB.prepare(
+          "INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, created_at, finished_at) VALUES (?, ?, ?, ?, 'query.created', ?, 1, ?, ?)",
+        ).bind(newTimeOrderedId(at), tenant.id, webhookId, eventId, n % 2 === 0 ? "success" : "failed", at, at),
       );
     }
     await env.DB.batch(statements);

@@ -1,20 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, receiver, uniqueKey, type Tenant } from "../helpers/harness";
 import { published, receiverWebhook } from "../helpers/delivery";
+import { api, createTenant, expectError, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 import {
   backdate,
   bodies,
   createQuery,
   escalate,
-  giveFeedback,
   GUIDE_EVENTS,
   GUIDE_EXAMPLES,
+  type GuideEvent,
+  giveFeedback,
   guideKeys,
   received,
   resolve,
   settledDeliveries,
   TEXTS,
-  type GuideEvent,
 } from "../helpers/queries";
 
 interface EventTypeView {
@@ -107,7 +107,11 @@ describe("GET /api/v1/event-types", () => {
       for (const field of t.schema.required!) {
         const { [field]: _dropped, ...incomplete } = t.example;
         expect(validates(incomplete, t.schema), `${t.type} without ${field}`).toBe(false);
-        const refused = await expectError(await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: t.type, data: incomplete } }), 422, "validation_failed");
+        const refused = await expectError(
+          await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: t.type, data: incomplete } }),
+          422,
+          "validation_failed",
+        );
         expect(refused.fields?.map((f) => f.field)).toEqual([`data.${field}`]);
       }
     }
@@ -128,7 +132,11 @@ describe("GET /api/v1/event-types", () => {
     await giveFeedback(tenant, q.id, { rating: 3 });
 
     const requests = await received(key, 4);
-    expect(bodies(requests).map((b) => b.event).sort()).toEqual([...GUIDE_EVENTS].sort());
+    expect(
+      bodies(requests)
+        .map((b) => b.event)
+        .sort(),
+    ).toEqual([...GUIDE_EVENTS].sort());
     for (const body of bodies(requests)) expect(validates(body.data, schemas[body.event]), body.event).toBe(true);
   });
 });
@@ -191,7 +199,14 @@ describe("GET /api/v1/stats", () => {
       deliveries: {
         by_status: { pending: 0, success: 13, failed: 6, cancelled: 0 },
         // One attempt each (no retries): the hourly statistics, folded or not, count the same.
-        last_24h: { since: expect.any(String), attempts: 19, succeeded: 13, failed: 6, p50_response_ms: expect.any(Number), p95_response_ms: expect.any(Number) },
+        last_24h: {
+          since: expect.any(String),
+          attempts: 19,
+          succeeded: 13,
+          failed: 6,
+          p50_response_ms: expect.any(Number),
+          p95_response_ms: expect.any(Number),
+        },
       },
     });
   });
@@ -215,7 +230,9 @@ describe("GET /api/v1/stats", () => {
     const q = await createQuery(tenant, { query: TEXTS.crash });
     expect(await stats(tenant)).toMatchObject({ queries: { total: 1, by_status: { open: 1, escalated: 0, resolved: 0 }, by_category: { Technical: 1 } } });
     await escalate(tenant, q.id);
-    expect(await stats(tenant)).toMatchObject({ queries: { by_status: { open: 0, escalated: 1, resolved: 0 }, escalation_rate: 1, mean_resolution_time_seconds: null } });
+    expect(await stats(tenant)).toMatchObject({
+      queries: { by_status: { open: 0, escalated: 1, resolved: 0 }, escalation_rate: 1, mean_resolution_time_seconds: null },
+    });
     await backdate(q.id, 42_000);
     const { resolution_time_seconds } = await resolve(tenant, q.id);
     expect(await stats(tenant)).toMatchObject({

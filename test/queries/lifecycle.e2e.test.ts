@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { createTenant, GUIDE_TIMESTAMP, uniqueKey } from "../helpers/harness";
 import { receiverWebhook } from "../helpers/delivery";
+import { createTenant, GUIDE_TIMESTAMP, uniqueKey } from "../helpers/harness";
 import {
   backdate,
   bodies,
@@ -9,11 +9,11 @@ import {
   escalate,
   expectGuideShape,
   freshUser,
+  GUIDE_EVENTS,
+  type GuideEvent,
   getQuery,
   giveFeedback,
   guideKeys,
-  GUIDE_EVENTS,
-  type GuideEvent,
   received,
   resolve,
   settledDeliveries,
@@ -64,7 +64,11 @@ describe("the guide's journey, end to end through the queue", () => {
     expect(feedback.events.map((e) => [e.event, e.deliveries_scheduled])).toEqual([["feedback.received", 1]]);
 
     const requests = await received(key, 3);
-    expect(bodies(requests).map((b) => b.event).sort()).toEqual(["feedback.received", "query.created", "query.resolved"]);
+    expect(
+      bodies(requests)
+        .map((b) => b.event)
+        .sort(),
+    ).toEqual(["feedback.received", "query.created", "query.resolved"]);
     for (const body of bodies(requests)) {
       expectGuideShape(body, body.event);
       expect(body.webhook_id).toBe(webhook.id);
@@ -148,7 +152,12 @@ describe("the guide's journey, end to end through the queue", () => {
     const text = "I was charged twice for the same subscription and I will sue";
 
     const created = await createQuery(tenant, { query: text });
-    expect(created).toMatchObject({ category: "Billing", status: "escalated", escalated: true, escalation_reason: "Legal language detected - requires manual review" });
+    expect(created).toMatchObject({
+      category: "Billing",
+      status: "escalated",
+      escalated: true,
+      escalation_reason: "Legal language detected - requires manual review",
+    });
     expect(created.escalated_at).toBe(created.created_at);
     expect(created.events.map((e) => e.event)).toEqual(["query.created", "query.escalated"]);
 
@@ -242,10 +251,18 @@ describe("subscriptions", () => {
     expect(feedback.events.map((e) => [e.event, e.deliveries_scheduled])).toEqual([["feedback.received", 2]]);
 
     expect(await settledDeliveries(tenant.id)).toEqual({ success: 8 });
-    expect(bodies(await received(allKey, 4)).map((b) => b.event).sort()).toEqual([...GUIDE_EVENTS].sort());
+    expect(
+      bodies(await received(allKey, 4))
+        .map((b) => b.event)
+        .sort(),
+    ).toEqual([...GUIDE_EVENTS].sort());
     expect(bodies(await received(escalatedKey, 1)).map((b) => b.event)).toEqual(["query.escalated"]);
     expect(bodies(await received(feedbackKey, 1)).map((b) => b.event)).toEqual(["feedback.received"]);
-    expect(bodies(await received(resolvedAndCreatedKey, 2)).map((b) => b.event).sort()).toEqual(["query.created", "query.resolved"]);
+    expect(
+      bodies(await received(resolvedAndCreatedKey, 2))
+        .map((b) => b.event)
+        .sort(),
+    ).toEqual(["query.created", "query.resolved"]);
   });
 });
 

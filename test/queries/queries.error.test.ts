@@ -1,23 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, rawJson, uniqueKey, type Tenant } from "../helpers/harness";
 import { receiverWebhook } from "../helpers/delivery";
+import { api, createTenant, expectError, rawJson, type Tenant, uniqueKey } from "../helpers/harness";
 import {
   act,
   bodies,
   createQuery,
   escalate,
   freshUser,
+  GUIDE_EVENTS,
   getQuery,
   giveFeedback,
   postQuery,
+  type QueryAction,
   received,
   resolve,
   settledDeliveries,
   storedCounts,
   storedQuery,
   TEXTS,
-  type QueryAction,
-  GUIDE_EVENTS,
 } from "../helpers/queries";
 
 /**
@@ -50,7 +50,11 @@ describe("state rules: 409 conflict, no event", () => {
     // A later, allowed change is the sentinel: once it arrives, nothing else was queued before it.
     await giveFeedback(tenant, q.id, { rating: 5 });
     const requests = await received(key, 3);
-    expect(bodies(requests).map((b) => b.event).sort()).toEqual(["feedback.received", "query.created", "query.resolved"]);
+    expect(
+      bodies(requests)
+        .map((b) => b.event)
+        .sort(),
+    ).toEqual(["feedback.received", "query.created", "query.resolved"]);
     expect(await settledDeliveries(tenant.id)).toEqual({ success: 3 });
   });
 
@@ -91,7 +95,11 @@ describe("state rules: 409 conflict, no event", () => {
     // Sentinel: an allowed event on another query arrives; the refused feedback never does.
     await createQuery(tenant, { query: "I will sue" });
     const requests = await received(key, 2);
-    expect(bodies(requests).map((b) => b.event).sort()).toEqual(["feedback.received", "query.escalated"]);
+    expect(
+      bodies(requests)
+        .map((b) => b.event)
+        .sort(),
+    ).toEqual(["feedback.received", "query.escalated"]);
     expect(bodies(requests).find((b) => b.event === "feedback.received")!.data.rating).toBe(4);
   });
 
@@ -183,7 +191,9 @@ describe("validation: 422 validation_failed, nothing stored", () => {
     await resolve(tenant, q.id);
     expect((await expectError(await act(tenant, q.id, "feedback", { rating: 6 }), 422, "validation_failed")).message).toBe("rating: rating must be 1..5");
     expect((await expectError(await act(tenant, q.id, "feedback", { rating: 0 }), 422, "validation_failed")).message).toBe("rating: rating must be 1..5");
-    expect((await expectError(await act(tenant, q.id, "feedback", { rating: 3.5 }), 422, "validation_failed")).message).toBe("rating: rating must be an integer");
+    expect((await expectError(await act(tenant, q.id, "feedback", { rating: 3.5 }), 422, "validation_failed")).message).toBe(
+      "rating: rating must be an integer",
+    );
   });
 
   it.each([
@@ -203,10 +213,21 @@ describe("validation: 422 validation_failed, nothing stored", () => {
 
   it("malformed JSON and a non-JSON body are refused before anything is stored", async () => {
     const tenant = await createTenant();
-    await refusedWithoutTrace(tenant, () => api("/api/v1/queries", { method: "POST", key: tenant.key, ...rawJson('{"user_id": "u", "query": ') }), 400, "invalid_json");
     await refusedWithoutTrace(
       tenant,
-      () => api("/api/v1/queries", { method: "POST", key: tenant.key, body: "user_id=u&query=x", headers: { "Content-Type": "application/x-www-form-urlencoded" } }),
+      () => api("/api/v1/queries", { method: "POST", key: tenant.key, ...rawJson('{"user_id": "u", "query": ') }),
+      400,
+      "invalid_json",
+    );
+    await refusedWithoutTrace(
+      tenant,
+      () =>
+        api("/api/v1/queries", {
+          method: "POST",
+          key: tenant.key,
+          body: "user_id=u&query=x",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        }),
       415,
       "unsupported_media_type",
     );

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createTenant, type Tenant } from "../helpers/harness";
-import { createQuery, escalate, freshUser, getQuery, listQueries, postQuery, resolve, TEXTS, type QueryChange, type QueryView } from "../helpers/queries";
+import { createQuery, escalate, freshUser, getQuery, listQueries, postQuery, type QueryChange, type QueryView, resolve, TEXTS } from "../helpers/queries";
 
 const QUERY_FIELDS = [
   "category",

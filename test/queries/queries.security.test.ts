@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, uniqueKey } from "../helpers/harness";
 import { receiverWebhook } from "../helpers/delivery";
+import { api, createTenant, expectError, uniqueKey } from "../helpers/harness";
 import {
   act,
   bodies,
   createQuery,
   freshUser,
+  GUIDE_EVENTS,
   getQuery,
   listQueries,
   received,
@@ -14,7 +15,6 @@ import {
   storedCounts,
   storedQuery,
   TEXTS,
-  GUIDE_EVENTS,
 } from "../helpers/queries";
 
 describe("authentication", () => {
@@ -76,12 +76,11 @@ describe("tenant isolation", () => {
 
     // A's own later change is the sentinel: A's receiver got nothing from B's attempts.
     await act(a, resolvedQ.id, "feedback", { rating: 5 }).then((r) => expect(r.status).toBe(201));
-    expect(bodies(await received(aKey, 4)).map((body) => body.event).sort()).toEqual([
-      "feedback.received",
-      "query.created",
-      "query.created",
-      "query.resolved",
-    ]);
+    expect(
+      bodies(await received(aKey, 4))
+        .map((body) => body.event)
+        .sort(),
+    ).toEqual(["feedback.received", "query.created", "query.created", "query.resolved"]);
   });
 
   it("A's queries never appear in B's list, even filtered by A's user, nor in B's stats", async () => {

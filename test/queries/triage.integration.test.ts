@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { createTenant, uniqueKey } from "../helpers/harness";
 import { receiverWebhook } from "../helpers/delivery";
-import { backdate, bodies, bodyOf, createQuery, expectGuideShape, freshUser, received, GUIDE_EVENTS, TEXTS } from "../helpers/queries";
+import { createTenant, uniqueKey } from "../helpers/harness";
+import { backdate, bodies, bodyOf, createQuery, expectGuideShape, freshUser, GUIDE_EVENTS, received, TEXTS } from "../helpers/queries";
 
 // The rules themselves are unit-tested in test/triage; here: that creation feeds them the
 // right inputs (the user's last 24 h in D1, is_vip, supplied values) and stores their verdict.

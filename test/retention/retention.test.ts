@@ -1,11 +1,10 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { loadConfig } from "../../src/config";
-import { describe, expect, it } from "vitest";
-import { newTimeOrderedId } from "../../src/lib/ids";
 import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config";
 import { database } from "../../src/db/client";
-import { firstTimeOrderedId } from "../../src/lib/ids";
+import { firstTimeOrderedId, newTimeOrderedId } from "../../src/lib/ids";
 import {
   DELIVERY_CHUNKS_PER_RUN,
   deleteExpired,
@@ -15,8 +14,8 @@ import {
   HOURLY_STATS_RETENTION_MS,
   RETENTION_CHUNK,
 } from "../../src/retention/retention";
-import { createTenant, createWebhook, webhookBody, type Tenant } from "../helpers/harness";
 import { insertDelivery, worker } from "../helpers/delivery";
+import { createTenant, createWebhook, type Tenant, webhookBody } from "../helpers/harness";
 
 const DAY = 24 * 60 * 60 * 1000;
 const RETENTION_MS = 2_592_000 * 1000; // wrangler.toml's RETENTION_SECONDS
@@ -45,8 +44,12 @@ async function backdated(tenant: Tenant, webhookId: string, n: number, status: s
   return rows;
 }
 
-const count = async (sql: string, ...binds: unknown[]) => (await env.DB.prepare(sql).bind(...binds).first<{ n: number }>())!.n;
-const deliveriesOf = (webhookId: string, status: string) => count("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ? AND status = ?", webhookId, status);
+const count = async (sql: string, ...binds: unknown[]) =>
+  (await env.DB.prepare(sql)
+    .bind(...binds)
+    .first<{ n: number }>())!.n;
+const deliveriesOf = (webhookId: string, status: string) =>
+  count("SELECT count(*) AS n FROM deliveries WHERE webhook_id = ? AND status = ?", webhookId, status);
 const eventExists = async (id: string) => (await count("SELECT count(*) AS n FROM events WHERE id = ?", id)) === 1;
 
 describe("retention: the cron deletes finished deliveries and events past RETENTION_SECONDS", () => {
@@ -71,7 +74,9 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
       .run();
     // An old event redelivered a day ago: its new delivery (a new id) finished, but the event stays until that send is old too.
     const redelivered = await insertDelivery(tenant, hook.id, { createdAt: Date.now() - old, status: "success" });
-    await env.DB.prepare("UPDATE events SET redelivered_at = json_array(?) WHERE id = ?").bind(Date.now() - DAY, redelivered.eventId).run();
+    await env.DB.prepare("UPDATE events SET redelivered_at = json_array(?) WHERE id = ?")
+      .bind(Date.now() - DAY, redelivered.eventId)
+      .run();
     // Within the window: kept.
     const recent = await backdated(tenant, hook.id, 20, "success", RETENTION_MS - DAY);
     const recentEvent = await insertDelivery(tenant, other.id, { createdAt: Date.now() - RETENTION_MS + DAY, status: "failed" });
@@ -81,7 +86,8 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     expect(first.deliveries).toBe(perRun);
     expect(first.events).toBe(0);
     // What one run could not take is left for the next: here 202 old finished rows.
-    const leftOld = (await deliveriesOf(hook.id, "success")) - recent.length + (await deliveriesOf(hook.id, "failed")) + (await deliveriesOf(other.id, "cancelled"));
+    const leftOld =
+      (await deliveriesOf(hook.id, "success")) - recent.length + (await deliveriesOf(hook.id, "failed")) + (await deliveriesOf(other.id, "cancelled"));
     expect(leftOld).toBeLessThanOrEqual(success.length + failed.length + cancelled.length + 2 - perRun);
 
     // Runs until caught up (other test files' rows share the database, so no exact count per run).
@@ -116,7 +122,9 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
     const hook = await createWebhook(tenant, webhookBody());
     const [hourOld] = await backdated(tenant, hook.id, 1, "success", 2 * 60 * 60 * 1000);
     const [minuteOld] = await backdated(tenant, hook.id, 1, "failed", 60 * 1000);
-    await env.DB.prepare("INSERT INTO webhook_hourly_stats (webhook_id, hour, attempts, succeeded, failed, histogram) VALUES (?, ?, 1, 1, 0, '{}'), (?, ?, 1, 1, 0, '{}')")
+    await env.DB.prepare(
+      "INSERT INTO webhook_hourly_stats (webhook_id, hour, attempts, succeeded, failed, histogram) VALUES (?, ?, 1, 1, 0, '{}'), (?, ?, 1, 1, 0, '{}')",
+    )
       .bind(hook.id, Date.now() - HOURLY_STATS_RETENTION_MS - DAY, hook.id, Date.now() - DAY)
       .run();
 
@@ -134,10 +142,20 @@ describe("retention: the cron deletes finished deliveries and events past RETENT
 
   it("reads each chunk as primary-key ranges per webhook, never a scan of deliveries, events or hourly rows", async () => {
     const cutoff = firstTimeOrderedId(Date.now() - RETENTION_MS);
-    for (const statement of [expiredDeliveries(cutoff), expiredEvents(cutoff, cutoff, Date.now() - RETENTION_MS), expiredHourlyStats(Date.now() - HOURLY_STATS_RETENTION_MS)]) {
+    for (const statement of [
+      expiredDeliveries(cutoff),
+      expiredEvents(cutoff, cutoff, Date.now() - RETENTION_MS),
+      expiredHourlyStats(Date.now() - HOURLY_STATS_RETENTION_MS),
+    ]) {
       const plan = (await database(env.DB).all<{ detail: string }>(sql`EXPLAIN QUERY PLAN ${statement}`)).map((row) => row.detail);
-      expect(plan.filter((step) => /^SCAN (d|s|deliveries|events|webhook_hourly_stats)\b/.test(step)), plan.join("; ")).toEqual([]);
-      expect(plan.some((step) => /^SEARCH (d|s) USING PRIMARY KEY \(webhook_id=\? AND (id|hour)<\?\)/.test(step)), plan.join("; ")).toBe(true);
+      expect(
+        plan.filter((step) => /^SCAN (d|s|deliveries|events|webhook_hourly_stats)\b/.test(step)),
+        plan.join("; "),
+      ).toEqual([]);
+      expect(
+        plan.some((step) => /^SEARCH (d|s) USING PRIMARY KEY \(webhook_id=\? AND (id|hour)<\?\)/.test(step)),
+        plan.join("; "),
+      ).toBe(true);
     }
   });
 });

@@ -1,8 +1,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createTenant, uniqueKey, type Tenant } from "../helpers/harness";
 import { eventually, published, receiverWebhook, worker } from "../helpers/delivery";
+import { createTenant, type Tenant, uniqueKey } from "../helpers/harness";
 
 /** The database file's size as D1 reports it after a statement (meta.size_after: pages × 4 KiB). */
 const databaseBytes = async () => (await env.DB.prepare("SELECT 1").run()).meta.size_after;
@@ -14,7 +14,9 @@ async function publishMany(tenant: Tenant, n: number) {
 /** Waits until every delivery of the tenant (`n` in all) has left pending. */
 async function allFinished(tenant: Tenant, n: number) {
   await eventually(async () => {
-    const row = await env.DB.prepare("SELECT count(*) AS n, sum(status = 'pending') AS pending FROM deliveries WHERE tenant_id = ?").bind(tenant.id).first<{ n: number; pending: number }>();
+    const row = await env.DB.prepare("SELECT count(*) AS n, sum(status = 'pending') AS pending FROM deliveries WHERE tenant_id = ?")
+      .bind(tenant.id)
+      .first<{ n: number; pending: number }>();
     return row!.n === n && row!.pending === 0;
   }, 90_000);
 }
@@ -38,7 +40,7 @@ describe("storage per delivery", () => {
     const quiet = await createTenant(); // no webhooks: events only
     let before = await databaseBytes();
     await publishMany(quiet, 250);
-    figures.event = (await databaseBytes() - before) / 250;
+    figures.event = ((await databaseBytes()) - before) / 250;
 
     const single = await createTenant();
     await receiverWebhook(single, uniqueKey("size-1"));
@@ -46,7 +48,7 @@ describe("storage per delivery", () => {
     await publishMany(single, 250);
     await allFinished(single, 250);
     await runCron();
-    figures.delivery_success_fanout_1 = (await databaseBytes() - before) / 250 - figures.event;
+    figures.delivery_success_fanout_1 = ((await databaseBytes()) - before) / 250 - figures.event;
 
     const wide = await createTenant();
     await Promise.all(Array.from({ length: 10 }, () => receiverWebhook(wide, uniqueKey("size-10"))));
@@ -54,7 +56,7 @@ describe("storage per delivery", () => {
     await publishMany(wide, 50);
     await allFinished(wide, 500);
     await runCron();
-    figures.delivery_success_fanout_10 = ((await databaseBytes() - before) - 50 * figures.event) / 500;
+    figures.delivery_success_fanout_10 = ((await databaseBytes()) - before - 50 * figures.event) / 500;
 
     const failing = await createTenant();
     await receiverWebhook(failing, uniqueKey("size-500"), "500"); // 3 attempts each, all failed
@@ -62,7 +64,7 @@ describe("storage per delivery", () => {
     await publishMany(failing, 50);
     await allFinished(failing, 50);
     await runCron();
-    figures.delivery_failed_3_attempts = (await databaseBytes() - before) / 50 - figures.event;
+    figures.delivery_failed_3_attempts = ((await databaseBytes()) - before) / 50 - figures.event;
 
     // Hourly rows as the fold writes them, with a histogram of 6 buckets (a typical hour's spread).
     before = await databaseBytes();
@@ -73,7 +75,7 @@ describe("storage per delivery", () => {
     )
       .bind(JSON.stringify(rows))
       .run();
-    figures.hourly_row = (await databaseBytes() - before) / 5000;
+    figures.hourly_row = ((await databaseBytes()) - before) / 5000;
 
     console.log(JSON.stringify({ storage_bytes: Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Math.round(v)])) }));
     // The bounds the README plans with.

@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DeliveryJob } from "../../src/delivery/job";
+import type { TenantSummary as AdminTenant } from "../../src/services/tenants";
 import {
   consume,
   exampleData,
@@ -9,13 +10,12 @@ import {
   insertDelivery,
   job,
   makeDue,
+  type Published,
   receiverWebhook,
   staysAt,
   storedDelivery,
   worker,
-  type Published,
 } from "../helpers/delivery";
-import type { TenantSummary as AdminTenant } from "../../src/services/tenants";
 import {
   ADMIN_TOKEN,
   api,
@@ -25,10 +25,10 @@ import {
   expectError,
   GUIDE_TIMESTAMP,
   receiver,
-  uniqueKey,
-  UUID,
-  webhookBody,
   type Tenant,
+  UUID,
+  uniqueKey,
+  webhookBody,
 } from "../helpers/harness";
 
 const PATH = "/api/v1/admin/tenants";
@@ -106,7 +106,6 @@ describe("POST /api/v1/admin/tenants", () => {
     await expectError(res, 401, "unauthorized");
   });
 });
-
 
 const admin = (path: string, init: Parameters<typeof api>[1] = {}) => api(`${PATH}${path}`, { key: ADMIN_TOKEN, ...init });
 const disable = (tenant: { id: string }) => admin(`/${tenant.id}/disable`, { method: "POST" });
@@ -189,7 +188,11 @@ describe("POST /api/v1/admin/tenants/{id}/disable and /enable", () => {
 
     const refused = await expectError(await api("/api/v1/webhooks", { key: tenant.key }), 401, "unauthorized");
     expect(refused.message).toBe("The tenant of this API key is disabled; ask the operator to enable it");
-    await expectError(await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data: exampleData("query.created") } }), 401, "unauthorized");
+    await expectError(
+      await api("/api/v1/events", { method: "POST", key: tenant.key, json: { event: "query.created", data: exampleData("query.created") } }),
+      401,
+      "unauthorized",
+    );
     expect((await listTenants()).tenants.find((t) => t.id === tenant.id)?.disabled_at).toBe(disabled.disabled_at);
 
     const again = (await (await disable(tenant)).json()) as AdminTenant;
@@ -299,7 +302,11 @@ describe("POST /api/v1/admin/tenants/{id}/api-keys", () => {
     expect(((await res.json()) as { name: string | null }).name).toBeNull();
     await expectError(await issue(tenant.id, { name: "" }), 422, "validation_failed");
     // Read by the API's one JSON body reader, as every other route.
-    const repeated = await admin(`/${tenant.id}/api-keys`, { method: "POST", body: '{"name":"a","name":"b"}', headers: { "Content-Type": "application/json" } });
+    const repeated = await admin(`/${tenant.id}/api-keys`, {
+      method: "POST",
+      body: '{"name":"a","name":"b"}',
+      headers: { "Content-Type": "application/json" },
+    });
     await expectError(repeated, 400, "invalid_json");
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, createTenant, expectError, GUIDE_TIMESTAMP, UUID, type Tenant } from "../helpers/harness";
+import { api, createTenant, expectError, GUIDE_TIMESTAMP, type Tenant, UUID } from "../helpers/harness";
 
 interface KeySummary {
   id: string;

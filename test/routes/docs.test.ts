@@ -1,8 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
-import packageJson from "../../package.json";
-import { SWAGGER_UI_VERSION } from "../../src/routes/docs/docs.index";
 import swaggerUiDist from "swagger-ui-dist/package.json";
+import { describe, expect, it } from "vitest";
+import packageJson from "../../package.json";
+import { createApp } from "../../src/app";
+import { SWAGGER_UI_VERSION } from "../../src/routes/docs/docs.index";
 import { api, expectError } from "../helpers/harness";
 
 interface OpenApiDocument {

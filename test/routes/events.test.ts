@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { DeliveryJob } from "../../src/delivery/job";
 import { MAX_REDELIVERIES_PER_EVENT } from "../../src/services/events";
-import { api, apiWithEnv, createTenant, createWebhook, expectError, receiver, uniqueKey, webhookBody, type Tenant } from "../helpers/harness";
-import { eventually, exampleData, published, receivedAtLeast, receiverWebhook, worker, type DeliveryDetail } from "../helpers/delivery";
+import { type DeliveryDetail, eventually, exampleData, published, receivedAtLeast, receiverWebhook, worker } from "../helpers/delivery";
+import { api, apiWithEnv, createTenant, createWebhook, expectError, receiver, type Tenant, uniqueKey, webhookBody } from "../helpers/harness";
 
 interface EventView {
   id: string;

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ERROR_STATUS } from "../../src/lib/errors";
 import { deliveryLog, exampleData, published } from "../helpers/delivery";
-import { ADMIN_TOKEN, api, createTenant, createWebhook, receiver, uniqueKey, type Tenant } from "../helpers/harness";
+import { ADMIN_TOKEN, api, createTenant, createWebhook, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 import { createQuery, TEXTS } from "../helpers/queries";
 
 /**
@@ -91,7 +91,12 @@ const idArb = (kind: IdKind) =>
     { weight: 2, arbitrary: fc.uuid() },
     { weight: 1, arbitrary: fc.constantFrom("...", "%2F", "%00", "null", "0", "-1", "%E2%80%AE", "a".repeat(600)) },
     // Not "." or ".." (or %2e forms): the URL parser removes dot segments, so the request would go to another path.
-    { weight: 2, arbitrary: anyText(60).filter((s) => s.length > 0 && !/^(\.|%2e){1,2}$/i.test(s)).map(encodeURIComponent) },
+    {
+      weight: 2,
+      arbitrary: anyText(60)
+        .filter((s) => s.length > 0 && !/^(\.|%2e){1,2}$/i.test(s))
+        .map(encodeURIComponent),
+    },
   );
 
 function kindFor(op: Operation, param: string): IdKind {
@@ -117,7 +122,15 @@ const queryArb = (op: Operation) =>
 function nearlyValid(op: Operation): Record<string, unknown> {
   const p = op.path;
   if (p === "/api/v1/admin/tenants" || p === "/api/v1/api-keys") return { name: "fuzz" };
-  if (p === "/api/v1/webhooks" || p === "/api/v1/webhooks/{id}") return { url: "https://hooks.example.com/hr", events: ["query.created"], description: "d", is_active: true, retry_schedule_seconds: [1, 2], rate_limit_per_second: 5 };
+  if (p === "/api/v1/webhooks" || p === "/api/v1/webhooks/{id}")
+    return {
+      url: "https://hooks.example.com/hr",
+      events: ["query.created"],
+      description: "d",
+      is_active: true,
+      retry_schedule_seconds: [1, 2],
+      rate_limit_per_second: 5,
+    };
   if (p.endsWith("/rotate-secret")) return { overlap_seconds: 60 };
   if (p.endsWith("/recover")) return { since: "2024-11-24T00:00:00Z", until: "2030-01-01T00:00:00Z" };
   if (p === "/api/v1/events") return { event: "query.created", data: exampleData("query.created") };
@@ -128,13 +141,21 @@ function nearlyValid(op: Operation): Record<string, unknown> {
   return {};
 }
 
-const jsonScalar = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(null, "", -1, 0, 1e308, 2 ** 53 + 1, "\u0000", "\uFEFF", "https://10.0.0.1/", "x".repeat(3000)));
+const jsonScalar = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constantFrom(null, "", -1, 0, 1e308, 2 ** 53 + 1, "\u0000", "\uFEFF", "https://10.0.0.1/", "x".repeat(3000)),
+);
 
 const bodyArb = (op: Operation) =>
   fc.oneof(
     { weight: 1, arbitrary: fc.constant(undefined) },
     { weight: 3, arbitrary: fc.constant(JSON.stringify(nearlyValid(op))) },
-    { weight: 3, arbitrary: fc.dictionary(fc.constantFrom(...Object.keys(nearlyValid(op)), "extra"), jsonScalar, { maxKeys: 4 }).map((changes) => JSON.stringify({ ...nearlyValid(op), ...changes })) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .dictionary(fc.constantFrom(...Object.keys(nearlyValid(op)), "extra"), jsonScalar, { maxKeys: 4 })
+        .map((changes) => JSON.stringify({ ...nearlyValid(op), ...changes })),
+    },
     { weight: 2, arbitrary: fc.json({ maxDepth: 3 }) },
     { weight: 2, arbitrary: anyText(80) },
     {
@@ -202,15 +223,17 @@ const requestArb = (op: Operation): fc.Arbitrary<FuzzRequest> => {
     contentType: contentTypeArb,
     auth: authArb,
     idempotencyKey: fc.option(ascii(300), { freq: 3, nil: null }),
-    extraHeader: fc.option(fc.tuple(fc.constantFrom("X-Forwarded-For", "Accept", "Accept-Encoding", "X-Request-Id", "Origin", "Content-Language"), ascii(40)), { freq: 3, nil: null }),
+    extraHeader: fc.option(fc.tuple(fc.constantFrom("X-Forwarded-For", "Accept", "Accept-Encoding", "X-Request-Id", "Origin", "Content-Language"), ascii(40)), {
+      freq: 3,
+      nil: null,
+    }),
   });
 };
 
 function toRequest(op: Operation, req: FuzzRequest): { url: string; init: RequestInit; describe: string } {
   const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => req.pathParams[name]);
   const headers = new Headers({ "CF-Connecting-IP": `fuzz-${crypto.randomUUID()}` });
-  const token =
-    req.auth === "own" ? fixtures.tenant.key : req.auth === "admin" ? ADMIN_TOKEN : req.auth === "none" ? null : req.auth.slice("junk:".length);
+  const token = req.auth === "own" ? fixtures.tenant.key : req.auth === "admin" ? ADMIN_TOKEN : req.auth === "none" ? null : req.auth.slice("junk:".length);
   // Admin routes mostly get the admin token, tenant routes the tenant's key.
   const bearer = op.path.startsWith("/api/v1/admin/") && req.auth === "own" ? ADMIN_TOKEN : token;
   if (bearer !== null) headers.set("Authorization", `Bearer ${bearer}`);

@@ -2,9 +2,9 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config";
 import { meterD1, newUsage } from "../../src/lib/usage";
-import { listEvents } from "../../src/services/event-log";
-import { serviceContext, type ServiceContext } from "../../src/services/context";
+import { type ServiceContext, serviceContext } from "../../src/services/context";
 import { listDeliveries } from "../../src/services/deliveries";
+import { listEvents } from "../../src/services/event-log";
 import { createTenant, createWebhook, webhookBody } from "../helpers/harness";
 
 const LOG_SIZE = 5000;
@@ -67,7 +67,8 @@ describe("D1 rows read by a page", () => {
     const tenant = await createTenant();
     const webhook = await createWebhook(tenant, webhookBody({ events: ["feedback.received"] }));
     await seedLargeLog(tenant.id, webhook.id);
-    const eventsPage = (options: { skip?: number; before?: string }) => metered(tenant.id, ({ db }) => listEvents(db, tenant.id, { skip: 0, limit: PAGE, ...options }));
+    const eventsPage = (options: { skip?: number; before?: string }) =>
+      metered(tenant.id, ({ db }) => listEvents(db, tenant.id, { skip: 0, limit: PAGE, ...options }));
 
     const first = await eventsPage({});
     expect(first.result.total).toBe(LOG_SIZE);

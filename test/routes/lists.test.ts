@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { DeliveryStatus } from "../../src/db/schema";
 import { newTimeOrderedId } from "../../src/lib/ids";
-import { ADMIN_TOKEN, api, createTenant, createWebhook, expectError, webhookBody, type Tenant } from "../helpers/harness";
 import { published } from "../helpers/delivery";
+import { ADMIN_TOKEN, api, createTenant, createWebhook, expectError, type Tenant, webhookBody } from "../helpers/harness";
 import { createQuery } from "../helpers/queries";
 
 /** Deliveries written straight into D1 (no job reaches the queue), each created at its own time. */
@@ -25,9 +25,10 @@ async function page(key: string, url: string) {
   const res = await api(url.replace("https://api.test", ""), { key });
   const text = await res.text();
   expect(res.status, text).toBe(200);
-  const links = Object.fromEntries(
-    [...(res.headers.get("Link") ?? "").matchAll(/<([^>]+)>; rel="(\w+)"/g)].map(([, href, rel]) => [rel, href]),
-  ) as { next?: string; prev?: string };
+  const links = Object.fromEntries([...(res.headers.get("Link") ?? "").matchAll(/<([^>]+)>; rel="(\w+)"/g)].map(([, href, rel]) => [rel, href])) as {
+    next?: string;
+    prev?: string;
+  };
   return { ids: (JSON.parse(text) as { id: string }[]).map((item) => item.id), total: res.headers.get("X-Total-Count"), links };
 }
 
@@ -68,8 +69,10 @@ describe("X-Total-Count on every list", () => {
   it("is declared in the OpenAPI document on every list, with Link on the cursor lists", async () => {
     const doc = (await (await api("/openapi.json")).json()) as { paths: Record<string, Record<string, { responses: Record<string, { headers?: object }> }>> };
     const headers = (path: string) => Object.keys(doc.paths[path].get.responses["200"].headers ?? {});
-    for (const path of ["/api/v1/webhooks", "/api/v1/api-keys", "/api/v1/admin/tenants", "/api/v1/event-types"]) expect(headers(path), path).toEqual(["X-Total-Count"]);
-    for (const path of ["/api/v1/queries", "/api/v1/webhooks/{id}/deliveries", "/api/v1/events"]) expect(headers(path), path).toEqual(["X-Total-Count", "Link"]);
+    for (const path of ["/api/v1/webhooks", "/api/v1/api-keys", "/api/v1/admin/tenants", "/api/v1/event-types"])
+      expect(headers(path), path).toEqual(["X-Total-Count"]);
+    for (const path of ["/api/v1/queries", "/api/v1/webhooks/{id}/deliveries", "/api/v1/events"])
+      expect(headers(path), path).toEqual(["X-Total-Count", "Link"]);
   });
 });
 
@@ -119,7 +122,10 @@ describe("cursor paging (before/after, Link)", () => {
 
     const pages = await walk(tenant.key, `/api/v1/webhooks/${webhook.id}/deliveries?limit=3`);
     expect(pages.map((p) => p.ids)).toEqual([newestFirst.slice(0, 3), newestFirst.slice(3, 6), newestFirst.slice(6)]);
-    expect(pages[0]).toMatchObject({ total: "8", links: { next: `https://api.test/api/v1/webhooks/${webhook.id}/deliveries?limit=3&before=${newestFirst[2]}` } });
+    expect(pages[0]).toMatchObject({
+      total: "8",
+      links: { next: `https://api.test/api/v1/webhooks/${webhook.id}/deliveries?limit=3&before=${newestFirst[2]}` },
+    });
     expect(pages[0].links.prev).toBeUndefined();
     expect(pages[2].links).toEqual({ prev: `https://api.test/api/v1/webhooks/${webhook.id}/deliveries?limit=3&after=${newestFirst[6]}` });
 

@@ -102,7 +102,14 @@ describe("GET /openapi.json, linted", () => {
 
   it("shows error examples in the API's error shape, with the code that goes with the status", async () => {
     const { doc } = await servedDocument();
-    const errorStatus: Record<string, string> = { invalid_json: "400", unauthorized: "401", quota_exceeded: "403", not_found: "404", conflict: "409", payload_too_large: "413" };
+    const errorStatus: Record<string, string> = {
+      invalid_json: "400",
+      unauthorized: "401",
+      quota_exceeded: "403",
+      not_found: "404",
+      conflict: "409",
+      payload_too_large: "413",
+    };
     for (const { name, op } of operations(doc)) {
       for (const [status, response] of Object.entries(op.responses)) {
         if (Number(status) < 400) continue;

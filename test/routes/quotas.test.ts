@@ -10,11 +10,11 @@ import {
   expectError,
   receiver,
   storedWebhookCount,
+  type Tenant,
   uniqueKey,
+  type WebhookCreated,
   webhookBody,
   withoutNewWebhooks,
-  type Tenant,
-  type WebhookCreated,
 } from "../helpers/harness";
 
 // The suite raises MAX_WEBHOOKS_PER_TENANT (vitest.config.ts); unset here, the default applies.

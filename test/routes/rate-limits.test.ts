@@ -6,7 +6,7 @@ import type { Env } from "../../src/env";
 import { LOCAL_CLIENT, RATE_LIMITS } from "../../src/middleware/rate-limit";
 import wranglerToml from "../../wrangler.toml?raw";
 import { receiverWebhook } from "../helpers/delivery";
-import { ADMIN_TOKEN, api, apiWithEnv, createTenant, expectError, receiver, uniqueKey, type Tenant } from "../helpers/harness";
+import { ADMIN_TOKEN, api, apiWithEnv, createTenant, expectError, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 
 /**
  * The local limiter (Miniflare's, as Cloudflare's) counts in windows aligned to the clock: a test
@@ -135,9 +135,9 @@ describe("tenant API: 600 per 60 s per API key", () => {
 
 describe("RATE_LIMITS", () => {
   it("repeats wrangler.toml's [[ratelimits]] (the binding does not say its limit or period)", () => {
-    const declared = [...wranglerToml.matchAll(/\[\[ratelimits\]\]\s*name = "(\w+)"\s*namespace_id = "\d+"\s*simple = \{ limit = (\d+), period = (\d+) \}/g)].map(
-      ([, name, limit, period]) => ({ binding: name, limit: Number(limit), periodSeconds: Number(period) }),
-    );
+    const declared = [
+      ...wranglerToml.matchAll(/\[\[ratelimits\]\]\s*name = "(\w+)"\s*namespace_id = "\d+"\s*simple = \{ limit = (\d+), period = (\d+) \}/g),
+    ].map(([, name, limit, period]) => ({ binding: name, limit: Number(limit), periodSeconds: Number(period) }));
     expect(declared).toEqual(Object.values(RATE_LIMITS).map(({ binding, limit, periodSeconds }) => ({ binding, limit, periodSeconds })));
   });
 

@@ -75,7 +75,18 @@ describe("consumer batch log", () => {
     lines = [];
     await consume([job(ok.id, first.deliveryId, later.deliveryId), job(failing.id, second.deliveryId)]);
     expect(logged("batch")).toEqual([
-      { type: "batch", lane: "fast", messages: 2, attempted: 2, succeeded: 1, failed: 1, detached: 0, deferred: 1, cancelled: 0, duration_ms: expect.any(Number) },
+      {
+        type: "batch",
+        lane: "fast",
+        messages: 2,
+        attempted: 2,
+        succeeded: 1,
+        failed: 1,
+        detached: 0,
+        deferred: 1,
+        cancelled: 0,
+        duration_ms: expect.any(Number),
+      },
     ]);
   });
 });

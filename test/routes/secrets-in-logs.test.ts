@@ -43,7 +43,13 @@ function brokenD1(): D1Database {
     throw new Error("D1_ERROR: Network connection lost.");
   };
   const statement = { bind: () => statement, all: fail, run: fail, first: fail, raw: fail };
-  return { prepare: () => statement, batch: fail, exec: fail, dump: fail, withSession: () => ({ prepare: () => statement, batch: fail }) } as unknown as D1Database;
+  return {
+    prepare: () => statement,
+    batch: fail,
+    exec: fail,
+    dump: fail,
+    withSession: () => ({ prepare: () => statement, batch: fail }),
+  } as unknown as D1Database;
 }
 
 /** Values derived from the secrets and stored: the tenant's key hashes and the webhook's sealed secret. */
@@ -73,7 +79,8 @@ describe("secrets in logs and error bodies", () => {
 
     // A tenant (its first API key), a second key, a webhook (its signing secret), a delivery and a test call.
     const tenant = await createTenant();
-    const secondKey = (JSON.parse(await call(api("/api/v1/api-keys", { method: "POST", key: tenant.key, json: { name: "ci" } }), 201)) as { api_key: string }).api_key;
+    const secondKey = (JSON.parse(await call(api("/api/v1/api-keys", { method: "POST", key: tenant.key, json: { name: "ci" } }), 201)) as { api_key: string })
+      .api_key;
     const key = uniqueKey("secrets");
     const webhook = await receiverWebhook(tenant, key, "200");
     await published(tenant, "query.created");
@@ -136,7 +143,15 @@ function failingWrites(): D1Database {
     throw new Error("D1_ERROR: database is read-only: SQLITE_READONLY");
   };
   const wrap = (sql: string, statement: D1PreparedStatement): D1PreparedStatement =>
-    isWrite(sql) ? ({ bind: (...values: unknown[]) => wrap(sql, statement.bind(...values)), all: fail, run: fail, first: fail, raw: fail } as unknown as D1PreparedStatement) : statement;
+    isWrite(sql)
+      ? ({
+          bind: (...values: unknown[]) => wrap(sql, statement.bind(...values)),
+          all: fail,
+          run: fail,
+          first: fail,
+          raw: fail,
+        } as unknown as D1PreparedStatement)
+      : statement;
   return {
     prepare: (sql: string) => wrap(sql, real.prepare(sql)),
     batch: async (statements: D1PreparedStatement[]) => {

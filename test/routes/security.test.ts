@@ -1,16 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app";
-import {
-  ADMIN_TOKEN,
-  api,
-  createTenant,
-  createWebhook,
-  expectError,
-  storedWebhook,
-  webhookBody,
-  type Tenant,
-} from "../helpers/harness";
+import { ADMIN_TOKEN, api, createTenant, createWebhook, expectError, storedWebhook, type Tenant, webhookBody } from "../helpers/harness";
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 

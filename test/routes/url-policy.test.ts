@@ -90,7 +90,18 @@ const INTERNAL_NAMES = [
 ];
 
 /** Public names whose DNS answers 127.0.0.1 (and their subdomains). */
-const LOOPBACK_NAMES = ["localtest.me", "lvh.me", "app.lvh.me", "Sub.LocalTest.Me", "vcap.me", "localho.st", "lacolhost.com", "local.gd", "traefik.me", "localhost.direct"];
+const LOOPBACK_NAMES = [
+  "localtest.me",
+  "lvh.me",
+  "app.lvh.me",
+  "Sub.LocalTest.Me",
+  "vcap.me",
+  "localho.st",
+  "lacolhost.com",
+  "local.gd",
+  "traefik.me",
+  "localhost.direct",
+];
 
 /** Ports outside 80, 443 and 1024+, and the datastore and admin ports above 1024. */
 const REFUSED_PORT_URLS = [
@@ -232,12 +243,9 @@ describe("checkWebhookUrl in development", () => {
     "https://127.0.0.1.nip.io/hook",
     "https://localtest.me/hook",
     "https://hooks.example.com:6379/hr",
-  ])(
-    "still refuses private and metadata hosts over https: %s",
-    (url) => {
-      expect(checkWebhookUrl(url, DEVELOPMENT)).toMatchObject({ ok: false });
-    },
-  );
+  ])("still refuses private and metadata hosts over https: %s", (url) => {
+    expect(checkWebhookUrl(url, DEVELOPMENT)).toMatchObject({ ok: false });
+  });
 });
 
 describe("the API applies the policy of its environment", () => {

@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  api,
-  createTenant,
-  createWebhook,
-  expectError,
-  rawJson,
-  storedWebhook,
-  webhookBody,
-  withoutNewWebhooks,
-} from "../helpers/harness";
+import { api, createTenant, createWebhook, expectError, rawJson, storedWebhook, webhookBody, withoutNewWebhooks } from "../helpers/harness";
 
 const BODY_LIMIT = 256 * 1024;
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";

@@ -7,11 +7,11 @@ import {
   expectError,
   GUIDE_TIMESTAMP,
   storedWebhook,
-  UUID,
-  webhookBody,
   type Tenant,
+  UUID,
   type WebhookCreated,
   type WebhookView,
+  webhookBody,
 } from "../helpers/harness";
 
 const VIEW_FIELDS = [
@@ -154,7 +154,9 @@ describe("GET /api/v1/webhooks", () => {
     for (let i = 0; i < 5; i++) ids.push((await createWebhook(tenant)).id);
     // Spread creation times a second apart so "newest first" is observable: ids[4] is the newest.
     for (const [i, id] of ids.entries()) {
-      await env.DB.prepare("UPDATE webhooks SET created_at = ? WHERE id = ?").bind(Date.UTC(2024, 10, 24, 12, 0, i), id).run();
+      await env.DB.prepare("UPDATE webhooks SET created_at = ? WHERE id = ?")
+        .bind(Date.UTC(2024, 10, 24, 12, 0, i), id)
+        .run();
     }
     const newestFirst = [...ids].reverse();
 
@@ -228,7 +230,10 @@ describe("PUT /api/v1/webhooks/{id}", () => {
       return (await res.json()) as WebhookView;
     };
 
-    expect(await put({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 })).toMatchObject({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 });
+    expect(await put({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 })).toMatchObject({
+      retry_schedule_seconds: SCHEDULE,
+      rate_limit_per_second: 5,
+    });
     // Omitted fields are kept.
     expect(await put({ description: "kept" })).toMatchObject({ retry_schedule_seconds: SCHEDULE, rate_limit_per_second: 5 });
     const listed = (await (await api("/api/v1/webhooks", { key: tenant.key })).json()) as WebhookView[];

@@ -58,7 +58,10 @@ const MINUTE = 60_000;
 const BAD_REQUESTS: [string, () => Promise<{ body: string; headers: Headers }>][] = [
   // 64 bytes on the wire (é is 2 UTF-8 bytes), so 64 characters as Node reads them (latin1), and 66 UTF-8 bytes
   // again: the old receiver's timingSafeEqual threw on the unequal lengths and the process died.
-  ["a 64-character signature with a non-ASCII byte", async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "X-Webhook-Signature": `\u00e9${"a".repeat(62)}` }) })],
+  [
+    "a 64-character signature with a non-ASCII byte",
+    async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "X-Webhook-Signature": `\u00e9${"a".repeat(62)}` }) }),
+  ],
   ["a signature that is not hex", async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "X-Webhook-Signature": "z".repeat(64) }) })],
   ["a malformed webhook-signature", async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "webhook-signature": "v1,not base64!" }) })],
   ["a body that is not JSON", async () => ({ body: "not json {", headers: await signedHeaders("not json {") })],
@@ -70,7 +73,10 @@ const BAD_REQUESTS: [string, () => Promise<{ body: string; headers: Headers }>][
   ],
   ["a timestamp 6 minutes ahead", async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now() + 6 * MINUTE) })],
   ["a malformed webhook-timestamp", async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "webhook-timestamp": "yesterday" }) })],
-  ["no timestamp at all", async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "webhook-timestamp": null, "X-Webhook-Timestamp": null }) })],
+  [
+    "no timestamp at all",
+    async () => ({ body: EVENT, headers: await signedHeaders(EVENT, Date.now(), { "webhook-timestamp": null, "X-Webhook-Timestamp": null }) }),
+  ],
 ];
 
 describe("scripts/receiver.mjs", () => {
@@ -85,7 +91,11 @@ describe("scripts/receiver.mjs", () => {
         expect((await status(receiver.id)).running, `still running after ${name}`).toBe(true);
       }
 
-      const forged = await fetch(receiver.url, { method: "POST", headers: await signedHeaders(EVENT, Date.now(), { "X-Webhook-Signature": "0".repeat(64) }), body: EVENT });
+      const forged = await fetch(receiver.url, {
+        method: "POST",
+        headers: await signedHeaders(EVENT, Date.now(), { "X-Webhook-Signature": "0".repeat(64) }),
+        body: EVENT,
+      });
       expect(forged.status).toBe(401);
 
       const good = await fetch(receiver.url, { method: "POST", headers: await signedHeaders(EVENT), body: EVENT });

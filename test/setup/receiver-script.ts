@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
 import { createServer, type Server } from "node:http";
+import path from "node:path";
 import type { TestProject } from "vitest/node";
 
 /**
@@ -60,7 +60,13 @@ function startControl(children: Map<string, Child>): Promise<Server> {
         const child = children.get(id ?? "");
         if (!child) return reply(404, { error: "no such receiver" });
         if (req.method === "GET" && action === "status") {
-          return reply(200, { running: child.exit === null, exit_code: child.exit?.code ?? null, signal: child.exit?.signal ?? null, stdout: child.stdout, stderr: child.stderr });
+          return reply(200, {
+            running: child.exit === null,
+            exit_code: child.exit?.code ?? null,
+            signal: child.exit?.signal ?? null,
+            stdout: child.stdout,
+            stderr: child.stderr,
+          });
         }
         if (req.method === "POST" && action === "stop") {
           child.process.kill();

@@ -1,7 +1,7 @@
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import { buffer } from "node:stream/consumers";
-import { constants as zlibConstants, createBrotliCompress, createGzip } from "node:zlib";
+import { createBrotliCompress, createGzip, constants as zlibConstants } from "node:zlib";
 import type { TestProject } from "vitest/node";
 import { chaosAnswer } from "../../bench/lib/chaos.mjs";
 
@@ -48,9 +48,11 @@ const HUGE_CHUNK = Buffer.alloc(64 * 1024, "a");
 /** `total` zero bytes through a compressor, streamed 1 MiB at a time (never held whole). */
 function compressedZeros(compressor: NodeJS.ReadWriteStream, total: number): Promise<Buffer> {
   const zeros = Buffer.alloc(1024 * 1024);
-  const source = Readable.from((function* () {
-    for (let n = 0; n < total; n += zeros.length) yield zeros;
-  })());
+  const source = Readable.from(
+    (function* () {
+      for (let n = 0; n < total; n += zeros.length) yield zeros;
+    })(),
+  );
   return buffer(source.pipe(compressor));
 }
 

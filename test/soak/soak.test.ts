@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { chaosAnswer, expectedOutcome, type ChaosAnswer } from "../../bench/lib/chaos.mjs";
-import { deliveryDetail, deliveryLog, eventually, exampleData, published, receiverWebhook, webhookView, type AttemptView, type DeliveryView } from "../helpers/delivery";
+import { type ChaosAnswer, chaosAnswer, expectedOutcome } from "../../bench/lib/chaos.mjs";
+import {
+  type AttemptView,
+  type DeliveryView,
+  deliveryDetail,
+  deliveryLog,
+  eventually,
+  exampleData,
+  published,
+  receiverWebhook,
+  webhookView,
+} from "../helpers/delivery";
 import { createTenant, receiver, uniqueKey } from "../helpers/harness";
 
 /**
@@ -23,7 +33,9 @@ function recorded(entry: AttemptView, answer: ChaosAnswer) {
 }
 
 describe("soak: chaos receivers, real queue", () => {
-  it("every delivery ends as the retry policy predicts, nothing is lost or attempted twice, counters equal the logs", { timeout: DEADLINE_MS + 30_000 }, async () => {
+  it("every delivery ends as the retry policy predicts, nothing is lost or attempted twice, counters equal the logs", {
+    timeout: DEADLINE_MS + 30_000,
+  }, async () => {
     const tenant = await createTenant();
     const keys = Array.from({ length: WEBHOOKS }, () => uniqueKey("soak"));
     const webhooks = await Promise.all(keys.map((key) => receiverWebhook(tenant, key, "chaos")));
@@ -49,7 +61,10 @@ describe("soak: chaos receivers, real queue", () => {
       const got = requests.filter((r) => r.headers["webhook-id"] === d.id).sort((a, b) => a.received_at - b.received_at);
       const answers = got.map((_, i) => chaosAnswer(d.id, i + 1));
       for (const a of answers) answersSeen.set(String(a), (answersSeen.get(String(a)) ?? 0) + 1);
-      const predicted = expectedOutcome([1, 2, 3].map((n) => chaosAnswer(d.id, n)), MAX_ATTEMPTS);
+      const predicted = expectedOutcome(
+        [1, 2, 3].map((n) => chaosAnswer(d.id, n)),
+        MAX_ATTEMPTS,
+      );
       const fromAnswers = expectedOutcome(answers, MAX_ATTEMPTS);
       const { attempt_log } = await deliveryDetail(tenant, d.webhook_id, d.id);
       const actual = `${d.status}/${d.attempts} after ${got.length} requests`;

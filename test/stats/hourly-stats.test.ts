@@ -3,8 +3,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { AttemptRecord } from "../../src/db/schema";
 import { bucketBounds, responseBucket } from "../../src/lib/response-histogram";
-import { api, createTenant, uniqueKey, type Tenant } from "../helpers/harness";
 import { deliveryLog, eventually, published, receiverWebhook, worker } from "../helpers/delivery";
+import { api, createTenant, type Tenant, uniqueKey } from "../helpers/harness";
 
 const HOUR = 60 * 60 * 1000;
 
@@ -32,7 +32,9 @@ async function webhookStats(tenant: Tenant, webhookId: string, query = "") {
 
 /** The webhook's stored deliveries, straight from D1: what the statistics must summarise. */
 async function storedLog(webhookId: string) {
-  const { results } = await env.DB.prepare("SELECT status, attempt_log FROM deliveries WHERE webhook_id = ?").bind(webhookId).all<{ status: string; attempt_log: string }>();
+  const { results } = await env.DB.prepare("SELECT status, attempt_log FROM deliveries WHERE webhook_id = ?")
+    .bind(webhookId)
+    .all<{ status: string; attempt_log: string }>();
   return results.map((r) => ({ status: r.status, attempts: JSON.parse(r.attempt_log) as AttemptRecord[] }));
 }
 
@@ -128,7 +130,11 @@ describe("hourly statistics: what the deliveries did, kept past the delivery log
     const okLog = await storedLog(ok.id);
     const merged = await webhookStats(tenant, ok.id);
     expect(merged.totals).toMatchObject({ attempts: 4, succeeded: 4, failed: 0 });
-    expectSameBucket(merged.totals.p50_response_ms, okLog.flatMap((d) => d.attempts.map((a) => a.response_time_ms)), 0.5);
+    expectSameBucket(
+      merged.totals.p50_response_ms,
+      okLog.flatMap((d) => d.attempts.map((a) => a.response_time_ms)),
+      0.5,
+    );
 
     // The tenant's figures: finished deliveries from the counters, the last 24 hours from the hourly rows.
     const res = await api("/api/v1/stats", { key: tenant.key });
@@ -136,7 +142,11 @@ describe("hourly statistics: what the deliveries did, kept past the delivery log
     const all = (await Promise.all(hooks.map((hook) => storedLog(hook.id)))).flat();
     const count = (status: string) => all.filter((d) => d.status === status).length;
     expect(stats.deliveries.by_status).toEqual({ pending: 0, cancelled: 0, success: count("success"), failed: count("failed") });
-    expect(stats.deliveries.last_24h).toMatchObject({ attempts: all.reduce((n, d) => n + d.attempts.length, 0), succeeded: count("success"), failed: count("failed") });
+    expect(stats.deliveries.last_24h).toMatchObject({
+      attempts: all.reduce((n, d) => n + d.attempts.length, 0),
+      succeeded: count("success"),
+      failed: count("failed"),
+    });
   });
 });
 
@@ -160,7 +170,11 @@ describe("GET /api/v1/webhooks/{id}/stats", () => {
     const hook = await receiverWebhook(owner, uniqueKey("mine"));
     const gone = await receiverWebhook(owner, uniqueKey("gone"));
     expect((await api(`/api/v1/webhooks/${gone.id}`, { method: "DELETE", key: owner.key })).status).toBe(204);
-    for (const [tenant, id] of [[stranger, hook.id], [owner, gone.id], [owner, "not-a-uuid"]] as const) {
+    for (const [tenant, id] of [
+      [stranger, hook.id],
+      [owner, gone.id],
+      [owner, "not-a-uuid"],
+    ] as const) {
       const res = await api(`/api/v1/webhooks/${id}/stats`, { key: tenant.key });
       expect(res.status).toBe(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("not_found");
@@ -170,7 +184,11 @@ describe("GET /api/v1/webhooks/{id}/stats", () => {
   it("refuses a range that is reversed, longer than 31 days, or not ISO 8601 times (422)", async () => {
     const tenant = await createTenant();
     const hook = await receiverWebhook(tenant, uniqueKey("ranges"));
-    for (const query of ["?since=2024-11-25T00:00:00Z&until=2024-11-24T00:00:00Z", "?since=2024-10-01T00:00:00Z&until=2024-11-24T00:00:00Z", "?since=yesterday"]) {
+    for (const query of [
+      "?since=2024-11-25T00:00:00Z&until=2024-11-24T00:00:00Z",
+      "?since=2024-10-01T00:00:00Z&until=2024-11-24T00:00:00Z",
+      "?since=yesterday",
+    ]) {
       const res = await api(`/api/v1/webhooks/${hook.id}/stats${query}`, { key: tenant.key });
       expect(res.status, query).toBe(422);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("validation_failed");

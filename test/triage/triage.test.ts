@@ -1,17 +1,17 @@
-import { describe, it, expect } from "vitest";
+import { describe, expect, it } from "vitest";
+import { CATEGORY_KEYWORDS } from "../../src/triage/rules";
 import {
   categorize,
   detectSentiment,
+  type EscalationInput,
   escalationDecision,
   isShouting,
   ordinal,
   ruleBasedTriage,
   scorePriority,
-  triageSync,
-  type EscalationInput,
   type TriageInput,
+  triageSync,
 } from "../../src/triage/triage";
-import { CATEGORY_KEYWORDS } from "../../src/triage/rules";
 
 const input = (query: string, over: Partial<TriageInput> = {}): TriageInput => ({
   query,
@@ -21,24 +21,18 @@ const input = (query: string, over: Partial<TriageInput> = {}): TriageInput => (
 });
 
 describe("categorize", () => {
-  it.each([
-    ["crash"], ["crashing"], ["bug"], ["error"], ["slow"], ["sync"], ["export"],
-    ["freeze"], ["broken"], ["not working"],
-  ])("Technical keyword %s", (kw) => {
-    expect(categorize(`the screen is ${kw} today`)).toBe("Technical");
-  });
+  it.each([["crash"], ["crashing"], ["bug"], ["error"], ["slow"], ["sync"], ["export"], ["freeze"], ["broken"], ["not working"]])(
+    "Technical keyword %s",
+    (kw) => {
+      expect(categorize(`the screen is ${kw} today`)).toBe("Technical");
+    },
+  );
 
-  it.each([
-    ["charge"], ["charged"], ["refund"], ["payment"], ["invoice"], ["subscription"],
-    ["billing"], ["price"],
-  ])("Billing keyword %s", (kw) => {
+  it.each([["charge"], ["charged"], ["refund"], ["payment"], ["invoice"], ["subscription"], ["billing"], ["price"]])("Billing keyword %s", (kw) => {
     expect(categorize(`question about the ${kw} please`)).toBe("Billing");
   });
 
-  it.each([
-    ["login"], ["log in"], ["password"], ["profile"], ["email"], ["username"],
-    ["account"], ["2fa"],
-  ])("Account keyword %s", (kw) => {
+  it.each([["login"], ["log in"], ["password"], ["profile"], ["email"], ["username"], ["account"], ["2fa"]])("Account keyword %s", (kw) => {
     expect(categorize(`question about the ${kw} please`)).toBe("Account");
   });
 
@@ -87,10 +81,7 @@ describe("categorize", () => {
 });
 
 describe("detectSentiment", () => {
-  it.each([
-    ["furious"], ["outraged"], ["hate"], ["worst"], ["terrible"], ["scam"],
-    ["ridiculous"], ["unacceptable"],
-  ])("strong word %s → Angry", (w) => {
+  it.each([["furious"], ["outraged"], ["hate"], ["worst"], ["terrible"], ["scam"], ["ridiculous"], ["unacceptable"]])("strong word %s → Angry", (w) => {
     expect(detectSentiment(`this is ${w}`)).toBe("Angry");
   });
 
@@ -116,9 +107,21 @@ describe("detectSentiment", () => {
   });
 
   it.each([
-    ["problem"], ["issue"], ["crash"], ["crashing"], ["error"], ["broken"], ["fail"],
-    ["charged twice"], ["frustrated"], ["annoyed"], ["wrong"], ["can't"], ["cannot"],
-    ["not working"], ["keeps"],
+    ["problem"],
+    ["issue"],
+    ["crash"],
+    ["crashing"],
+    ["error"],
+    ["broken"],
+    ["fail"],
+    ["charged twice"],
+    ["frustrated"],
+    ["annoyed"],
+    ["wrong"],
+    ["can't"],
+    ["cannot"],
+    ["not working"],
+    ["keeps"],
   ])("negative word %s → Negative", (w) => {
     expect(detectSentiment(`it ${w} here`)).toBe("Negative");
   });
@@ -127,9 +130,7 @@ describe("detectSentiment", () => {
     expect(detectSentiment("I can\u2019t open it")).toBe("Negative");
   });
 
-  it.each([
-    ["thanks"], ["thank you"], ["great"], ["love"], ["awesome"], ["happy"], ["appreciate"],
-  ])("positive word %s → Positive", (w) => {
+  it.each([["thanks"], ["thank you"], ["great"], ["love"], ["awesome"], ["happy"], ["appreciate"]])("positive word %s → Positive", (w) => {
     expect(detectSentiment(`${w} for the help`)).toBe("Positive");
   });
 
@@ -208,27 +209,24 @@ describe("escalationDecision", () => {
 
   it("repeat contact from the 3rd query in 24h", () => {
     expect(decide({ recentQueryCount: 1 }).escalate).toBe(false);
-    expect(decide({ recentQueryCount: 2, category: "Account" }).escalationReason).toBe(
-      "Repeat contact (3rd query in 24h) - Account issue",
-    );
-    expect(decide({ recentQueryCount: 3 }).escalationReason).toBe(
-      "Repeat contact (4th query in 24h) - General issue",
-    );
+    expect(decide({ recentQueryCount: 2, category: "Account" }).escalationReason).toBe("Repeat contact (3rd query in 24h) - Account issue");
+    expect(decide({ recentQueryCount: 3 }).escalationReason).toBe("Repeat contact (4th query in 24h) - General issue");
   });
 
   it("priority ≥ 8", () => {
     expect(decide({ priority: 7 }).escalate).toBe(false);
-    expect(decide({ priority: 8, category: "Technical" }).escalationReason).toBe(
-      "High priority (8) - Technical issue - requires manual review",
-    );
-    expect(decide({ priority: 9, category: "Billing" }).escalationReason).toBe(
-      "High priority (9) - Billing dispute - requires manual review",
-    );
+    expect(decide({ priority: 8, category: "Technical" }).escalationReason).toBe("High priority (8) - Technical issue - requires manual review");
+    expect(decide({ priority: 9, category: "Billing" }).escalationReason).toBe("High priority (9) - Billing dispute - requires manual review");
   });
 
   it.each([
-    ["please refund immediately"], ["I want to speak to manager"], ["let me speak to a manager"],
-    ["talk to manager now"], ["talk to your manager"], ["this is unacceptable"], ["ridiculous"],
+    ["please refund immediately"],
+    ["I want to speak to manager"],
+    ["let me speak to a manager"],
+    ["talk to manager now"],
+    ["talk to your manager"],
+    ["this is unacceptable"],
+    ["ridiculous"],
   ])("other phrase: %s", (text) => {
     expect(decide({ text, category: "Billing" })).toEqual({
       escalate: true,
@@ -237,20 +235,14 @@ describe("escalationDecision", () => {
   });
 
   it("other phrase for a non-Billing category", () => {
-    expect(decide({ text: "REFUND immediately", category: "Account" }).escalationReason).toBe(
-      "Account issue - requires manual review",
-    );
+    expect(decide({ text: "REFUND immediately", category: "Account" }).escalationReason).toBe("Account issue - requires manual review");
   });
 
   it("precedence: legal > angry > repeat > priority > other phrase", () => {
     const all = { text: "my lawyer says unacceptable", sentiment: "Angry", recentQueryCount: 4, priority: 10, category: "Billing" } as const;
     expect(decide(all).escalationReason).toBe("Legal language detected - requires manual review");
-    expect(decide({ ...all, text: "unacceptable" }).escalationReason).toBe(
-      "Angry customer - Billing issue needs human attention",
-    );
-    expect(decide({ ...all, text: "unacceptable", sentiment: "Negative" }).escalationReason).toBe(
-      "Repeat contact (5th query in 24h) - Billing issue",
-    );
+    expect(decide({ ...all, text: "unacceptable" }).escalationReason).toBe("Angry customer - Billing issue needs human attention");
+    expect(decide({ ...all, text: "unacceptable", sentiment: "Negative" }).escalationReason).toBe("Repeat contact (5th query in 24h) - Billing issue");
     expect(decide({ ...all, text: "unacceptable", sentiment: "Negative", recentQueryCount: 1 }).escalationReason).toBe(
       "High priority (10) - Billing dispute - requires manual review",
     );
@@ -260,7 +252,18 @@ describe("escalationDecision", () => {
 describe("ordinal", () => {
   it("suffixes", () => {
     expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111].map(ordinal)).toEqual([
-      "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st", "111th",
+      "1st",
+      "2nd",
+      "3rd",
+      "4th",
+      "11th",
+      "12th",
+      "13th",
+      "21st",
+      "22nd",
+      "23rd",
+      "101st",
+      "111th",
     ]);
   });
 });
@@ -277,9 +280,7 @@ describe("ruleBasedTriage", () => {
   });
 
   it("guide example: charged twice, VIP repeat → high priority Billing", async () => {
-    const r = await ruleBasedTriage.triage(
-      input("I was charged twice for the same subscription", { isVip: true, recentQueryCount: 1 }),
-    );
+    const r = await ruleBasedTriage.triage(input("I was charged twice for the same subscription", { isVip: true, recentQueryCount: 1 }));
     expect(r).toEqual({
       category: "Billing",
       sentiment: "Negative",
@@ -310,9 +311,7 @@ describe("ruleBasedTriage", () => {
   });
 
   it("supplied category and sentiment win, and priority is computed from the final sentiment", () => {
-    const r = triageSync(
-      input("I was charged twice", { isVip: true, supplied: { category: "Account", sentiment: "Positive" } }),
-    );
+    const r = triageSync(input("I was charged twice", { isVip: true, supplied: { category: "Account", sentiment: "Positive" } }));
     expect(r).toEqual({
       category: "Account",
       sentiment: "Positive",

@@ -1,5 +1,5 @@
-import css from "uplot/dist/uPlot.min.css";
 import script from "uplot/dist/uPlot.iife.min.js";
+import css from "uplot/dist/uPlot.min.css";
 import { version } from "uplot/package.json";
 
 /**

@@ -114,7 +114,7 @@ export function DeliveryLogPage({ session, webhook, page, filter }: DeliveryLogP
                     <DeliveryStatus status={d.status} />
                   </td>
                   <td>{d.attempts}</td>
-                  <td class="wrap">{d.last_status_code !== null ? `HTTP ${d.last_status_code}` : d.last_error ?? "None yet"}</td>
+                  <td class="wrap">{d.last_status_code !== null ? `HTTP ${d.last_status_code}` : (d.last_error ?? "None yet")}</td>
                 </tr>
               ))}
             </tbody>

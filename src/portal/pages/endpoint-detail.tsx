@@ -26,10 +26,7 @@ function OutcomeNotice({ outcome, webhookId }: { outcome: EndpointOutcome; webho
     case "rotated":
       return (
         <Notice tone="ok">
-          <p>
-            {outcome.kind === "created" ? "Endpoint added." : "Secret rotated."} Its signing secret, shown only now: store it with your
-            receiver.
-          </p>
+          <p>{outcome.kind === "created" ? "Endpoint added." : "Secret rotated."} Its signing secret, shown only now: store it with your receiver.</p>
           <OnceSecret id="signing-secret" value={outcome.secret} />
           {outcome.kind === "rotated" && outcome.previousUntil && <p>The previous secret keeps signing until {outcome.previousUntil}.</p>}
         </Notice>
@@ -39,8 +36,7 @@ function OutcomeNotice({ outcome, webhookId }: { outcome: EndpointOutcome; webho
         <Notice tone={outcome.success ? "ok" : "bad"}>
           <p id="test-result">
             Test event {outcome.success ? "delivered" : "failed"}: {outcome.statusCode === null ? "no response" : `HTTP ${outcome.statusCode}`}, {outcome.ms} ms
-            {outcome.error ? `, ${outcome.error}` : ""}.{" "}
-            <a href={`/portal/endpoints/${webhookId}/deliveries/${outcome.deliveryId}`}>See the delivery</a>
+            {outcome.error ? `, ${outcome.error}` : ""}. <a href={`/portal/endpoints/${webhookId}/deliveries/${outcome.deliveryId}`}>See the delivery</a>
           </p>
         </Notice>
       );

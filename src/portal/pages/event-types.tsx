@@ -1,5 +1,5 @@
-import { EVENT_CATALOG, EVENT_TYPES } from "../../events/catalog";
 import { bodyForWebhooks } from "../../delivery/payload";
+import { EVENT_CATALOG, EVENT_TYPES } from "../../events/catalog";
 import type { PortalSession } from "../../services/portal-sessions";
 import { prettyJson } from "../components";
 import { Layout } from "../layout";

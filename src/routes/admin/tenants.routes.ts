@@ -15,9 +15,7 @@ const TENANT_EXAMPLE = {
 };
 
 const CreateTenant = z.object({ name: z.string().trim().min(1).max(200) }).openapi("CreateTenant");
-const Tenant = z
-  .object({ id: z.string(), name: z.string(), api_key: z.string(), created_at: z.string() })
-  .openapi("TenantWithKey");
+const Tenant = z.object({ id: z.string(), name: z.string(), api_key: z.string(), created_at: z.string() }).openapi("TenantWithKey");
 
 export const create = createRoute({
   operationId: "createTenant",
@@ -28,7 +26,16 @@ export const create = createRoute({
   security: [{ adminToken: [] }],
   middleware: [adminAuth, exactJsonBody] as const,
   request: { body: jsonBody(CreateTenant, { name: "Acme Support" }) },
-  responses: { 201: jsonResponse(Tenant, "The tenant; api_key is shown only here", { id: TENANT_EXAMPLE.id, name: TENANT_EXAMPLE.name, api_key: ISSUED_KEY_EXAMPLE.api_key, created_at: TENANT_EXAMPLE.created_at }), ...authErrors, ...bodyErrors },
+  responses: {
+    201: jsonResponse(Tenant, "The tenant; api_key is shown only here", {
+      id: TENANT_EXAMPLE.id,
+      name: TENANT_EXAMPLE.name,
+      api_key: ISSUED_KEY_EXAMPLE.api_key,
+      created_at: TENANT_EXAMPLE.created_at,
+    }),
+    ...authErrors,
+    ...bodyErrors,
+  },
 });
 
 const AdminTenant = z
@@ -43,7 +50,6 @@ const AdminTenant = z
   })
   .openapi("AdminTenant");
 
-
 const admin = { tags: ["Admin"], security: [{ adminToken: [] }], middleware: adminAuth };
 
 export const list = createRoute({
@@ -54,7 +60,10 @@ export const list = createRoute({
   summary: "List tenants with their webhook, live API key and event counts, newest first (ADMIN_TOKEN)",
   request: { query: z.object(pageQuery(100)) },
   responses: {
-    200: { ...jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count", [TENANT_EXAMPLE]), headers: listHeaders },
+    200: {
+      ...jsonResponse(z.array(AdminTenant).openapi("AdminTenantList"), "A page of tenants; the total is in X-Total-Count", [TENANT_EXAMPLE]),
+      headers: listHeaders,
+    },
     ...authErrors,
     422: bodyErrors[422],
   },
@@ -68,7 +77,11 @@ const toggle = (action: "disable" | "enable", summary: string) =>
     path: `/api/v1/admin/tenants/{id}/${action}`,
     summary,
     request: { params: IdParams },
-    responses: { 200: jsonResponse(AdminTenant, "The tenant", { ...TENANT_EXAMPLE, disabled_at: action === "disable" ? "2024-11-24T12:30:00Z" : null }), ...authErrors, ...notFoundOf("Tenant") },
+    responses: {
+      200: jsonResponse(AdminTenant, "The tenant", { ...TENANT_EXAMPLE, disabled_at: action === "disable" ? "2024-11-24T12:30:00Z" : null }),
+      ...authErrors,
+      ...notFoundOf("Tenant"),
+    },
   });
 
 export const disable = toggle(

@@ -30,7 +30,10 @@ export const list = createRoute({
   security,
   summary: "List live API keys (no secrets)",
   responses: {
-    200: { ...jsonResponse(z.array(KeySummary).openapi("ApiKeyList"), "Live keys; the total is in X-Total-Count", [KEY_SUMMARY_EXAMPLE]), headers: listHeaders },
+    200: {
+      ...jsonResponse(z.array(KeySummary).openapi("ApiKeyList"), "Live keys; the total is in X-Total-Count", [KEY_SUMMARY_EXAMPLE]),
+      headers: listHeaders,
+    },
     ...authErrors,
   },
 });
@@ -44,5 +47,10 @@ export const revoke = createRoute({
   summary: "Revoke an API key; it is refused from the next request on",
   description: "The tenant's last live key cannot be revoked (409 conflict): issue another one first.",
   request: { params: IdParams },
-  responses: { 204: { description: "Revoked" }, ...authErrors, ...notFoundOf("API key"), ...conflictOf("This is the tenant's last live API key and cannot be revoked: issue another key first") },
+  responses: {
+    204: { description: "Revoked" },
+    ...authErrors,
+    ...notFoundOf("API key"),
+    ...conflictOf("This is the tenant's last live API key and cannot be revoked: issue another key first"),
+  },
 });

@@ -2,5 +2,4 @@ import { createRouter } from "../router";
 import * as handlers from "./catalog.handlers";
 import * as routes from "./catalog.routes";
 
-export const catalogRoutes = createRouter()
-  .openapi(routes.listEventTypes, handlers.listEventTypes);
+export const catalogRoutes = createRouter().openapi(routes.listEventTypes, handlers.listEventTypes);

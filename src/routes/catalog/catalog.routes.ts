@@ -21,5 +21,8 @@ export const listEventTypes = createRoute({
   tags: ["Events"],
   security: [{ apiKey: [] }],
   summary: "Each event type with a JSON Schema of its data and an example",
-  responses: { 200: { ...jsonResponse(z.array(EventType), "The event catalog (all of it: no paging)", eventTypes.slice(0, 1)), headers: listHeaders }, ...authErrors },
+  responses: {
+    200: { ...jsonResponse(z.array(EventType), "The event catalog (all of it: no paging)", eventTypes.slice(0, 1)), headers: listHeaders },
+    ...authErrors,
+  },
 });

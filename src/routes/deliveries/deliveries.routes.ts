@@ -1,7 +1,22 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { DELIVERY_STATUSES } from "../../services/deliveries";
 import { RECOVER_LIMIT } from "../../services/redelivery";
-import { authErrors, bodyErrors, conflictOf, cursorListHeaders, cursorPageQuery, errorResponse, IdParams, isoTime, jsonBody, jsonResponse, notFoundError, notFoundOf, oneCursor, timeRangeQuery } from "../common.schemas";
+import {
+  authErrors,
+  bodyErrors,
+  conflictOf,
+  cursorListHeaders,
+  cursorPageQuery,
+  errorResponse,
+  IdParams,
+  isoTime,
+  jsonBody,
+  jsonResponse,
+  notFoundError,
+  notFoundOf,
+  oneCursor,
+  timeRangeQuery,
+} from "../common.schemas";
 import { attemptExample, deliveryExample, EXAMPLE_IDS } from "../examples";
 
 export const Delivery = z
@@ -63,7 +78,10 @@ const RecoverRequest = z
 
 const RecoverResult = z
   .object({
-    deliveries_queued: z.number().int().openapi({ description: `Failed deliveries re-queued by this call, at most ${RECOVER_LIMIT}` }),
+    deliveries_queued: z
+      .number()
+      .int()
+      .openapi({ description: `Failed deliveries re-queued by this call, at most ${RECOVER_LIMIT}` }),
     has_more: z.boolean().openapi({ description: "The limit was reached: call again with the same range to continue" }),
   })
   .openapi("RecoverResult");
@@ -97,7 +115,7 @@ export const list = createRoute({
     ...notFoundError,
     422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable", [
       "validation_failed",
-      "status: Invalid option: expected one of \"pending\"|\"success\"|\"failed\"|\"cancelled\"",
+      'status: Invalid option: expected one of "pending"|"success"|"failed"|"cancelled"',
       [{ field: "status", message: 'Invalid option: expected one of "pending"|"success"|"failed"|"cancelled"' }],
     ]),
   },
@@ -111,7 +129,11 @@ export const get = createRoute({
   security,
   summary: "One delivery with every attempt",
   request: { params: DeliveryParams },
-  responses: { 200: jsonResponse(DeliveryDetail, "The delivery", { ...deliveryExample, attempt_log: [attemptExample] }), ...authErrors, ...notFoundOf("Webhook", "Delivery") },
+  responses: {
+    200: jsonResponse(DeliveryDetail, "The delivery", { ...deliveryExample, attempt_log: [attemptExample] }),
+    ...authErrors,
+    ...notFoundOf("Webhook", "Delivery"),
+  },
 });
 
 export const test = createRoute({
@@ -122,7 +144,17 @@ export const test = createRoute({
   security,
   summary: "Send one signed webhook.test event now (no retries)",
   request: { params: IdParams },
-  responses: { 200: jsonResponse(TestResult, "The attempt's result", { success: true, status_code: 200, response_time_ms: 42, error: null, delivery_id: EXAMPLE_IDS.DELIVERY_ID }), ...authErrors, ...notFoundError },
+  responses: {
+    200: jsonResponse(TestResult, "The attempt's result", {
+      success: true,
+      status_code: 200,
+      response_time_ms: 42,
+      error: null,
+      delivery_id: EXAMPLE_IDS.DELIVERY_ID,
+    }),
+    ...authErrors,
+    ...notFoundError,
+  },
 });
 
 export const retry = createRoute({
@@ -136,7 +168,8 @@ export const retry = createRoute({
     "The delivery goes back to pending with the same id (the webhook-id header), its attempt log kept and its attempt numbers " +
     "counting on; the webhook's retry schedule starts again. 409 if the delivery is pending or succeeded, or the webhook is inactive.",
   request: { params: DeliveryParams },
-  responses: { 202: jsonResponse(Delivery, "The delivery, pending again", {
+  responses: {
+    202: jsonResponse(Delivery, "The delivery, pending again", {
       ...deliveryExample,
       status: "pending",
       attempts: 3,
@@ -163,9 +196,11 @@ export const recover = createRoute({
     `Each failed delivery of the webhook created in [since, until) starts a new attempt cycle, oldest first, at most ${RECOVER_LIMIT} ` +
     "per call; has_more says the limit was reached and the same call again continues. 409 if the webhook is inactive.",
   request: { params: IdParams, body: jsonBody(RecoverRequest, { since: "2024-11-24T00:00:00Z", until: "2024-11-25T00:00:00Z" }) },
-  responses: { 202: jsonResponse(RecoverResult, "How many were re-queued", { deliveries_queued: 12, has_more: false }),
+  responses: {
+    202: jsonResponse(RecoverResult, "How many were re-queued", { deliveries_queued: 12, has_more: false }),
     ...authErrors,
     ...notFoundError,
     ...conflictOf("The webhook is inactive; re-enable it (PUT is_active: true) before redelivering"),
-    ...bodyErrors },
+    ...bodyErrors,
+  },
 });

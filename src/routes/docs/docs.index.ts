@@ -1,8 +1,8 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import { Hono } from "hono";
-import bundle from "swagger-ui-dist/swagger-ui-bundle.js";
-import css from "swagger-ui-dist/swagger-ui.css";
 import { version } from "swagger-ui-dist/package.json";
+import css from "swagger-ui-dist/swagger-ui.css";
+import bundle from "swagger-ui-dist/swagger-ui-bundle.js";
 import type { AppEnv } from "../../app-env";
 
 /**

@@ -1,9 +1,9 @@
 import type { AppRouteHandler } from "../../app-env";
 import type { EventType } from "../../events/catalog";
-import { getEventDetail, listEvents } from "../../services/event-log";
-import { publishEventBatch } from "../../services/event-batch";
-import { publishEvent, redeliverEvent } from "../../services/events";
 import { exactBody } from "../../middleware/exact-json-body";
+import { publishEventBatch } from "../../services/event-batch";
+import { getEventDetail, listEvents } from "../../services/event-log";
+import { publishEvent, redeliverEvent } from "../../services/events";
 import { pageHeaders, parseTimeRange } from "../common.schemas";
 import type * as routes from "./events.routes";
 

@@ -1,13 +1,25 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { EVENT_CATALOG, EVENT_TYPES, type EventType } from "../../events/catalog";
-import { DeliveryDetail } from "../deliveries/deliveries.routes";
 import { MAX_EVENTS_PER_BATCH } from "../../services/event-batch";
 import { MAX_REDELIVERIES_PER_EVENT } from "../../services/events";
-import { authErrors, bodyErrors, cursorListHeaders, cursorPageQuery, errorResponse, IdParams, jsonBody, jsonResponse, notFoundOf, oneCursor, quotaError, timeRangeQuery } from "../common.schemas";
+import {
+  authErrors,
+  bodyErrors,
+  cursorListHeaders,
+  cursorPageQuery,
+  errorResponse,
+  IdParams,
+  jsonBody,
+  jsonResponse,
+  notFoundOf,
+  oneCursor,
+  quotaError,
+  timeRangeQuery,
+} from "../common.schemas";
+import { DeliveryDetail } from "../deliveries/deliveries.routes";
 import { attemptExample, deliveryExample, EXAMPLE_IDS, EXAMPLE_TIMES, EXAMPLE_WEBHOOK_ID, publishedExample } from "../examples";
 
-const eventBody = (type: EventType) =>
-  z.object({ event: z.literal(type), data: EVENT_CATALOG[type].data.openapi({ example: EVENT_CATALOG[type].example }) });
+const eventBody = (type: EventType) => z.object({ event: z.literal(type), data: EVENT_CATALOG[type].data.openapi({ example: EVENT_CATALOG[type].example }) });
 
 const [first, ...rest] = EVENT_TYPES.map(eventBody);
 /** One schema per event type, chosen by `event`, so `data` is checked against that type's shape. */
@@ -51,11 +63,12 @@ export const publish = createRoute({
     422: errorResponse(
       "validation_failed: invalid fields, named in `fields` (a number that is not finite, e.g. 1e400, included); " +
         "idempotency_key_reused: the Idempotency-Key was used within 24 h with another event type or data",
-      ["validation_failed", "data.priority: Invalid input: expected number, received string", [{ field: "data.priority", message: "Invalid input: expected number, received string" }]],
       [
-        "idempotency_key_reused",
-        'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event',
+        "validation_failed",
+        "data.priority: Invalid input: expected number, received string",
+        [{ field: "data.priority", message: "Invalid input: expected number, received string" }],
       ],
+      ["idempotency_key_reused", 'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event'],
     ),
   },
 });
@@ -73,7 +86,9 @@ const StoredEvent = z
   .openapi("Event");
 
 const EventDetail = StoredEvent.extend({
-  deliveries: z.array(DeliveryDetail).openapi({ description: "One per webhook per send (the publish, then each redelivery), oldest first, each with its attempts" }),
+  deliveries: z
+    .array(DeliveryDetail)
+    .openapi({ description: "One per webhook per send (the publish, then each redelivery), oldest first, each with its attempts" }),
 }).openapi("EventDetail");
 
 const RedeliverRequest = z
@@ -132,7 +147,9 @@ export const list = createRoute({
   responses: {
     200: { ...jsonResponse(z.array(StoredEvent), "A page of events", [storedEventExample]), headers: cursorListHeaders },
     ...authErrors,
-    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable", [...QUERY_PARAMETER_ERROR]),
+    422: errorResponse("validation_failed: a query parameter is invalid (named in `fields`), or a JSON body was sent that is not acceptable", [
+      ...QUERY_PARAMETER_ERROR,
+    ]),
   },
 });
 
@@ -202,9 +219,7 @@ const batchEvent = (type: EventType) =>
 const [firstBatchEvent, ...restBatchEvents] = EVENT_TYPES.map(batchEvent);
 const BatchEvent = z.discriminatedUnion("event", [firstBatchEvent, ...restBatchEvents]).openapi("BatchEvent");
 
-export const PublishEventBatch = z
-  .object({ events: z.array(BatchEvent).min(1).max(MAX_EVENTS_PER_BATCH) })
-  .openapi("PublishEventBatch");
+export const PublishEventBatch = z.object({ events: z.array(BatchEvent).min(1).max(MAX_EVENTS_PER_BATCH) }).openapi("PublishEventBatch");
 
 const PublishedBatch = z
   .object({ events: z.array(Published).openapi({ description: "One result per event, in the order of the request" }) })
@@ -221,7 +236,9 @@ export const publishBatch = createRoute({
     "Each event goes to every subscribed active webhook of the tenant, as POST /api/v1/events does. The new events and all their " +
     "deliveries are stored in one atomic write: if any event is refused (fan-out quota, an idempotency key used for another request, " +
     "invalid data), nothing is stored. One request counts once against the API rate limit.",
-  request: { body: jsonBody(PublishEventBatch, { events: [{ event: "query.created", data: EVENT_CATALOG["query.created"].example, idempotency_key: "order-42" }] }) },
+  request: {
+    body: jsonBody(PublishEventBatch, { events: [{ event: "query.created", data: EVENT_CATALOG["query.created"].example, idempotency_key: "order-42" }] }),
+  },
   responses: {
     202: jsonResponse(PublishedBatch, "Stored and scheduled (or replayed, per event)", { events: [publishedExample] }),
     ...authErrors,
@@ -233,11 +250,12 @@ export const publishBatch = createRoute({
     422: errorResponse(
       "validation_failed: invalid fields, named in `fields` (events: 1 to 100; a repeated idempotency_key; a number that is not finite); " +
         "idempotency_key_reused: an event's idempotency_key was used within 24 h with another event type or data; nothing is stored",
-      ["validation_failed", "events: Too big: expected array to have <=100 items", [{ field: "events", message: "Too big: expected array to have <=100 items" }]],
       [
-        "idempotency_key_reused",
-        'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event',
+        "validation_failed",
+        "events: Too big: expected array to have <=100 items",
+        [{ field: "events", message: "Too big: expected array to have <=100 items" }],
       ],
+      ["idempotency_key_reused", 'Idempotency-Key "order-42" was used within 24 hours for another request (event type or data); use a new key for a new event'],
     ),
   },
 });

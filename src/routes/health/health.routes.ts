@@ -12,7 +12,10 @@ export const health = createRoute({
     200: {
       ...jsonResponse(z.object({ status: z.literal("ok"), environment: z.string() }), "The Worker is up", { status: "ok", environment: "production" }),
       headers: z.object({
-        "X-Dev-Run": z.string().optional().openapi({ description: "Under `npm run dev` only: the run's id, by which the script knows it reached its own server" }),
+        "X-Dev-Run": z
+          .string()
+          .optional()
+          .openapi({ description: "Under `npm run dev` only: the run's id, by which the script knows it reached its own server" }),
       }),
     },
   },

@@ -1,7 +1,7 @@
 import type { AppRouteHandler } from "../../app-env";
 import { createPortalSession, DEFAULT_LINK_TTL_SECONDS } from "../../services/portal-sessions";
-import { PORTAL_OPEN_PATH } from "./portal-sessions.routes";
 import type * as routes from "./portal-sessions.routes";
+import { PORTAL_OPEN_PATH } from "./portal-sessions.routes";
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const body = c.req.valid("json") ?? {};

@@ -20,7 +20,9 @@ const CreatePortalSession = z
 
 const PortalSessionLink = z
   .object({
-    url: z.string().openapi({ description: "The one-time link; opening it starts a portal session", example: "https://webhooks.example.com/portal/open?token=ptl_…" }),
+    url: z
+      .string()
+      .openapi({ description: "The one-time link; opening it starts a portal session", example: "https://webhooks.example.com/portal/open?token=ptl_…" }),
     expires_at: z.string().openapi({ description: "The link must be opened before this time", example: "2024-11-24T13:00:00Z" }),
   })
   .openapi("PortalSessionLink");

@@ -10,7 +10,8 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   return c.json(page.items, 200, pageHeaders(c.req.url, page));
 };
 
-export const get: AppRouteHandler<typeof routes.get> = async (c) => c.json(await service.getQueryDetail(c.var.db, c.var.tenantId, c.req.valid("param").id), 200);
+export const get: AppRouteHandler<typeof routes.get> = async (c) =>
+  c.json(await service.getQueryDetail(c.var.db, c.var.tenantId, c.req.valid("param").id), 200);
 
 export const escalate: AppRouteHandler<typeof routes.escalate> = async (c) => {
   const { reason } = c.req.valid("json");

@@ -1,7 +1,28 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { authErrors, bodyErrors, conflictOf, cursorListHeaders, errorResponse, IdParams, jsonBody, jsonResponse, notFoundOf, quotaError } from "../common.schemas";
+import {
+  authErrors,
+  bodyErrors,
+  conflictOf,
+  cursorListHeaders,
+  errorResponse,
+  IdParams,
+  jsonBody,
+  jsonResponse,
+  notFoundOf,
+  quotaError,
+} from "../common.schemas";
 import { EXAMPLE_IDS, EXAMPLE_TIMES, publishedRefExample, queryExample } from "../examples";
-import { CreateQuery, EscalateQuery, FeedbackCreated, ListQueriesQuery, Query, QueryDetail, QueryFeedback, QueryWithEvents, ResolveQuery } from "./queries.schemas";
+import {
+  CreateQuery,
+  EscalateQuery,
+  FeedbackCreated,
+  ListQueriesQuery,
+  Query,
+  QueryDetail,
+  QueryFeedback,
+  QueryWithEvents,
+  ResolveQuery,
+} from "./queries.schemas";
 
 const tags = ["Support queries"];
 const security = [{ apiKey: [] }];
@@ -12,7 +33,13 @@ const fanoutQuota = quotaError(
   "Fan-out quota exceeded: an event may go to at most 1000 subscribed active webhooks (MAX_FANOUT_PER_EVENT)",
 );
 const queryNotFound = notFoundOf("Query");
-const escalatedExample = { ...queryExample, status: "escalated" as const, escalated: true, escalation_reason: "Customer asked for a human", escalated_at: EXAMPLE_TIMES.T1 };
+const escalatedExample = {
+  ...queryExample,
+  status: "escalated" as const,
+  escalated: true,
+  escalation_reason: "Customer asked for a human",
+  escalated_at: EXAMPLE_TIMES.T1,
+};
 
 export const create = createRoute({
   operationId: "createQuery",
@@ -22,7 +49,12 @@ export const create = createRoute({
   security,
   summary: "Store and triage a query; publishes query.created (and query.escalated if triage escalates)",
   request: { body: jsonBody(CreateQuery, { user_id: "user_456", query: "My application keeps crashing when I try to export data" }) },
-  responses: { 201: jsonResponse(QueryWithEvents, "The stored query and the events it produced", { ...queryExample, events: [publishedRefExample] }), ...authErrors, ...bodyErrors, ...fanoutQuota },
+  responses: {
+    201: jsonResponse(QueryWithEvents, "The stored query and the events it produced", { ...queryExample, events: [publishedRefExample] }),
+    ...authErrors,
+    ...bodyErrors,
+    ...fanoutQuota,
+  },
 });
 
 export const list = createRoute({
@@ -55,10 +87,19 @@ export const get = createRoute({
   security,
   summary: "A query with its feedback and the events it produced",
   request: { params: QueryParams },
-  responses: { 200: jsonResponse(QueryDetail, "The query", {
+  responses: {
+    200: jsonResponse(QueryDetail, "The query", {
       ...queryExample,
       feedback: null,
-      events: [{ event_id: EXAMPLE_IDS.EVENT_ID, event: "query.created", data: { query_id: "conv_abc123", user_id: "user_456" }, deliveries_scheduled: 1, created_at: EXAMPLE_TIMES.T0 }],
+      events: [
+        {
+          event_id: EXAMPLE_IDS.EVENT_ID,
+          event: "query.created",
+          data: { query_id: "conv_abc123", user_id: "user_456" },
+          deliveries_scheduled: 1,
+          created_at: EXAMPLE_TIMES.T0,
+        },
+      ],
     }),
     ...authErrors,
     ...queryNotFound,
@@ -75,7 +116,10 @@ const change = <T extends z.ZodType>(operationId: string, path: string, summary:
     summary,
     request: { params: QueryParams, body: jsonBody(body, example) },
     responses: {
-      200: jsonResponse(QueryWithEvents, "The query after the change", { ...after, events: [{ ...publishedRefExample, event: after.status === "resolved" ? "query.resolved" : "query.escalated" }] }),
+      200: jsonResponse(QueryWithEvents, "The query after the change", {
+        ...after,
+        events: [{ ...publishedRefExample, event: after.status === "resolved" ? "query.resolved" : "query.escalated" }],
+      }),
       ...authErrors,
       ...queryNotFound,
       ...conflictOf("The query is already resolved"),
@@ -92,13 +136,20 @@ export const escalate = change(
   { reason: "Customer asked for a human" },
   escalatedExample,
 );
-export const resolve = change("resolveQuery", "/api/v1/queries/{id}/resolve", "Resolve; publishes query.resolved", ResolveQuery, { response: "Fixed in 2.4.1: update and export again" }, {
-  ...escalatedExample,
-  status: "resolved",
-  response: "Fixed in 2.4.1: update and export again",
-  resolution_time_seconds: 330.5,
-  resolved_at: EXAMPLE_TIMES.T1,
-});
+export const resolve = change(
+  "resolveQuery",
+  "/api/v1/queries/{id}/resolve",
+  "Resolve; publishes query.resolved",
+  ResolveQuery,
+  { response: "Fixed in 2.4.1: update and export again" },
+  {
+    ...escalatedExample,
+    status: "resolved",
+    response: "Fixed in 2.4.1: update and export again",
+    resolution_time_seconds: 330.5,
+    resolved_at: EXAMPLE_TIMES.T1,
+  },
+);
 
 export const addFeedback = createRoute({
   operationId: "addQueryFeedback",

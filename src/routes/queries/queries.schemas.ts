@@ -56,15 +56,34 @@ export const QueryWithEvents = Query.extend({ events: z.array(PublishedRef) }).o
 
 export const QueryDetail = Query.extend({
   feedback: z.object({ id: z.string(), rating: z.number().int(), feedback_text: z.string().nullable(), created_at: z.string() }).nullable(),
-  events: z.array(z.object({ event_id: z.string(), event: z.string(), data: z.record(z.string(), z.unknown()), deliveries_scheduled: z.number().int(), created_at: z.string() })),
+  events: z.array(
+    z.object({
+      event_id: z.string(),
+      event: z.string(),
+      data: z.record(z.string(), z.unknown()),
+      deliveries_scheduled: z.number().int(),
+      created_at: z.string(),
+    }),
+  ),
 }).openapi("QueryDetail");
 
 export const FeedbackCreated = z
-  .object({ id: z.string(), query_id: z.string(), rating: z.number().int(), feedback_text: z.string().nullable(), created_at: z.string(), events: z.array(PublishedRef) })
+  .object({
+    id: z.string(),
+    query_id: z.string(),
+    rating: z.number().int(),
+    feedback_text: z.string().nullable(),
+    created_at: z.string(),
+    events: z.array(PublishedRef),
+  })
   .openapi("FeedbackCreated");
 
 const queryCursor = (description: string) =>
-  z.string().max(100).optional().openapi({ description: `${description}; no X-Total-Count is sent`, example: "conv_abc123" });
+  z
+    .string()
+    .max(100)
+    .optional()
+    .openapi({ description: `${description}; no X-Total-Count is sent`, example: "conv_abc123" });
 
 export const ListQueriesQuery = z
   .object({

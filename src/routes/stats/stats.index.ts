@@ -2,6 +2,4 @@ import { createRouter } from "../router";
 import * as handlers from "./stats.handlers";
 import * as routes from "./stats.routes";
 
-export const statsRoutes = createRouter()
-  .openapi(routes.stats, handlers.stats)
-  .openapi(routes.getWebhookStats, handlers.getWebhookStats);
+export const statsRoutes = createRouter().openapi(routes.stats, handlers.stats).openapi(routes.getWebhookStats, handlers.getWebhookStats);

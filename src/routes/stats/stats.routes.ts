@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { HOUR_MS, MAX_STATS_HOURS } from "../../services/stats";
-import { authErrors, IdParams, jsonResponse, notFoundError, errorResponse } from "../common.schemas";
+import { authErrors, errorResponse, IdParams, jsonResponse, notFoundError } from "../common.schemas";
 
 const Percentiles = {
   p50_response_ms: z.number().nullable().openapi({ description: "Median response time of the attempts (null: none), from √2-wide histogram buckets (±19 %)" }),
@@ -31,7 +31,9 @@ const Stats = z
           "pending and cancelled: among the deliveries created in the last 9 days",
         example: { pending: 2, cancelled: 0, success: 1520, failed: 12 },
       }),
-      last_24h: HourlyFigures.extend({ since: z.string().openapi({ description: "Start of the first of the 24 hours (the current one is the last)", example: "2024-11-24T12:00:00Z" }) }),
+      last_24h: HourlyFigures.extend({
+        since: z.string().openapi({ description: "Start of the first of the 24 hours (the current one is the last)", example: "2024-11-24T12:00:00Z" }),
+      }),
     }),
   })
   .openapi("Stats");

@@ -1,5 +1,13 @@
 import type { AppRouteHandler } from "../../app-env";
-import { createWebhook, DEFAULT_ROTATION_OVERLAP_SECONDS, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook } from "../../services/webhooks";
+import {
+  createWebhook,
+  DEFAULT_ROTATION_OVERLAP_SECONDS,
+  deleteWebhook,
+  getWebhook,
+  listWebhooks,
+  rotateWebhookSecret,
+  updateWebhook,
+} from "../../services/webhooks";
 import type * as routes from "./webhooks.routes";
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => c.json(await createWebhook(c.var.ctx, c.req.valid("json")), 201);

@@ -16,7 +16,14 @@ export const create = createRoute({
   summary: "Register a webhook",
   request: { body: jsonBody(CreateWebhook, createWebhookExample) },
   responses: {
-    201: jsonResponse(WebhookWithSecret, "The webhook; secret_key is shown only here", { ...webhookExample, delivery_count: 0, failure_count: 0, last_delivery_at: null, last_success_at: null, secret_key: SECRET_EXAMPLE }),
+    201: jsonResponse(WebhookWithSecret, "The webhook; secret_key is shown only here", {
+      ...webhookExample,
+      delivery_count: 0,
+      failure_count: 0,
+      last_delivery_at: null,
+      last_success_at: null,
+      secret_key: SECRET_EXAMPLE,
+    }),
     ...authErrors,
     ...bodyErrors,
     ...quotaError(
@@ -56,7 +63,17 @@ export const update = createRoute({
   security,
   summary: "Update url, events, description, is_active, retry_schedule_seconds or rate_limit_per_second",
   request: { params: IdParams, body: jsonBody(UpdateWebhook, { events: ["query.created", "query.escalated", "query.resolved"], rate_limit_per_second: 10 }) },
-  responses: { 200: jsonResponse(Webhook, "The updated webhook", { ...webhookExample, events: ["query.created", "query.escalated", "query.resolved"], rate_limit_per_second: 10, updated_at: "2024-11-24T12:10:00Z" }), ...authErrors, ...notFoundError, ...bodyErrors },
+  responses: {
+    200: jsonResponse(Webhook, "The updated webhook", {
+      ...webhookExample,
+      events: ["query.created", "query.escalated", "query.resolved"],
+      rate_limit_per_second: 10,
+      updated_at: "2024-11-24T12:10:00Z",
+    }),
+    ...authErrors,
+    ...notFoundError,
+    ...bodyErrors,
+  },
 });
 
 export const remove = createRoute({
@@ -83,5 +100,14 @@ export const rotateSecret = createRoute({
     "either secret accepts them, while X-Webhook-Signature stays on the previous secret: a receiver following the guide switches " +
     "to the new secret when the overlap ends. Rotating again during an overlap drops the older secret. The body is optional.",
   request: { params: IdParams, body: { ...jsonBody(RotateSecret, { overlap_seconds: 3600 }), required: false } },
-  responses: { 200: jsonResponse(RotatedSecret, "The webhook and its new secret_key", { ...webhookExample, secret_key: SECRET_EXAMPLE, previous_secret_expires_at: "2024-11-24T13:00:00Z" }), ...authErrors, ...notFoundError, ...bodyErrors },
+  responses: {
+    200: jsonResponse(RotatedSecret, "The webhook and its new secret_key", {
+      ...webhookExample,
+      secret_key: SECRET_EXAMPLE,
+      previous_secret_expires_at: "2024-11-24T13:00:00Z",
+    }),
+    ...authErrors,
+    ...notFoundError,
+    ...bodyErrors,
+  },
 });

@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { LIMITS } from "../../env";
 import { EVENT_TYPES } from "../../events/catalog";
-import { DEFAULT_ROTATION_OVERLAP_SECONDS, MAX_ROTATION_OVERLAP_SECONDS } from "../../services/webhooks";
 import { RETRY_SCHEDULE_LIMITS, retryScheduleProblem } from "../../lib/retry-schedule";
+import { DEFAULT_ROTATION_OVERLAP_SECONDS, MAX_ROTATION_OVERLAP_SECONDS } from "../../services/webhooks";
 import { booleanQuery, pageQuery } from "../common.schemas";
 
 const url = z
@@ -75,7 +75,9 @@ export const Webhook = z
     is_active: z.boolean(),
     delivery_count: z.number().int().openapi({ description: "Finished deliveries: succeeded or failed for good" }),
     failure_count: z.number().int().openapi({ description: "Deliveries that failed for good" }),
-    retry_schedule_seconds: z.array(z.number().int()).openapi({ description: "The schedule in effect: the webhook's own, or the default", example: SCHEDULE_EXAMPLE }),
+    retry_schedule_seconds: z
+      .array(z.number().int())
+      .openapi({ description: "The schedule in effect: the webhook's own, or the default", example: SCHEDULE_EXAMPLE }),
     rate_limit_per_second: z.number().int().nullable(),
     consecutive_failures: z.number().int().openapi({ description: "Failed deliveries in a row since the last success" }),
     last_delivery_at: z.string().nullable().openapi({ description: "Last attempt to this endpoint", example: "2024-11-24T12:00:00Z" }),
