@@ -92,8 +92,23 @@ export class MisconfiguredError extends Error {
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; error: MisconfiguredError };
 
-/** Parses the vars of `env`; never throws. */
+/**
+ * Results by env object: workerd hands every request and batch of an isolate the same env, so
+ * the vars are parsed once per isolate, not on each request (a test's own env object is parsed once too).
+ */
+const parsedByEnv = new WeakMap<object, ConfigResult>();
+
+/** Parses the vars of `env` (once per env object); never throws. */
 export function parseConfig(env: Partial<Env>): ConfigResult {
+  let result = parsedByEnv.get(env);
+  if (!result) {
+    result = parseVars(env);
+    parsedByEnv.set(env, result);
+  }
+  return result;
+}
+
+function parseVars(env: Partial<Env>): ConfigResult {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message }));
