@@ -33,6 +33,8 @@ describe("npm run dev (scripts/dev.mjs)", () => {
   it("serves the API on PORT and announces it once its own server answers", { timeout: 150_000 }, async () => {
     const run = await runDev("free", "ready");
     expect(run.stdout, run.stderr).toContain(`API ready on http://localhost:${run.port}`);
+    // A fresh clone (test/setup/dev-script.ts): the script wrote .dev.vars itself.
+    expect(run.stdout).toContain("Created .dev.vars (ENVIRONMENT, ADMIN_TOKEN, SECRET_ENCRYPTION_KEY, DEV_API_KEY)");
     expect(run.stdout).toContain(`Base URL     http://localhost:${run.port}`);
     expect(run.health).toMatchObject({ status: 200, dev_run: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(JSON.parse(run.health!.body)).toEqual({ status: "ok", environment: "development" });

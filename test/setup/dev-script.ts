@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
 
@@ -12,8 +13,21 @@ import type { TestProject } from "vitest/node";
  *     "free": a port nothing listens on. Runs dev.mjs until it exits, or until it prints "API ready"
  *     (then checks its health route and stops it), and answers
  *     {"port","exit_code","stdout","stderr","health": {"status","body"} | null}.
+ * Each run is in a fresh copy of the project (node_modules linked), as in a new clone: the .dev.vars
+ * and local D1 the script writes stay there, never in the repository, where the Worker of every later
+ * test file would read that .dev.vars (and say so once per file).
  */
-const SCRIPT = path.join(import.meta.dirname, "../../scripts/dev.mjs");
+const ROOT = path.join(import.meta.dirname, "../..");
+const PROJECT_FILES = ["package.json", "tsconfig.json", "wrangler.toml", "migrations", "scripts", "src"];
+
+/** A copy of the project in a temporary directory, with node_modules linked rather than copied. */
+function freshClone(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "hr-intel-webhooks-dev-"));
+  for (const file of PROJECT_FILES) cpSync(path.join(ROOT, file), path.join(dir, file), { recursive: true });
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+  return dir;
+}
+
 const READY = /API ready on (http:\/\/localhost:\d+)/;
 const LIMIT_MS = 120_000;
 
@@ -42,7 +56,8 @@ export interface Run {
 async function run(portOption: string, until: "exit" | "ready"): Promise<Run> {
   const occupied = portOption === "busy" ? await impostor() : null;
   const port = occupied ? String((occupied.address() as { port: number }).port) : portOption === "free" ? String(await freePort()) : portOption;
-  const child = spawn(process.execPath, [SCRIPT], { env: { ...process.env, PORT: port }, stdio: ["ignore", "pipe", "pipe"] });
+  const clone = freshClone();
+  const child = spawn(process.execPath, [path.join(clone, "scripts/dev.mjs")], { env: { ...process.env, PORT: port }, stdio: ["ignore", "pipe", "pipe"] });
   const result: Run = { port, exit_code: null, stdout: "", stderr: "", health: null };
   try {
     await new Promise<void>((resolve) => {
@@ -71,6 +86,7 @@ async function run(portOption: string, until: "exit" | "ready"): Promise<Run> {
       await new Promise((resolve) => child.once("exit", resolve));
     }
     if (occupied) await new Promise((resolve) => occupied.close(resolve));
+    rmSync(clone, { recursive: true, force: true });
   }
   return result;
 }
@@ -93,18 +109,8 @@ function startControl(): Promise<Server> {
 }
 
 export default async function setup(project: TestProject) {
-  // dev.mjs writes .dev.vars (and local D1 under .wrangler/): a .dev.vars the run created goes
-  // again, so later test runs do not read its secrets.
-  const devVars = path.join(import.meta.dirname, "../../.dev.vars");
-  const hadDevVars = existsSync(devVars);
   const server = await startControl();
   const address = server.address();
   project.provide("devScriptControlPort", typeof address === "object" && address ? address.port : 0);
-  return () =>
-    new Promise<void>((resolve) =>
-      server.close(() => {
-        if (!hadDevVars) rmSync(devVars, { force: true });
-        resolve();
-      }),
-    );
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
 }
