@@ -89,6 +89,28 @@ export async function finishedDelivery(tenant: Tenant, webhookId: string): Promi
   return deliveryDetail(tenant, webhookId, delivery.id);
 }
 
+/**
+ * Has the webhook's only delivery make its retries now rather than after their delays, for tests
+ * about what a retry does, not when (the delays asked for are asserted in retries.test.ts, and
+ * the guide's 1 s and 2 s waited out there once). After each attempt from `from` to `through` that
+ * leaves the delivery pending, it is made due and the job its retry would send goes through the
+ * real queue at once. The consumer's own delayed job arrives later and does nothing: its attempt
+ * count is stale. An attempt the queue made first (a slow machine) is simply not hurried.
+ */
+export async function hurryRetries(tenant: Tenant, webhookId: string, through: number, from = 1): Promise<void> {
+  for (let attempt = from; attempt <= through; attempt++) {
+    const [delivery] = await eventually(async () => {
+      const log = await deliveryLog(tenant, webhookId);
+      return log.length === 1 && log[0].attempts >= attempt ? log : null;
+    });
+    if (delivery.status !== "pending" || delivery.attempts !== attempt) continue;
+    const due = await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ?")
+      .bind(Date.now(), delivery.id, attempt)
+      .run();
+    if (due.meta.changes === 1) await env.DELIVERY_QUEUE.send({ deliveries: [{ webhookId, deliveryId: delivery.id, attempt }] });
+  }
+}
+
 /** The receiver's requests under `key` once there are at least `count`. */
 export function receivedAtLeast(key: string, count: number): Promise<ReceivedRequest[]> {
   return eventually(async () => {
