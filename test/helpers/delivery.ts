@@ -89,13 +89,18 @@ export async function finishedDelivery(tenant: Tenant, webhookId: string): Promi
   return deliveryDetail(tenant, webhookId, delivery.id);
 }
 
+/** A retry is hurried only while its delay has this long left to run, so the queue's own job cannot come first. */
+const HURRY_MARGIN_MS = 500;
+
 /**
  * Has the webhook's only delivery make its retries now rather than after their delays, for tests
  * about what a retry does, not when (the delays asked for are asserted in retries.test.ts, and
  * the guide's 1 s and 2 s waited out there once). After each attempt from `from` to `through` that
- * leaves the delivery pending, it is made due and the job its retry would send goes through the
- * real queue at once. The consumer's own delayed job arrives later and does nothing: its attempt
- * count is stale. An attempt the queue made first (a slow machine) is simply not hurried.
+ * leaves the delivery pending, the delivery is made due and the Worker's queue handler runs the
+ * retry's job at once (on the lane the retry took; jobs it sends go to the real queues). The job
+ * the consumer sent with the delay arrives later and does nothing: its attempt count is stale. A
+ * retry whose delay has nearly run out (a slow machine) is left to the queue, as is one the queue
+ * already made: two attempts at once would both reach the receiver (at-least-once).
  */
 export async function hurryRetries(tenant: Tenant, webhookId: string, through: number, from = 1): Promise<void> {
   for (let attempt = from; attempt <= through; attempt++) {
@@ -104,10 +109,18 @@ export async function hurryRetries(tenant: Tenant, webhookId: string, through: n
       return log.length === 1 && log[0].attempts >= attempt ? log : null;
     });
     if (delivery.status !== "pending" || delivery.attempts !== attempt) continue;
-    const due = await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ?")
-      .bind(Date.now(), delivery.id, attempt)
+    const now = Date.now();
+    const due = await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ? AND next_attempt_at > ?")
+      .bind(now, delivery.id, attempt, now + HURRY_MARGIN_MS)
       .run();
-    if (due.meta.changes === 1) await env.DELIVERY_QUEUE.send({ deliveries: [{ webhookId, deliveryId: delivery.id, attempt }] });
+    if (due.meta.changes === 0) continue;
+    const webhook = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(webhookId).first<{ slow_until: number | null }>();
+    const lane = (webhook?.slow_until ?? 0) > now ? "slow" : "fast";
+    await consume(
+      [{ deliveries: [{ webhookId, deliveryId: delivery.id, attempt }] }],
+      { DELIVERY_QUEUE: env.DELIVERY_QUEUE, SLOW_DELIVERY_QUEUE: env.SLOW_DELIVERY_QUEUE },
+      lane,
+    );
   }
 }
 
