@@ -4,7 +4,7 @@ import {
   deliveryLog,
   eventually,
   finishedDelivery,
-  hurryRetries,
+  finishedHurrying,
   job,
   published,
   receivedAtLeast,
@@ -91,7 +91,7 @@ describe("deleting or deactivating a webhook cancels its pending deliveries", ()
     await receivedAtLeast(key, 1);
     const res = await api(`/api/v1/webhooks/${webhook.id}`, { method: "PUT", key: tenant.key, json: { description: "still here", is_active: true } });
     expect(res.status).toBe(200);
-    await hurryRetries(tenant, webhook.id, 1);
+    await finishedHurrying(webhook.id);
     expect(await finishedDelivery(tenant, webhook.id)).toMatchObject({ status: "success", attempts: 2 });
   });
 });

@@ -8,7 +8,7 @@ import {
   deliveryLog,
   eventually,
   finishedDelivery,
-  hurryRetries,
+  finishedHurrying,
   insertDelivery,
   published,
   receiverWebhook,
@@ -46,7 +46,7 @@ describe("POST /api/v1/webhooks/{id}/recover", () => {
     const key = uniqueKey();
     const webhook = await receiverWebhook(tenant, key, "500,500,500,200");
     await published(tenant, "query.created");
-    await hurryRetries(tenant, webhook.id, 2);
+    await finishedHurrying(webhook.id);
     const failed = await finishedDelivery(tenant, webhook.id);
     expect(failed).toMatchObject({ status: "failed", attempts: 3 });
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 1, failure_count: 1 });

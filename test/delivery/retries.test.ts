@@ -8,7 +8,7 @@ import {
   deliveryDetail,
   exampleData,
   finishedDelivery,
-  hurryRetries,
+  finishedHurrying,
   insertDelivery,
   job,
   makeDue,
@@ -23,23 +23,23 @@ import { createTenant, GUIDE_TIMESTAMP, receiver, uniqueKey } from "../helpers/h
 const RESPONSE = (key: string) => JSON.stringify({ status: "received", key });
 
 /**
- * A webhook on a fresh receiver key, one event published to it, and its finished delivery. The
- * first `hurried` retries are made at once (hurryRetries) rather than after their delays, which
+ * A webhook on a fresh receiver key, one event published to it, and its finished delivery; with
+ * `hurried`, its retries are made at once (finishedHurrying) rather than after their delays, which
  * the hand-made batches below assert and the guide's timeline waits out.
  */
-async function deliverThrough(respond: string, hurried = 0) {
+async function deliverThrough(respond: string, hurried = false) {
   const tenant = await createTenant();
   const key = uniqueKey();
   const webhook = await receiverWebhook(tenant, key, respond);
   await published(tenant, "query.created");
-  await hurryRetries(tenant, webhook.id, hurried);
+  if (hurried) await finishedHurrying(webhook.id);
   const delivery = await finishedDelivery(tenant, webhook.id);
   return { tenant, key, webhook, delivery, requests: await receiver.requests(key), counters: await webhookView(tenant, webhook.id) };
 }
 
 describe("retry rules, through the real queue and receiver", () => {
   it("500 then 200: retried once, then success with 2 attempts", async () => {
-    const { key, delivery, requests, counters } = await deliverThrough("500,200", 1);
+    const { key, delivery, requests, counters } = await deliverThrough("500,200", true);
     expect(delivery).toMatchObject({
       status: "success",
       attempts: 2,
@@ -74,7 +74,7 @@ describe("retry rules, through the real queue and receiver", () => {
   });
 
   it("timeout (receiver hangs past DELIVERY_TIMEOUT_MS=3000): retried, then success", async () => {
-    const { delivery, requests } = await deliverThrough("hang,200", 1);
+    const { delivery, requests } = await deliverThrough("hang,200", true);
     expect(delivery).toMatchObject({ status: "success", attempts: 2, last_status_code: 200 });
     expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: null, error: "Timed out after 3000 ms", response_excerpt: null });
     expect(delivery.attempt_log[0].response_time_ms).toBeGreaterThanOrEqual(3000);
@@ -82,7 +82,7 @@ describe("retry rules, through the real queue and receiver", () => {
   });
 
   it("connection dropped: retried, then success", async () => {
-    const { delivery, requests } = await deliverThrough("close,200", 1);
+    const { delivery, requests } = await deliverThrough("close,200", true);
     expect(delivery).toMatchObject({ status: "success", attempts: 2, last_status_code: 200 });
     expect(delivery.attempt_log[0]).toMatchObject({ attempt: 1, status_code: null, response_excerpt: null });
     expect(delivery.attempt_log[0].error).toMatch(/^Connection failed: \S/);

@@ -5,7 +5,7 @@ import {
   deliveryDetail,
   eventually,
   finishedDelivery,
-  hurryRetries,
+  finishedHurrying,
   insertDelivery,
   published,
   receiverWebhook,
@@ -81,12 +81,12 @@ describe("POST /api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", () => {
     const key = uniqueKey();
     const webhook = await receiverWebhook(tenant, key, "500,500,500,500,500,500,200");
     await published(tenant, "query.created");
-    await hurryRetries(tenant, webhook.id, 2);
+    await finishedHurrying(webhook.id);
     const first = await finishedDelivery(tenant, webhook.id);
     expect(first).toMatchObject({ status: "failed", attempts: 3 });
 
     await retried(tenant, webhook.id, first.id);
-    await hurryRetries(tenant, webhook.id, 5, 4);
+    await finishedHurrying(webhook.id);
     const second = await finishedAgain(tenant, webhook.id, first.id);
     // The default schedule starts again: three attempts in the new cycle.
     expect(second).toMatchObject({ status: "failed", attempts: 6 });

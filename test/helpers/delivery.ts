@@ -93,35 +93,40 @@ export async function finishedDelivery(tenant: Tenant, webhookId: string): Promi
 const HURRY_MARGIN_MS = 500;
 
 /**
- * Has the webhook's only delivery make its retries now rather than after their delays, for tests
- * about what a retry does, not when (the delays asked for are asserted in retries.test.ts, and
- * the guide's 1 s and 2 s waited out there once). After each attempt from `from` to `through` that
- * leaves the delivery pending, the delivery is made due and the Worker's queue handler runs the
- * retry's job at once (on the lane the retry took; jobs it sends go to the real queues). The job
- * the consumer sent with the delay arrives later and does nothing: its attempt count is stale. A
- * retry whose delay has nearly run out (a slow machine) is left to the queue, as is one the queue
- * already made: two attempts at once would both reach the receiver (at-least-once).
+ * The webhook's `count` deliveries (rows straight from D1) once none is pending, their retries
+ * made now rather than after their delays: for tests about what a retry does, not when (the
+ * delays asked for are asserted in retries.test.ts, and the guide's 1 s and 2 s waited out there
+ * once). Each delivery left pending after an attempt is made due and the Worker's queue handler
+ * runs its retry's job at once (on the lane the retry took; jobs it sends go to the real queues).
+ * The job the consumer sent with the delay arrives later and does nothing: its attempt count is
+ * stale. A retry whose delay has nearly run out (a slow machine) is left to the queue: two
+ * attempts at once would both reach the receiver (at-least-once).
  */
-export async function hurryRetries(tenant: Tenant, webhookId: string, through: number, from = 1): Promise<void> {
-  for (let attempt = from; attempt <= through; attempt++) {
-    const [delivery] = await eventually(async () => {
-      const log = await deliveryLog(tenant, webhookId);
-      return log.length === 1 && log[0].attempts >= attempt ? log : null;
-    });
-    if (delivery.status !== "pending" || delivery.attempts !== attempt) continue;
-    const now = Date.now();
-    const due = await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ? AND next_attempt_at > ?")
-      .bind(now, delivery.id, attempt, now + HURRY_MARGIN_MS)
-      .run();
-    if (due.meta.changes === 0) continue;
-    const webhook = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(webhookId).first<{ slow_until: number | null }>();
-    const lane = (webhook?.slow_until ?? 0) > now ? "slow" : "fast";
-    await consume(
-      [{ deliveries: [{ webhookId, deliveryId: delivery.id, attempt }] }],
-      { DELIVERY_QUEUE: env.DELIVERY_QUEUE, SLOW_DELIVERY_QUEUE: env.SLOW_DELIVERY_QUEUE },
-      lane,
-    );
-  }
+export async function finishedHurrying(webhookId: string, count = 1): Promise<{ id: string; status: string; attempts: number }[]> {
+  const hurried = new Set<string>();
+  return eventually(async () => {
+    const { results } = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE webhook_id = ?")
+      .bind(webhookId)
+      .all<{ id: string; status: string; attempts: number }>();
+    for (const { id, status, attempts } of results) {
+      if (status !== "pending" || attempts === 0 || hurried.has(`${id}/${attempts}`)) continue;
+      hurried.add(`${id}/${attempts}`);
+      await hurryRetry(webhookId, id, attempts);
+    }
+    return results.length === count && results.every((d) => d.status !== "pending") ? results : null;
+  });
+}
+
+async function hurryRetry(webhookId: string, deliveryId: string, attempt: number): Promise<void> {
+  const now = Date.now();
+  const due = await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ? AND next_attempt_at > ?")
+    .bind(now, deliveryId, attempt, now + HURRY_MARGIN_MS)
+    .run();
+  if (due.meta.changes === 0) return;
+  const webhook = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(webhookId).first<{ slow_until: number | null }>();
+  const lane = (webhook?.slow_until ?? 0) > now ? "slow" : "fast";
+  const realQueues = { DELIVERY_QUEUE: env.DELIVERY_QUEUE, SLOW_DELIVERY_QUEUE: env.SLOW_DELIVERY_QUEUE };
+  await consume([{ deliveries: [{ webhookId, deliveryId, attempt }] }], realQueues, lane);
 }
 
 /** The receiver's requests under `key` once there are at least `count`. */
