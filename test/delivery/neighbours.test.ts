@@ -26,16 +26,15 @@ describe("no delivery waits on its neighbours", () => {
     const healthyHook = await receiverWebhook(tenant, healthy, "200");
     await published(tenant, "query.created"); // one event, one job: all three share a batch
 
-    const [hung] = await receivedAtLeast(hang, 1);
-    const hangEnds = hung.received_at + TIMEOUT_MS;
-    const failingRequests = await receivedAtLeast(failing, 2);
-    expect(failingRequests[1].received_at).toBeLessThan(hangEnds);
-    // The healthy delivery is already in the log while the hanging attempt runs.
+    await receivedAtLeast(hang, 1);
+    // The retry went out, and the healthy delivery is in the log, while the hanging attempt still
+    // runs: its result (a timeout, DELIVERY_TIMEOUT_MS after it started) is not recorded yet.
+    await receivedAtLeast(failing, 2);
     const [ok] = await eventually(async () => {
       const log = await deliveryLog(tenant, healthyHook.id);
       return log[0]?.status === "success" ? log : null;
     });
-    expect(Date.now()).toBeLessThan(hangEnds);
+    expect((await deliveryLog(tenant, hanging.id)).filter((d) => d.attempts > 0)).toEqual([]);
     expect(ok.attempts).toBe(1);
 
     const failed = await eventually(async () => {
