@@ -1,13 +1,15 @@
 import path from "node:path";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { configDefaults, defineConfig } from "vitest/config";
-import { quietNetworkFailures } from "./test/setup/quiet-network-failures.ts";
+import { quietOutput } from "./test/setup/quiet-output.ts";
+
+// Output lines that say nothing about our code (workerd logging the network failures tests cause on
+// purpose, even when handled; one Vite warning) are dropped: test/setup/quiet-output.ts says why.
+quietOutput();
 
 // Tests run inside workerd with the Worker's real bindings from wrangler.toml: local D1
 // (migrations applied in test/setup/apply-migrations.ts) and the local delivery queue,
 // whose consumer runs for real. Receivers are real Node HTTP servers (test/setup/receiver.ts).
-// workerd logs the network failures the tests cause on purpose even when they are handled: see the file.
-quietNetworkFailures();
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations(path.join(import.meta.dirname, "migrations"));
