@@ -2,7 +2,7 @@ import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatTime } from "../lib/time";
 
@@ -69,7 +69,7 @@ export async function revokeApiKey(db: Database, tenantId: string, id: string): 
   if (revoked.length > 0) return;
   const [exists] = await db.select({ id: apiKeys.id }).from(apiKeys).where(liveKey).limit(1);
   if (!exists) throw notFound("API key");
-  throw new ApiError("conflict", "This is the tenant's last live API key and cannot be revoked: issue another key first");
+  throw new DomainError("conflict", "This is the tenant's last live API key and cannot be revoked: issue another key first");
 }
 
 /** Who a live key belongs to: the key's id (rate limits count per key) and its tenant. */

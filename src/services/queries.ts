@@ -7,7 +7,7 @@ import { isCursorRequest, type Page, type PageRequest, pageOf } from "./paging";
 export { QUERY_STATUSES } from "../db/schema";
 
 import { randomToken } from "../lib/crypto";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { type Category, ruleBasedTriage, type Sentiment, type TriageAgent } from "../triage/triage";
@@ -152,12 +152,12 @@ async function transition(
     .set(changes)
     .where(and(eq(queries.id, current.id), eq(queries.tenantId, current.tenantId), inArray(queries.status, from)));
   const published = await publishEvents(env, config, current.tenantId, [eventFor(next)], { statement: update, at });
-  if (!published) throw new ApiError("conflict", "The query changed state concurrently; reload it and try again");
+  if (!published) throw new DomainError("conflict", "The query changed state concurrently; reload it and try again");
   return { ...queryView(next), events: published };
 }
 
 function refuse(message: string): never {
-  throw new ApiError("conflict", message);
+  throw new DomainError("conflict", message);
 }
 
 export async function escalateQuery(ctx: ServiceContext, id: string, reason: string) {
