@@ -95,7 +95,7 @@ function saveProblems(error: unknown): FieldIssue[] | null {
 async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOutcome, status: 200 | 409 | 422 = 200) {
   const webhook = await getWebhook(c.var.ctx, id);
   const range: ChartRange = c.req.query("range") === "7d" ? "7d" : "24h";
-  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.env.DB, [webhook.id]), hourlyDeliveryCounts(c.var.ctx, webhook.id, range)]);
+  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.var.ctx.d1, [webhook.id]), hourlyDeliveryCounts(c.var.ctx, webhook.id, range)]);
   return c.html(
     <EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} range={range} outcome={outcome} />,
     status,
@@ -138,7 +138,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .use("/portal/*", portalSession)
   .use("/portal/*", sameOriginPost)
   .post("/portal/sign-out", async (c) => {
-    await revokePortalSession(c.var.db, c.var.session.id);
+    await revokePortalSession(c.var.ctx, c.var.session.id);
     clearSessionCookie(c);
     return c.html(<MessagePage title="Signed out" detail="Your portal session has ended. Open a new portal link to come back." />);
   })
@@ -146,7 +146,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .get("/portal", async (c) => {
     const page = await listWebhooks(c.var.ctx, { skip: 0, limit: ENDPOINT_PAGE_LIMIT });
     const recent = await recentDeliveryCounts(
-      c.env.DB,
+      c.var.ctx.d1,
       page.items.map((w) => w.id),
     );
     return c.html(<EndpointsPage session={c.var.session} webhooks={page.items} total={page.total} recent={recent} />);
