@@ -4,7 +4,7 @@ import { takeBackFailure, takeBackRestartedFailures } from "../db/counters";
 import { deliveries, type WebhookRow } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { firstTimeOrderedId, isUuid } from "../lib/ids";
 import type { ServiceContext } from "./context";
 import { deliveryView } from "./deliveries";
@@ -30,7 +30,7 @@ const newCycle = (now: number) => sql`status = 'pending', cycle_start = attempts
 
 /** Redelivering to an inactive webhook would only cancel the delivery again: it has to be re-enabled first. */
 function assertActive(webhook: WebhookRow) {
-  if (!webhook.isActive) throw new ApiError("conflict", "The webhook is inactive; re-enable it (PUT is_active: true) before redelivering");
+  if (!webhook.isActive) throw new DomainError("conflict", "The webhook is inactive; re-enable it (PUT is_active: true) before redelivering");
 }
 
 interface RestartedRow {
@@ -50,7 +50,7 @@ export async function retryDelivery({ db, d1, env, tenantId }: ServiceContext, w
   const [row] = await db.select().from(deliveries).where(thisDelivery).limit(1);
   if (!row) throw notFound("Delivery");
   if (row.status !== "failed" && row.status !== "cancelled") {
-    throw new ApiError("conflict", `Only a failed or cancelled delivery can be retried; this one is ${row.status}`);
+    throw new DomainError("conflict", `Only a failed or cancelled delivery can be retried; this one is ${row.status}`);
   }
   assertActive(webhook);
 
@@ -64,7 +64,7 @@ export async function retryDelivery({ db, d1, env, tenantId }: ServiceContext, w
   ]);
   const [updated] = restarted.results;
   // Another request restarted it between our read and the batch.
-  if (!updated) throw new ApiError("conflict", "The delivery was retried already");
+  if (!updated) throw new DomainError("conflict", "The delivery was retried already");
 
   await enqueueDeliveries(env, [{ webhookId: updated.webhook_id, deliveryId: updated.id, attempt: updated.attempts }]);
   return deliveryView({ ...row, status: "pending", attempts: updated.attempts, cycleStart: updated.attempts, nextAttemptAt: now, finishedAt: null });
