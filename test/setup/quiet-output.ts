@@ -1,5 +1,5 @@
 /**
- * Keeps `npm test` to its results: drops, from what the Vitest process writes, two kinds of lines
+ * Keeps `npm test` to its results: drops, from what the Vitest process writes, three kinds of lines
  * that say nothing about our code, and nothing else. Installed by vitest.config.ts before the
  * pool starts.
  *
@@ -15,7 +15,9 @@
  *    are dropped. @cloudflare/vitest-plugin (1.5.0) drops other workerd lines the same way (its
  *    `ignoreMessages`) and writes the rest straight to process.stdout/stderr, one message per write,
  *    with no option to add to its list.
- * 2. Vite's warning that standardwebhooks (the tests' Standard Webhooks verifier) ships a source
+ * 2. workerd's warning about the one non-ASCII header a test sends on purpose
+ *    (test/scripts/receiver.test.ts: an X-Webhook-Signature of "é" and 62 "a", 64 bytes on the wire).
+ * 3. Vite's warning that standardwebhooks (the tests' Standard Webhooks verifier) ships a source
  *    map naming TypeScript sources it does not ship. Vitest replaces any `customLogger` of the
  *    config with its own, so the warning is dropped here too.
  */
@@ -33,6 +35,7 @@ const ERROR_ID = /; wdErrId = (\w+)/;
 const INTERNAL_ERROR =
   /^uncaught exception; (source = Uncaught \(in promise\); stack = Error|exception = \S+: failed: jsg\.Error): internal error; reference = (\w+)(\n|$)/;
 const HOLD_MS = 1000;
+const NON_ASCII_SIGNATURE = new RegExp(`^A header value for "X-Webhook-Signature" contains non-ASCII characters: "\u00e9${"a".repeat(62)}" `);
 /** Matched without its colours (ANSI escapes). */
 const SOURCEMAP_WARNING = /^Sourcemap for "[^"]*\/node_modules\/standardwebhooks\/dist\/index\.js" points to missing source files\n?$/;
 
@@ -42,7 +45,7 @@ export function quietOutput(): void {
   const fromNetwork = (reference: string) => [...networkErrorIds].some((id) => reference.startsWith(id));
   /** True when the chunk is dropped (or held back, to be written later by `write`). */
   const drops = (text: string, write: () => void): boolean => {
-    if (SOURCEMAP_WARNING.test(stripVTControlCharacters(text)) || CONNECTION_LOST.test(text)) return true;
+    if (SOURCEMAP_WARNING.test(stripVTControlCharacters(text)) || CONNECTION_LOST.test(text) || NON_ASCII_SIGNATURE.test(text)) return true;
     if (NETWORK_FAILURE.test(text)) {
       const id = text.match(ERROR_ID)?.[1];
       if (id) {
