@@ -14,7 +14,7 @@
  * When they are written
  * - Delta: the D1 batch that records attempt outcomes (src/delivery/record.ts, consumer and
  *   test endpoint alike) also inserts one webhook_counter_deltas row per chunk of up to 100
- *   outcomes (counterDelta), computed in the same transaction just before the chunk's UPDATE:
+ *   outcomes (counterDelta), computed in the same transaction just before the chunk's upsert:
  *   `counts` {webhookId: [finished, failed]} and `hourly` [webhookId, hour, attempts,
  *   succeeded, failed, histogram]. A webhook's counters cost no write per delivery.
  * - Manual retry and recover (src/services/redelivery.ts): a failed delivery that starts a new
@@ -30,8 +30,9 @@
  *
  * Why they stay exact
  * - Duplicate jobs: the delta counts only outcomes whose row is still pending at the attempt
- *   count the outcome saw, the very condition of the UPDATE right after it in the same
- *   transaction; a delivery another consumer recorded first is not counted again.
+ *   count the outcome saw (or, for a first attempt, has no row yet), the very condition of the
+ *   upsert right after it in the same transaction (src/delivery/record.ts); a delivery another
+ *   consumer recorded first is not counted again.
  * - Retention (RETENTION_SECONDS) deletes delivery rows: nothing here ever recounts them.
  *   Hourly rows are kept 13 months (src/retention/retention.ts), whatever RETENTION_SECONDS.
  * - The fold adds and deletes in one transaction: no delta is counted twice or lost.
@@ -101,9 +102,9 @@ function hourlyEntries(outcomes: CountedOutcome[]): HourlyDeltaEntry[] {
 }
 
 /**
- * A chunk's counter delta, to run just before its UPDATE in the same D1 batch (one batch is one
+ * A chunk's counter delta, to run just before its upsert in the same D1 batch (one batch is one
  * transaction, so the rows still pending at the attempt count the outcome saw are exactly the
- * rows the UPDATE changes). If every outcome's row qualifies, the delta computed here is stored
+ * rows the upsert writes). If every outcome's row qualifies, the delta computed here is stored
  * as one row. If not, another consumer recorded some of them first (a duplicate job), a rare
  * case: the second statement then stores the delta of just the rows that qualify, each row once.
  */
@@ -112,8 +113,8 @@ export function counterDelta(outcomes: CountedOutcome[], now: number): SQL[] {
     outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })),
   );
   const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value -> '$.entry') AS entry
-    FROM json_each(${mine}) AS v JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
-    WHERE d.status = 'pending' AND d.attempts = v.value ->> '$.before'
+    FROM json_each(${mine}) AS v LEFT JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
+    WHERE (d.id IS NULL AND v.value ->> '$.before' = 0) OR (d.status = 'pending' AND d.attempts = v.value ->> '$.before')
     GROUP BY 1, 2`;
   const wholeChunk = sql`INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
     SELECT ${JSON.stringify(finishedCounts(outcomes))}, ${JSON.stringify(hourlyEntries(outcomes))}, ${now}

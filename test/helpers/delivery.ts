@@ -1,6 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
 import { expect, vi } from "vitest";
+import { runBatch } from "../../src/db/batch";
+import { unwrittenDeliveries } from "../../src/db/unwritten-deliveries";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { LANE_QUEUES, type Lane } from "../../src/delivery/lanes";
 import type { Env } from "../../src/env";
@@ -106,8 +109,13 @@ export const storedDelivery = (deliveryId: string) => env.DB.prepare("SELECT * F
 export const storedEventCount = async (tenantId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
 
-export const storedDeliveryCount = async (tenantId: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
+/** The tenant's deliveries, written or not yet (a first send's row is written with its first result: src/db/unwritten-deliveries.ts). */
+export const storedDeliveryCount = async (tenantId: string) => {
+  const [counted] = await runBatch<{ n: number }>(env.DB, [
+    sql`SELECT (SELECT count(*) FROM deliveries WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM (${unwrittenDeliveries(tenantId)})) AS n`,
+  ]);
+  return counted.results[0].n;
+};
 
 /**
  * Writes an event and one pending delivery for the webhook straight into D1, bypassing the
