@@ -55,8 +55,16 @@ export interface DeliveryListOptions extends PageRequest, TimeRange {
  */
 export async function listDeliveries({ db, d1, tenantId }: ServiceContext, webhookId: string, options: DeliveryListOptions): Promise<Page<DeliveryView>> {
   const webhook = await findWebhook(db, tenantId, webhookId);
+  const { page, total } = deliveryLogQueries(tenantId, webhook.id, options);
+  const [rows, counted] = await runBatch(d1, isCursorRequest(options) ? [page] : [page, total]);
+  const items = (rows.results as unknown as RawDeliveryRow[]).map((raw) => deliveryView(deliveryRowOf(raw)));
+  return pageOf(items, options, counted ? (counted.results[0] as { total: number }).total : null);
+}
+
+/** The log's page (limit + 1 rows in the cursor's order) and its total, written and unwritten deliveries alike. */
+export function deliveryLogQueries(tenantId: string, webhookId: string, options: DeliveryListOptions) {
   const written = and(
-    eq(deliveries.webhookId, webhook.id),
+    eq(deliveries.webhookId, webhookId),
     idTimeRange(deliveries.id, options),
     options.status ? eq(deliveries.status, options.status) : undefined,
     options.event ? eq(deliveries.eventType, options.event) : undefined,
@@ -66,18 +74,17 @@ export async function listDeliveries({ db, d1, tenantId }: ServiceContext, webho
     options.status === undefined || options.status === "pending"
       ? unwrittenDeliveries(
           tenantId,
-          and(sql`j.value = ${webhook.id}`, idTimeRange(events.id, options), options.event ? eq(events.type, options.event) : undefined, where),
+          and(sql`j.value = ${webhookId}`, idTimeRange(events.id, options), options.event ? eq(events.type, options.event) : undefined, where),
         )
       : null;
   const unwrittenPage = unwritten(cursor.unwritten.where);
-  const page = sql`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${and(written, cursor.written.where)}
-    ${unwrittenPage ? sql`UNION ALL ${unwrittenPage}` : sql``}
-    ORDER BY id ${sql.raw(options.after !== undefined ? "ASC" : "DESC")} LIMIT ${cursor.written.limit} OFFSET ${options.skip}`;
   const unwrittenAll = unwritten();
-  const total = sql`SELECT (SELECT count(*) FROM deliveries WHERE ${written})${unwrittenAll ? sql` + (SELECT count(*) FROM (${unwrittenAll}))` : sql``} AS total`;
-  const [rows, counted] = await runBatch(d1, isCursorRequest(options) ? [page] : [page, total]);
-  const items = (rows.results as unknown as RawDeliveryRow[]).map((raw) => deliveryView(deliveryRowOf(raw)));
-  return pageOf(items, options, counted ? (counted.results[0] as { total: number }).total : null);
+  return {
+    page: sql`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${and(written, cursor.written.where)}
+      ${unwrittenPage ? sql`UNION ALL ${unwrittenPage}` : sql``}
+      ORDER BY id ${sql.raw(options.after !== undefined ? "ASC" : "DESC")} LIMIT ${cursor.written.limit} OFFSET ${options.skip}`,
+    total: sql`SELECT (SELECT count(*) FROM deliveries WHERE ${written})${unwrittenAll ? sql` + (SELECT count(*) FROM (${unwrittenAll}))` : sql``} AS total`,
+  };
 }
 
 /** One delivery of the webhook, written or not yet (a first send is found through its event, whose id it has). */
