@@ -1,15 +1,12 @@
-import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { HTTPException } from "hono/http-exception";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { AppEnv } from "./app-env";
-import { MisconfiguredError, parseConfig, reportMisconfiguration } from "./config";
+import { parseConfig } from "./config";
 import { database } from "./db/client";
 import { LIMITS } from "./env";
-import { loggableError } from "./lib/error-log";
-import { ApiError, type ErrorCode } from "./lib/errors";
+import { DomainError } from "./lib/errors";
 import { requestLog } from "./middleware/request-log";
 import { portalRoutes } from "./portal/portal.index";
 import { adminRoutes } from "./routes/admin/tenants.index";
@@ -18,6 +15,7 @@ import { catalogRoutes } from "./routes/catalog/catalog.index";
 import { withSharedResponses } from "./routes/common.schemas";
 import { deliveryRoutes } from "./routes/deliveries/deliveries.index";
 import { docsRoutes } from "./routes/docs/docs.index";
+import { handleError, renderError } from "./routes/error-response";
 import { eventRoutes } from "./routes/events/events.index";
 import { healthRoutes } from "./routes/health/health.index";
 import { portalSessionRoutes } from "./routes/portal/portal-sessions.index";
@@ -37,23 +35,6 @@ const OPENAPI_DESCRIPTION = [
 /** OpenAPI 3.1's SPDX `identifier` (the generator's types know only 3.0's `url`): all rights reserved. */
 const LICENSE = { name: "Proprietary", identifier: "LicenseRef-Proprietary" };
 
-function renderError(c: Context<AppEnv>, error: ApiError) {
-  const body = { code: error.code, message: error.message, ...(error.fields ? { fields: error.fields } : {}), request_id: c.var.requestId };
-  return c.json({ error: body }, error.status, error.headers);
-}
-
-/** Hono's own HTTP errors (malformed JSON, a body that is not JSON, ...) mapped onto our codes. */
-const HTTP_EXCEPTIONS: Partial<Record<number, [ErrorCode, string]>> = {
-  400: ["invalid_json", "Request body is not valid JSON"],
-  413: ["payload_too_large", "Request body too large"],
-  415: ["unsupported_media_type", "Request body must be sent as Content-Type: application/json"],
-};
-
-function fromHttpException(error: HTTPException): ApiError {
-  const [code, message] = HTTP_EXCEPTIONS[error.status] ?? ["internal_error", error.message || "Request failed"];
-  return new ApiError(code, message);
-}
-
 export function createApp() {
   const app = createRouter();
 
@@ -62,11 +43,11 @@ export function createApp() {
   app.use(
     methodNotAllowed({
       app,
-      onMethodNotAllowed: (c, methods) => {
-        const response = renderError(c, new ApiError("method_not_allowed", `${c.req.method} is not allowed here; allowed: ${methods.join(", ")}`));
-        response.headers.set("Allow", methods.join(", "));
-        return response;
-      },
+      onMethodNotAllowed: (c, methods) =>
+        renderError(
+          c,
+          new DomainError("method_not_allowed", `${c.req.method} is not allowed here; allowed: ${methods.join(", ")}`, { allowedMethods: methods }),
+        ),
     }),
   );
   app.use(async (c, next) => {
@@ -90,7 +71,7 @@ export function createApp() {
     bodyLimit({
       maxSize: LIMITS.maxRequestBodyBytes,
       onError: () => {
-        throw new ApiError("payload_too_large", `Request body is larger than ${LIMITS.maxRequestBodyBytes} bytes`);
+        throw new DomainError("payload_too_large", `Request body is larger than ${LIMITS.maxRequestBodyBytes} bytes`);
       },
     }),
   );
@@ -117,16 +98,7 @@ export function createApp() {
   // The tenant portal's HTML pages (src/portal/): its own session cookie, CSP and error pages.
   app.route("/", portalRoutes);
 
-  app.notFound((c) => renderError(c, new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
-  app.onError((error, c) => {
-    if (error instanceof ApiError) return renderError(c, error);
-    if (error instanceof HTTPException) return renderError(c, fromHttpException(error));
-    if (error instanceof MisconfiguredError) {
-      reportMisconfiguration("fetch", error);
-      return renderError(c, new ApiError("misconfigured", error.message));
-    }
-    console.error(JSON.stringify({ request_id: c.var.requestId, ...loggableError(error) }));
-    return renderError(c, new ApiError("internal_error", "Internal error; quote the request id when reporting it"));
-  });
+  app.notFound((c) => renderError(c, new DomainError("not_found", `No route for ${c.req.method} ${c.req.path}`)));
+  app.onError(handleError);
   return app;
 }

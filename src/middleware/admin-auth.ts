@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { timingSafeEqual } from "../lib/crypto";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { authenticationFailed } from "./rate-limit";
 import { bearerToken } from "./tenant-auth";
 
@@ -14,7 +14,7 @@ export const adminAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("Authorization"));
   if (!expected || !token || !timingSafeEqual(token, expected)) {
     const message = expected ? "Invalid admin token" : "Admin API is disabled: ADMIN_TOKEN is not configured";
-    throw token ? await authenticationFailed(c, message) : new ApiError("unauthorized", message);
+    throw token ? await authenticationFailed(c, message) : new DomainError("unauthorized", message);
   }
   await next();
 });

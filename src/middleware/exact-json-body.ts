@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import { LIMITS } from "../env";
-import { ApiError } from "../lib/errors";
+import { DomainError, validationFailed } from "../lib/errors";
 import { jsonNestedDeeperThan, parseJsonExactly, undeliverableNumbers } from "../lib/exact-json";
 
 /** The media types the route validators read as JSON (hono's validator: application/json, application/*+json). */
@@ -14,7 +14,7 @@ function decodeUtf8(bytes: ArrayBuffer): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new ApiError("invalid_json", "Request body is not valid UTF-8");
+    throw new DomainError("invalid_json", "Request body is not valid UTF-8");
   }
 }
 
@@ -22,16 +22,16 @@ function decodeUtf8(bytes: ArrayBuffer): string {
 function readJson(text: string): unknown {
   if (jsonNestedDeeperThan(text, LIMITS.maxBodyDepth)) {
     const message = `nested more than ${LIMITS.maxBodyDepth} levels deep`;
-    throw new ApiError("validation_failed", `(body): ${message}`, [{ field: "(body)", message }]);
+    throw validationFailed([{ field: "(body)", message }]);
   }
   let value: unknown;
   try {
     value = parseJsonExactly(text);
   } catch (error) {
-    throw new ApiError("invalid_json", `Request body is not valid JSON: ${(error as Error).message}`);
+    throw new DomainError("invalid_json", `Request body is not valid JSON: ${(error as Error).message}`);
   }
   const fields = undeliverableNumbers(value);
-  if (fields.length > 0) throw new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
+  if (fields.length > 0) throw validationFailed(fields);
   return value;
 }
 

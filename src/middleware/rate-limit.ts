@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
 import type { Env } from "../env";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 
 /**
  * The API's rate limits, on the Workers Rate Limiting bindings declared in wrangler.toml
@@ -29,8 +29,8 @@ export const LOCAL_CLIENT = "local";
 const clientOf = (c: Context<AppEnv>) => c.req.header("CF-Connecting-IP") ?? LOCAL_CLIENT;
 
 export const rateLimited = (rule: RateLimitRule) =>
-  new ApiError("rate_limited", `Too many ${rule.what}: at most ${rule.limit} per ${rule.periodSeconds} s; retry after ${rule.periodSeconds} s`, undefined, {
-    "Retry-After": String(rule.periodSeconds),
+  new DomainError("rate_limited", `Too many ${rule.what}: at most ${rule.limit} per ${rule.periodSeconds} s; retry after ${rule.periodSeconds} s`, {
+    retryAfterSeconds: rule.periodSeconds,
   });
 
 /** Counts one request under `key`; false once the key is over the rule's limit in the current window. */
@@ -59,7 +59,7 @@ export const testEndpointRateLimit = createMiddleware<AppEnv>(async (c, next) =>
  * failures count, so a valid key keeps working from a client that also sends bad ones (keys
  * are 256-bit random: the limit bounds the load of bad credentials, not the odds of a guess).
  */
-export async function authenticationFailed(c: Context<AppEnv>, message: string): Promise<ApiError> {
+export async function authenticationFailed(c: Context<AppEnv>, message: string): Promise<DomainError> {
   if (!(await allowed(c.env, RATE_LIMITS.authFailures, clientOf(c)))) return rateLimited(RATE_LIMITS.authFailures);
-  return new ApiError("unauthorized", message);
+  return new DomainError("unauthorized", message);
 }

@@ -1,6 +1,6 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../app-env";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { authenticateApiKey } from "../services/api-keys";
 import { serviceContext } from "../services/context";
 import { authenticationFailed } from "./rate-limit";
@@ -17,7 +17,7 @@ export function bearerToken(header: string | undefined): string | null {
  */
 export const tenantAuth = createMiddleware<AppEnv>(async (c, next) => {
   const token = bearerToken(c.req.header("Authorization"));
-  if (!token) throw new ApiError("unauthorized", "Missing API key: send Authorization: Bearer <api key>");
+  if (!token) throw new DomainError("unauthorized", "Missing API key: send Authorization: Bearer <api key>");
   const identity = await authenticateApiKey(c.var.db, token);
   if (!identity) throw await authenticationFailed(c, "Invalid or revoked API key");
   if (identity.tenantDisabled) throw await authenticationFailed(c, "The tenant of this API key is disabled; ask the operator to enable it");

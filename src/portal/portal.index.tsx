@@ -3,9 +3,10 @@ import { createMiddleware } from "hono/factory";
 import { MisconfiguredError, reportMisconfiguration } from "../config";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "../db/schema";
 import { loggableError } from "../lib/error-log";
-import { ApiError, type FieldIssue } from "../lib/errors";
+import { DomainError, type FieldIssue, validationFailed } from "../lib/errors";
 import { isUuid } from "../lib/ids";
 import { allowed, RATE_LIMITS, rateLimited } from "../middleware/rate-limit";
+import { errorStatus } from "../routes/error-response";
 import { CreateWebhook, UpdateWebhook } from "../routes/webhooks/webhooks.schemas";
 import { listDeliveries, testWebhook } from "../services/deliveries";
 import { deliveryAsSent } from "../services/delivery-as-sent";
@@ -86,7 +87,8 @@ const formValuesOf = (w: WebhookView): EndpointFormValues => ({
 
 /** Field problems of a refused save: the schema's, or the service's (e.g. an unsafe URL). */
 function saveProblems(error: unknown): FieldIssue[] | null {
-  if (error instanceof ApiError && error.status < 500 && error.code !== "not_found") return error.fields ?? [{ field: "endpoint", message: error.message }];
+  if (error instanceof DomainError && errorStatus(error) < 500 && error.code !== "not_found")
+    return error.details.fields ?? [{ field: "endpoint", message: error.message }];
   return null;
 }
 
@@ -106,8 +108,8 @@ async function onEndpoint(c: PortalContext, id: string, action: () => Promise<En
     const outcome = await action();
     return outcome ? renderEndpoint(c, id, outcome) : c.redirect(`/portal/endpoints/${id}`, 303);
   } catch (error) {
-    if (error instanceof ApiError && (error.code === "conflict" || error.code === "validation_failed")) {
-      return renderEndpoint(c, id, { kind: "refused", message: error.message }, error.status as 409 | 422);
+    if (error instanceof DomainError && (error.code === "conflict" || error.code === "validation_failed")) {
+      return renderEndpoint(c, id, { kind: "refused", message: error.message }, errorStatus(error) as 409 | 422);
     }
     throw error;
   }
@@ -136,7 +138,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .use("/portal/*", portalSession)
   .use("/portal/*", sameOriginPost)
   .post("/portal/sign-out", async (c) => {
-    await revokePortalSession(c.var.db, c.var.session.id);
+    await revokePortalSession(c.var.ctx, c.var.session.id);
     clearSessionCookie(c);
     return c.html(<MessagePage title="Signed out" detail="Your portal session has ended. Open a new portal link to come back." />);
   })
@@ -214,7 +216,7 @@ export const portalRoutes = new Hono<PortalEnv>()
       const form = await c.req.parseBody();
       // datetime-local has no zone: the page asks for UTC.
       const since = typeof form.since === "string" ? Date.parse(`${form.since}Z`) : NaN;
-      if (!Number.isFinite(since) || since >= Date.now()) throw new ApiError("validation_failed", "since: give a time in the past (UTC)");
+      if (!Number.isFinite(since) || since >= Date.now()) throw new DomainError("validation_failed", "since: give a time in the past (UTC)");
       const r = await recoverDeliveries(c.var.ctx, c.req.param("id"), { since, until: Date.now() });
       return { kind: "recovered", queued: r.deliveries_queued, hasMore: r.has_more };
     }),
@@ -243,7 +245,7 @@ export const portalRoutes = new Hono<PortalEnv>()
     try {
       await retryDelivery(c.var.ctx, id, deliveryId);
     } catch (error) {
-      if (!(error instanceof ApiError && error.code === "conflict")) throw error;
+      if (!(error instanceof DomainError && error.code === "conflict")) throw error;
       const sent = await deliveryAsSent(c.var.ctx, id, deliveryId);
       return c.html(<DeliveryDetailPage session={c.var.session} sent={sent} refusal={error.message} />, 409);
     }
@@ -259,8 +261,11 @@ export const portalRoutes = new Hono<PortalEnv>()
       reportMisconfiguration("fetch", error);
       return c.html(<MessagePage title="Misconfigured" detail={error.message} />, 503);
     }
-    if (error instanceof ApiError && error.status < 500) {
-      return c.html(<MessagePage title={error.code === "not_found" ? "Not found" : "Refused"} detail={error.message} session={c.var.session} />, error.status);
+    if (error instanceof DomainError && errorStatus(error) < 500) {
+      return c.html(
+        <MessagePage title={error.code === "not_found" ? "Not found" : "Refused"} detail={error.message} session={c.var.session} />,
+        errorStatus(error),
+      );
     }
     console.error(JSON.stringify({ request_id: c.var.requestId, ...loggableError(error) }));
     return c.html(<MessagePage title="Something went wrong" detail={`Internal error; quote request id ${c.var.requestId} when reporting it.`} />, 500);
@@ -270,7 +275,7 @@ export const portalRoutes = new Hono<PortalEnv>()
 function parsed<T>(result: { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } }): T {
   if (result.success) return result.data;
   const fields = result.error.issues.map((i) => ({ field: i.path.join(".") || "(form)", message: i.message }));
-  throw new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
+  throw validationFailed(fields);
 }
 
 const isDeliveryStatus = (value: string | undefined): value is DeliveryStatus => DELIVERY_STATUSES.includes(value as DeliveryStatus);

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import type { AppEnv } from "../app-env";
-import { ApiError, type FieldIssue } from "../lib/errors";
+import { type DomainError, type FieldIssue, validationFailed } from "../lib/errors";
 import { exactJsonBody } from "../middleware/exact-json-body";
 import { apiKeyRateLimit, testEndpointRateLimit } from "../middleware/rate-limit";
 import { tenantAuth } from "../middleware/tenant-auth";
@@ -11,9 +11,8 @@ function zodFields(error: ZodError): FieldIssue[] {
 }
 
 /** Validation failures of any request part become one 422 shape naming the fields. */
-function validationError(error: ZodError): ApiError {
-  const fields = zodFields(error);
-  return new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
+function validationError(error: ZodError): DomainError {
+  return validationFailed(zodFields(error));
 }
 
 /** Every router of the app: our bindings and variables, and the one validation hook. */

@@ -2,9 +2,10 @@ import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatTime } from "../lib/time";
+import type { ServiceContext } from "./context";
 
 const API_KEY_PREFIX = "hrk_";
 /** How much of a key is kept in clear so a person can recognise it in a list. */
@@ -41,13 +42,14 @@ export async function createTenant(db: Database, name: string) {
   return { id: tenant.id, name, api_key: issued.api_key, created_at: formatTime(now) };
 }
 
-export async function createApiKey(db: Database, tenantId: string, name: string | null): Promise<IssuedKey> {
+/** A new key for the tenant. It reads only db and tenantId, so the admin route (no tenant context) passes just those. */
+export async function createApiKey({ db, tenantId }: Pick<ServiceContext, "db" | "tenantId">, name: string | null): Promise<IssuedKey> {
   const { row, issued } = await newKey(tenantId, name, Date.now());
   await db.insert(apiKeys).values(row);
   return issued;
 }
 
-export async function listApiKeys(db: Database, tenantId: string) {
+export async function listApiKeys({ db, tenantId }: ServiceContext) {
   const rows = await db
     .select()
     .from(apiKeys)
@@ -61,7 +63,7 @@ export async function listApiKeys(db: Database, tenantId: string) {
  * part of the UPDATE's condition, so of two concurrent revocations of the last two keys
  * only one succeeds. Why nothing was revoked is read only after a refusal.
  */
-export async function revokeApiKey(db: Database, tenantId: string, id: string): Promise<void> {
+export async function revokeApiKey({ db, tenantId }: ServiceContext, id: string): Promise<void> {
   if (!isUuid(id)) throw notFound("API key");
   const liveKey = and(eq(apiKeys.id, id), eq(apiKeys.tenantId, tenantId), isNull(apiKeys.revokedAt));
   const othersLive = sql`(SELECT count(*) FROM ${apiKeys} WHERE tenant_id = ${tenantId} AND revoked_at IS NULL) > 1`;
@@ -69,7 +71,7 @@ export async function revokeApiKey(db: Database, tenantId: string, id: string): 
   if (revoked.length > 0) return;
   const [exists] = await db.select({ id: apiKeys.id }).from(apiKeys).where(liveKey).limit(1);
   if (!exists) throw notFound("API key");
-  throw new ApiError("conflict", "This is the tenant's last live API key and cannot be revoked: issue another key first");
+  throw new DomainError("conflict", "This is the tenant's last live API key and cannot be revoked: issue another key first");
 }
 
 /** Who a live key belongs to: the key's id (rate limits count per key) and its tenant. */

@@ -3,7 +3,7 @@ import type { Database } from "../db/client";
 import { events } from "../db/schema";
 import { nestedDeeperThan } from "../delivery/payload";
 import { LIMITS } from "../env";
-import { ApiError } from "../lib/errors";
+import { DomainError, validationFailed } from "../lib/errors";
 import type { ServiceContext } from "./context";
 import { type EventSpec, type PublishResult, publishEvents, replayOf, requestHash } from "./events";
 
@@ -42,7 +42,7 @@ export async function publishEventBatch(ctx: ServiceContext, items: BatchItem[],
   } catch (error) {
     // A concurrent publish took one of the keys (the unique index refused the whole batch):
     // once more, and its event is then a replay (or a refusal, if it was another request).
-    if (!retried && !(error instanceof ApiError) && fresh.some((f) => f.idempotencyKey)) return publishEventBatch(ctx, items, true);
+    if (!retried && !(error instanceof DomainError) && fresh.some((f) => f.idempotencyKey)) return publishEventBatch(ctx, items, true);
     throw error;
   }
   const byIndex = new Map(fresh.map((f, k) => [f.index, stored[k]]));
@@ -53,7 +53,7 @@ export async function publishEventBatch(ctx: ServiceContext, items: BatchItem[],
 function assertDeliverable(items: BatchItem[]) {
   const message = `nested more than ${LIMITS.maxDataDepth} levels deep`;
   const fields = items.flatMap((item, i) => (nestedDeeperThan(item.data, LIMITS.maxDataDepth) ? [{ field: `events[${i}].data`, message }] : []));
-  if (fields.length > 0) throw new ApiError("validation_failed", fields.map((f) => `${f.field}: ${f.message}`).join("; "), fields);
+  if (fields.length > 0) throw validationFailed(fields);
 }
 
 /** Two events of one batch may not share a key: the second would name the first. */
@@ -65,7 +65,7 @@ function assertDistinctKeys(items: BatchItem[]) {
     const first = seen.get(key);
     if (first !== undefined) {
       const message = `repeats the idempotency_key of events[${first}]; each event of a batch needs its own`;
-      throw new ApiError("validation_failed", `events[${i}].idempotency_key: ${message}`, [{ field: `events[${i}].idempotency_key`, message }]);
+      throw validationFailed([{ field: `events[${i}].idempotency_key`, message }]);
     }
     seen.set(key, i);
   });
@@ -96,7 +96,7 @@ async function earlierEvents(db: Database, tenantId: string, items: BatchItem[],
     if (!row) return;
     // Events stored before request hashes were kept have none: they replay, as they did.
     if (row.requestHash !== null && row.requestHash !== hashes[i]) {
-      throw new ApiError(
+      throw new DomainError(
         "idempotency_key_reused",
         `events[${i}]: idempotency_key "${item.idempotencyKey}" was used within 24 hours for another request (event type or data); use a new key for a new event`,
       );

@@ -1,11 +1,11 @@
 import { and, count, eq, gte, inArray, lt, sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
-import type { Database } from "../db/client";
 import { deliveries, type EventRow, events, webhooks } from "../db/schema";
 import { deliveryRowOf, type RawDeliveryRow, unwrittenDeliveries } from "../db/unwritten-deliveries";
 import { notFound } from "../lib/errors";
 import { firstTimeOrderedId, isUuid } from "../lib/ids";
 import { formatTime } from "../lib/time";
+import type { ServiceContext } from "./context";
 import { deliveryDetailView } from "./deliveries";
 import { idCursor, idTimeRange, isCursorRequest, type Page, type PageRequest, pageOf, type TimeRange } from "./paging";
 
@@ -31,7 +31,7 @@ export interface EventListOptions extends PageRequest, TimeRange {
  * GET /events, newest first, along the primary key (tenant_id, id): since/until and
  * the cursors are ranges of the time-ordered id. The total is counted on skip/limit requests only.
  */
-export async function listEvents(db: Database, tenantId: string, options: EventListOptions): Promise<Page<ReturnType<typeof eventView>>> {
+export async function listEvents({ db, tenantId }: ServiceContext, options: EventListOptions): Promise<Page<ReturnType<typeof eventView>>> {
   const matching = and(eq(events.tenantId, tenantId), idTimeRange(events.id, options), options.event ? eq(events.type, options.event) : undefined);
   const cursor = idCursor(events.id, options);
   const page = db.select().from(events).where(and(matching, cursor.where)).orderBy(cursor.orderBy).limit(cursor.limit).offset(options.skip);
@@ -43,7 +43,7 @@ export async function listEvents(db: Database, tenantId: string, options: EventL
   return pageOf(rows.map(eventView), options, total);
 }
 
-export async function findEvent(db: Database, tenantId: string, eventId: string): Promise<EventRow> {
+export async function findEvent({ db, tenantId }: ServiceContext, eventId: string): Promise<EventRow> {
   if (!isUuid(eventId)) throw notFound("Event");
   const [row] = await db
     .select()
@@ -64,8 +64,9 @@ export async function findEvent(db: Database, tenantId: string, eventId: string)
  * a seek into that millisecond: about W + D rows for W webhooks and D deliveries, in one
  * D1 round trip after the event's.
  */
-export async function getEventDetail(db: Database, tenantId: string, eventId: string) {
-  const event = await findEvent(db, tenantId, eventId);
+export async function getEventDetail(ctx: ServiceContext, eventId: string) {
+  const { db, d1, tenantId } = ctx;
+  const event = await findEvent(ctx, eventId);
   const tenantWebhooks = db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.tenantId, tenantId));
   const sends = [...new Set([event.createdAt, ...(event.redeliveredAt ?? [])])];
   const inMillisecond = (at: number) =>
@@ -83,7 +84,7 @@ export async function getEventDetail(db: Database, tenantId: string, eventId: st
   const [first, ...rest] = sends.map(inMillisecond);
   const [written, [unwritten]] = await Promise.all([
     db.batch([first, ...rest]),
-    runBatch<RawDeliveryRow>(db.$client, [unwrittenDeliveries(tenantId, sql`events.id = ${event.id}`)]),
+    runBatch<RawDeliveryRow>(d1, [unwrittenDeliveries(tenantId, sql`events.id = ${event.id}`)]),
   ]);
   const found = [...written.flat(), ...unwritten.results.map(deliveryRowOf)];
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

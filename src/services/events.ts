@@ -9,7 +9,7 @@ import type { DeliveryRef } from "../delivery/job";
 import { nestedDeeperThan } from "../delivery/payload";
 import { type Env, LIMITS } from "../env";
 import { sha256Hex } from "../lib/crypto";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { stringifyJsonExactly } from "../lib/exact-json";
 import { isUuid, newTimeOrderedId, sqlUuidV7 } from "../lib/ids";
 import { formatTime } from "../lib/time";
@@ -57,7 +57,7 @@ interface FanoutQuota {
 }
 
 const fanoutExceeded = (limit: number) =>
-  new ApiError("quota_exceeded", `Fan-out quota exceeded: an event may go to at most ${limit} subscribed active webhooks (MAX_FANOUT_PER_EVENT)`);
+  new DomainError("quota_exceeded", `Fan-out quota exceeded: an event may go to at most ${limit} subscribed active webhooks (MAX_FANOUT_PER_EVENT)`);
 
 /** A "fail" quota's refusal, as D1 reports it. */
 const isFanoutRefusal = (error: unknown) => String(error).includes("NOT NULL constraint failed: events.deliveries_scheduled");
@@ -139,7 +139,7 @@ export async function publishEvents(env: Env, config: Config, tenantId: string, 
 function assertDeliverable(data: Record<string, unknown>) {
   if (!nestedDeeperThan(data, LIMITS.maxDataDepth)) return;
   const message = `nested more than ${LIMITS.maxDataDepth} levels deep`;
-  throw new ApiError("validation_failed", `data: ${message}`, [{ field: "data", message }]);
+  throw new DomainError("validation_failed", `data: ${message}`, { fields: [{ field: "data", message }] });
 }
 
 /**
@@ -199,7 +199,7 @@ async function findByIdempotencyKey(db: Database, tenantId: string, key: string,
   if (!row) return null;
   // Events stored before request hashes were kept have none: they replay, as they did.
   if (row.requestHash !== null && row.requestHash !== hash) {
-    throw new ApiError(
+    throw new DomainError(
       "idempotency_key_reused",
       `Idempotency-Key "${key}" was used within 24 hours for another request (event type or data); use a new key for a new event`,
     );
@@ -270,7 +270,7 @@ export async function redeliverEvent({ db, d1, env, config, tenantId }: ServiceC
   ]);
   if (!event) throw notFound("Event");
   const problems = webhookIds ? redeliveryProblems(webhookIds, targets, event.type) : [];
-  if (problems.length > 0) throw new ApiError("validation_failed", `webhook_ids: ${problems.map((p) => p.message).join("; ")}`, problems);
+  if (problems.length > 0) throw new DomainError("validation_failed", `webhook_ids: ${problems.map((p) => p.message).join("; ")}`, { fields: problems });
   const limit = config.maxFanoutPerEvent;
   if (targets.length > limit) throw fanoutExceeded(limit);
   if ((event.redeliveredAt ?? []).length >= MAX_REDELIVERIES_PER_EVENT) throw tooManyRedeliveries();
@@ -293,7 +293,7 @@ export async function redeliverEvent({ db, d1, env, config, tenantId }: ServiceC
 }
 
 const tooManyRedeliveries = () =>
-  new ApiError(
+  new DomainError(
     "conflict",
     `The event was redelivered ${MAX_REDELIVERIES_PER_EVENT} times already (the most an event records); publish it again as a new event`,
   );

@@ -4,6 +4,7 @@ import { portalSessions, tenants } from "../db/schema";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { newId } from "../lib/ids";
 import { formatTime } from "../lib/time";
+import type { ServiceContext } from "./context";
 
 /** A link must be opened within this long unless the request says otherwise (1 h), at most 7 days. */
 export const DEFAULT_LINK_TTL_SECONDS = 3600;
@@ -23,7 +24,7 @@ export interface PortalSessionRequest {
  * POST /api/v1/portal/sessions: a one-time link token for the tenant's portal (returned once,
  * only its hash stored). The caller builds the URL from it (the Worker's own origin).
  */
-export async function createPortalSession(db: Database, tenantId: string, request: PortalSessionRequest) {
+export async function createPortalSession({ db, tenantId }: ServiceContext, request: PortalSessionRequest) {
   const token = randomToken(LINK_TOKEN_PREFIX);
   const now = Date.now();
   const expiresAt = now + request.linkTtlSeconds * 1000;
@@ -93,6 +94,9 @@ export async function findPortalSession(db: Database, cookie: string): Promise<P
 }
 
 /** Sign out: the session ends for good (the server refuses its cookie from now on). */
-export async function revokePortalSession(db: Database, sessionId: string): Promise<void> {
-  await db.update(portalSessions).set({ revokedAt: Date.now() }).where(eq(portalSessions.id, sessionId));
+export async function revokePortalSession({ db, tenantId }: ServiceContext, sessionId: string): Promise<void> {
+  await db
+    .update(portalSessions)
+    .set({ revokedAt: Date.now() })
+    .where(and(eq(portalSessions.id, sessionId), eq(portalSessions.tenantId, tenantId)));
 }

@@ -7,7 +7,7 @@ import { isCursorRequest, type Page, type PageRequest, pageOf } from "./paging";
 export { QUERY_STATUSES } from "../db/schema";
 
 import { randomToken } from "../lib/crypto";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { newId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { type Category, ruleBasedTriage, type Sentiment, type TriageAgent } from "../triage/triage";
@@ -122,7 +122,7 @@ export async function createQuery({ db, env, config, tenantId }: ServiceContext,
   return { ...queryView(row), events: published! };
 }
 
-export async function findQuery(db: Database, tenantId: string, id: string): Promise<QueryRow> {
+export async function findQuery({ db, tenantId }: ServiceContext, id: string): Promise<QueryRow> {
   if (!QUERY_ID_PATTERN.test(id)) throw notFound("Query");
   const [row] = await db
     .select()
@@ -152,16 +152,16 @@ async function transition(
     .set(changes)
     .where(and(eq(queries.id, current.id), eq(queries.tenantId, current.tenantId), inArray(queries.status, from)));
   const published = await publishEvents(env, config, current.tenantId, [eventFor(next)], { statement: update, at });
-  if (!published) throw new ApiError("conflict", "The query changed state concurrently; reload it and try again");
+  if (!published) throw new DomainError("conflict", "The query changed state concurrently; reload it and try again");
   return { ...queryView(next), events: published };
 }
 
 function refuse(message: string): never {
-  throw new ApiError("conflict", message);
+  throw new DomainError("conflict", message);
 }
 
 export async function escalateQuery(ctx: ServiceContext, id: string, reason: string) {
-  const q = await findQuery(ctx.db, ctx.tenantId, id);
+  const q = await findQuery(ctx, id);
   if (q.status === "resolved") refuse("A resolved query cannot be escalated");
   if (q.status === "escalated") refuse("The query is already escalated");
   const now = Date.now();
@@ -170,7 +170,7 @@ export async function escalateQuery(ctx: ServiceContext, id: string, reason: str
 }
 
 export async function resolveQuery(ctx: ServiceContext, id: string, response: string) {
-  const q = await findQuery(ctx.db, ctx.tenantId, id);
+  const q = await findQuery(ctx, id);
   if (q.status === "resolved") refuse("The query is already resolved");
   const now = Date.now();
   // Seconds from creation, to a tenth (the guide's 330.5).
@@ -179,8 +179,9 @@ export async function resolveQuery(ctx: ServiceContext, id: string, response: st
   return transition(ctx, q, ["open", "escalated"], changes, now, (next) => event("query.resolved", next, resolvedData(next)));
 }
 
-export async function addFeedback({ db, env, config, tenantId }: ServiceContext, id: string, rating: number, feedbackText: string | null) {
-  const q = await findQuery(db, tenantId, id);
+export async function addFeedback(ctx: ServiceContext, id: string, rating: number, feedbackText: string | null) {
+  const { env, config, tenantId } = ctx;
+  const q = await findQuery(ctx, id);
   if (q.status === "open") refuse("Feedback is accepted only after the query was resolved or escalated");
   const row: FeedbackRow = { id: newId(), tenantId, queryId: q.id, rating, feedbackText, createdAt: Date.now() };
   // The unique index on query_id makes "once per query" hold even under concurrent requests.
@@ -220,7 +221,7 @@ function queryCursor(tenantId: string, f: PageRequest) {
 }
 
 /** GET /queries, newest first, along the index queries_tenant (tenant_id, created_at). The total is counted on skip/limit requests only. */
-export async function listQueries(db: Database, tenantId: string, f: QueryFilter): Promise<Page<ReturnType<typeof queryView>>> {
+export async function listQueries({ db, tenantId }: ServiceContext, f: QueryFilter): Promise<Page<ReturnType<typeof queryView>>> {
   const matching = and(
     eq(queries.tenantId, tenantId),
     f.status ? eq(queries.status, f.status) : undefined,
@@ -245,7 +246,7 @@ export async function listQueries(db: Database, tenantId: string, f: QueryFilter
 }
 
 /** A query with its feedback and the events it produced, in one round trip. */
-export async function getQueryDetail(db: Database, tenantId: string, id: string) {
+export async function getQueryDetail({ db, tenantId }: ServiceContext, id: string) {
   if (!QUERY_ID_PATTERN.test(id)) throw notFound("Query");
   const [[row], [rating], produced] = await db.batch([
     db

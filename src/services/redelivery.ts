@@ -4,7 +4,7 @@ import { takeBackFailure, takeBackRestartedFailures } from "../db/counters";
 import { deliveries, type WebhookRow } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
-import { ApiError } from "../lib/errors";
+import { DomainError } from "../lib/errors";
 import { firstTimeOrderedId } from "../lib/ids";
 import type { ServiceContext } from "./context";
 import { deliveryView, findDelivery } from "./deliveries";
@@ -30,7 +30,7 @@ const newCycle = (now: number) => sql`status = 'pending', cycle_start = attempts
 
 /** Redelivering to an inactive webhook would only cancel the delivery again: it has to be re-enabled first. */
 function assertActive(webhook: WebhookRow) {
-  if (!webhook.isActive) throw new ApiError("conflict", "The webhook is inactive; re-enable it (PUT is_active: true) before redelivering");
+  if (!webhook.isActive) throw new DomainError("conflict", "The webhook is inactive; re-enable it (PUT is_active: true) before redelivering");
 }
 
 interface RestartedRow {
@@ -49,7 +49,7 @@ export async function retryDelivery(ctx: ServiceContext, webhookId: string, deli
   const row = await findDelivery(ctx, webhook.id, deliveryId);
   const thisDelivery = and(eq(deliveries.webhookId, webhook.id), eq(deliveries.id, deliveryId));
   if (row.status !== "failed" && row.status !== "cancelled") {
-    throw new ApiError("conflict", `Only a failed or cancelled delivery can be retried; this one is ${row.status}`);
+    throw new DomainError("conflict", `Only a failed or cancelled delivery can be retried; this one is ${row.status}`);
   }
   assertActive(webhook);
 
@@ -63,7 +63,7 @@ export async function retryDelivery(ctx: ServiceContext, webhookId: string, deli
   ]);
   const [updated] = restarted.results;
   // Another request restarted it between our read and the batch.
-  if (!updated) throw new ApiError("conflict", "The delivery was retried already");
+  if (!updated) throw new DomainError("conflict", "The delivery was retried already");
 
   await enqueueDeliveries(env, [{ webhookId: updated.webhook_id, deliveryId: updated.id, attempt: updated.attempts }]);
   return deliveryView({ ...row, status: "pending", attempts: updated.attempts, cycleStart: updated.attempts, nextAttemptAt: now, finishedAt: null });

@@ -92,5 +92,5 @@ export async function issueTenantApiKey(db: Database, tenantId: string, name: st
   // Tenants are never deleted, so a tenant found here is still there for the insert.
   const [tenant] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, tenantId)).limit(1);
   if (!tenant) throw notFound("Tenant");
-  return createApiKey(db, tenantId, name);
+  return createApiKey({ db, tenantId }, name);
 }

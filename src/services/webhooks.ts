@@ -7,7 +7,7 @@ import { type WebhookRow, webhooks } from "../db/schema";
 import { cancelPendingDeliveries } from "../delivery/cancel";
 import { defaultRetrySchedule, LIMITS } from "../env";
 import { encryptSecret, randomToken } from "../lib/crypto";
-import { ApiError, notFound } from "../lib/errors";
+import { DomainError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
 import { checkWebhookUrl } from "../lib/url-policy";
@@ -62,7 +62,7 @@ const webhookWithSecret = (row: WebhookRow, config: Config, secretKey: string): 
 
 function acceptedUrl(config: Config, raw: string): string {
   const verdict = checkWebhookUrl(raw.trim(), { production: config.production, maxLength: LIMITS.maxUrlLength });
-  if (!verdict.ok) throw new ApiError("unsafe_url", `Webhook URL refused: ${verdict.reason}`, [{ field: "url", message: verdict.reason }]);
+  if (!verdict.ok) throw new DomainError("unsafe_url", `Webhook URL refused: ${verdict.reason}`, { fields: [{ field: "url", message: verdict.reason }] });
   return verdict.url;
 }
 
@@ -87,7 +87,7 @@ async function insertWithinQuota(db: Database, limit: number, row: typeof webhoo
       WHERE (SELECT count(*) FROM ${webhooks} WHERE tenant_id = ${row.tenantId} AND deleted_at IS NULL) < ${limit}`)
     .returning();
   if (!stored)
-    throw new ApiError("quota_exceeded", `Webhook quota reached: a tenant may have at most ${limit} webhooks (MAX_WEBHOOKS_PER_TENANT); delete one first`);
+    throw new DomainError("quota_exceeded", `Webhook quota reached: a tenant may have at most ${limit} webhooks (MAX_WEBHOOKS_PER_TENANT); delete one first`);
   return stored;
 }
 

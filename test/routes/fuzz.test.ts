@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ERROR_STATUS } from "../../src/lib/errors";
+import { ERROR_STATUS } from "../../src/routes/error-response";
 import { deliveryLog, exampleData, published } from "../helpers/delivery";
 import { ADMIN_TOKEN, api, createTenant, createWebhook, receiver, type Tenant, uniqueKey } from "../helpers/harness";
 import { createQuery, TEXTS } from "../helpers/queries";

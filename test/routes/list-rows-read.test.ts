@@ -67,8 +67,7 @@ describe("D1 rows read by a page", () => {
     const tenant = await createTenant();
     const webhook = await createWebhook(tenant, webhookBody({ events: ["feedback.received"] }));
     await seedLargeLog(tenant.id, webhook.id);
-    const eventsPage = (options: { skip?: number; before?: string }) =>
-      metered(tenant.id, ({ db }) => listEvents(db, tenant.id, { skip: 0, limit: PAGE, ...options }));
+    const eventsPage = (options: { skip?: number; before?: string }) => metered(tenant.id, (ctx) => listEvents(ctx, { skip: 0, limit: PAGE, ...options }));
 
     const first = await eventsPage({});
     expect(first.result.total).toBe(LOG_SIZE);

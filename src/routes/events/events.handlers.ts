@@ -9,11 +9,11 @@ import type * as routes from "./events.routes";
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const query = c.req.valid("query");
-  const page = await listEvents(c.var.db, c.var.tenantId, { ...query, ...parseTimeRange(query) });
+  const page = await listEvents(c.var.ctx, { ...query, ...parseTimeRange(query) });
   return c.json(page.items, 200, pageHeaders(c.req.url, page));
 };
 
-export const get: AppRouteHandler<typeof routes.get> = async (c) => c.json(await getEventDetail(c.var.db, c.var.tenantId, c.req.valid("param").id), 200);
+export const get: AppRouteHandler<typeof routes.get> = async (c) => c.json(await getEventDetail(c.var.ctx, c.req.valid("param").id), 200);
 
 export const redeliver: AppRouteHandler<typeof routes.redeliver> = async (c) => {
   // The body is optional: without one, every subscribed active webhook.

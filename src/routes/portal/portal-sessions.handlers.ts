@@ -5,7 +5,7 @@ import { PORTAL_OPEN_PATH } from "./portal-sessions.routes";
 
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
   const body = c.req.valid("json") ?? {};
-  const { token, expires_at } = await createPortalSession(c.var.db, c.var.tenantId, {
+  const { token, expires_at } = await createPortalSession(c.var.ctx, {
     readOnly: body.read_only ?? false,
     linkTtlSeconds: body.expires_in_seconds ?? DEFAULT_LINK_TTL_SECONDS,
   });

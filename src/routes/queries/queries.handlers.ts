@@ -6,12 +6,11 @@ import type * as routes from "./queries.routes";
 export const create: AppRouteHandler<typeof routes.create> = async (c) => c.json(await service.createQuery(c.var.ctx, c.req.valid("json")), 201);
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
-  const page = await service.listQueries(c.var.db, c.var.tenantId, c.req.valid("query"));
+  const page = await service.listQueries(c.var.ctx, c.req.valid("query"));
   return c.json(page.items, 200, pageHeaders(c.req.url, page));
 };
 
-export const get: AppRouteHandler<typeof routes.get> = async (c) =>
-  c.json(await service.getQueryDetail(c.var.db, c.var.tenantId, c.req.valid("param").id), 200);
+export const get: AppRouteHandler<typeof routes.get> = async (c) => c.json(await service.getQueryDetail(c.var.ctx, c.req.valid("param").id), 200);
 
 export const escalate: AppRouteHandler<typeof routes.escalate> = async (c) => {
   const { reason } = c.req.valid("json");
