@@ -22,18 +22,32 @@ export const DELIVERY_COLUMNS = sql.raw(
 /** The last event whose deliveries all have rows (sweep_cursors.events); '' before the first. */
 export const SWEPT_EVENTS_CURSOR = sql`coalesce((SELECT value FROM sweep_cursors WHERE name = 'events'), '')`;
 
+/** Which of a tenant's unwritten deliveries to read. */
+export interface UnwrittenFilter {
+  /** One webhook's only: an event that does not name it is passed over by a string search, before its list is expanded. */
+  webhookId?: string;
+  /** Further conditions on `events` and on `j.value` (the webhook id), e.g. a time range. */
+  where?: SQL;
+}
+
 /**
  * The tenant's unwritten deliveries as rows of deliveries (DELIVERY_COLUMNS): pending, no attempt
- * yet, due when their event was published. `where` narrows them with conditions on `events` and
- * on `j.value` (the webhook id), e.g. one webhook's, in a time range.
+ * yet, due when their event was published. Reads the tenant's events after the sweep cursor (a
+ * primary-key range: the last SWEEP_GRACE_SECONDS and a minute of publishing) and, for each, a
+ * primary-key probe of deliveries per webhook it names.
  */
-export function unwrittenDeliveries(tenantId: string, where?: SQL): SQL {
+export function unwrittenDeliveries(tenantId: string, { webhookId, where }: UnwrittenFilter = {}): SQL {
+  const conditions = [
+    sql`events.tenant_id = ${tenantId} AND events.id > ${SWEPT_EVENTS_CURSOR}`,
+    ...(webhookId ? [sql`instr(events.webhook_ids, ${JSON.stringify(webhookId)}) > 0 AND j.value = ${webhookId}`] : []),
+    ...(where ? [where] : []),
+    sql`NOT EXISTS (SELECT 1 FROM deliveries AS written WHERE written.webhook_id = j.value AND written.id = events.id)`,
+  ];
   return sql`SELECT events.id AS id, events.tenant_id AS tenant_id, j.value AS webhook_id, events.id AS event_id, events.type AS event_type,
       'pending' AS status, 0 AS attempts, 0 AS cycle_start, events.created_at AS next_attempt_at, NULL AS last_status_code, NULL AS last_error,
       NULL AS last_response_ms, NULL AS last_response_excerpt, '[]' AS attempt_log, events.created_at AS created_at, NULL AS finished_at
     FROM events CROSS JOIN json_each(events.webhook_ids) AS j
-    WHERE events.tenant_id = ${tenantId} AND events.id > ${SWEPT_EVENTS_CURSOR}${where ? sql` AND ${where}` : sql``}
-      AND NOT EXISTS (SELECT 1 FROM deliveries AS written WHERE written.webhook_id = j.value AND written.id = events.id)`;
+    WHERE ${sql.join(conditions, sql` AND `)}`;
 }
 
 /** A row selected as DELIVERY_COLUMNS, as drizzle would have read it from deliveries. */

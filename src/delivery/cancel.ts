@@ -1,6 +1,7 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { deliveries } from "../db/schema";
+import { unwrittenDeliveries } from "../db/unwritten-deliveries";
 import type { DeliveryEvent } from "./record";
 
 /** What a cancelled delivery's last_error says (the delivery log shows it). */
@@ -16,17 +17,28 @@ export interface CancelledDelivery {
 /**
  * Cancels the pending deliveries of a webhook that is deleted or deactivated: they will never
  * be sent. Only pending ones: a delivery already finished keeps its outcome. The webhooks
- * service cancels all of a webhook's written ones in the batch that deletes or deactivates it;
- * the consumer cancels those its batch finds on such a webhook (the change came after their
- * jobs were queued, and first sends not written yet are among them), by primary key, one
- * statement for the batch: a delivery not written yet is inserted as cancelled, one row write as
- * for any delivery. Cancelled deliveries count in no counter (src/db/counters.ts).
+ * service cancels all of a webhook's in the batch that deletes or deactivates it: the written
+ * ones by an UPDATE of its key range, the first sends not written yet (src/db/unwritten-deliveries.ts)
+ * by inserting their rows as cancelled, so an attempt in flight finds them cancelled and is not
+ * recorded. The consumer cancels those its batch finds on such a webhook (the change came after
+ * their jobs were queued) with cancelDeliveries. Cancelled deliveries count in no counter
+ * (src/db/counters.ts). Drizzle statements, so callers can put them in their D1 batch.
  */
-export function cancelPendingDeliveries(db: Database, webhookId: string, now: number) {
-  return db
-    .update(deliveries)
-    .set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: WEBHOOK_GONE })
-    .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending")));
+export function cancelPendingDeliveries(db: Database, tenantId: string, webhookId: string, now: number) {
+  const cancelled = { status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: WEBHOOK_GONE } as const;
+  return [
+    db
+      .update(deliveries)
+      .set(cancelled)
+      .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending"))),
+    db
+      .insert(deliveries)
+      .select(
+        sql`SELECT id, tenant_id, webhook_id, event_id, event_type, ${cancelled.status}, 0, 0, NULL, NULL, ${WEBHOOK_GONE}, NULL, NULL, '[]', created_at, ${now}
+          FROM (${unwrittenDeliveries(tenantId, { webhookId })}) WHERE true`,
+      )
+      .onConflictDoNothing(),
+  ] as const;
 }
 
 /** The consumer's cancel (see cancelPendingDeliveries): an upsert, whose conflict clause leaves finished rows alone. */

@@ -31,7 +31,7 @@ export async function recentDeliveryCounts({ d1, tenantId }: ServiceContext, web
     sql`SELECT webhook_id, status, count(*) AS n FROM deliveries
       WHERE webhook_id IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)})) AND id >= ${since}
       GROUP BY webhook_id, status
-      UNION ALL SELECT webhook_id, 'pending', count(*) FROM (${unwrittenDeliveries(tenantId, sql`j.value IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)}))`)})
+      UNION ALL SELECT webhook_id, 'pending', count(*) FROM (${unwrittenDeliveries(tenantId, { where: sql`j.value IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)}))` })})
       GROUP BY webhook_id`,
   ]);
   for (const row of result.results) {

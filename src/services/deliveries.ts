@@ -72,10 +72,10 @@ export function deliveryLogQueries(tenantId: string, webhookId: string, options:
   const cursor = { written: idCursor(deliveries.id, options), unwritten: idCursor(events.id, options) };
   const unwritten = (where?: SQL) =>
     options.status === undefined || options.status === "pending"
-      ? unwrittenDeliveries(
-          tenantId,
-          and(sql`j.value = ${webhookId}`, idTimeRange(events.id, options), options.event ? eq(events.type, options.event) : undefined, where),
-        )
+      ? unwrittenDeliveries(tenantId, {
+          webhookId,
+          where: and(idTimeRange(events.id, options), options.event ? eq(events.type, options.event) : undefined, where),
+        })
       : null;
   const unwrittenPage = unwritten(cursor.unwritten.where);
   const unwrittenAll = unwritten();
@@ -92,7 +92,7 @@ export async function findDelivery({ d1, tenantId }: ServiceContext, webhookId: 
   if (!isUuid(deliveryId)) throw notFound("Delivery");
   const [found] = await runBatch<RawDeliveryRow>(d1, [
     sql`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ${webhookId} AND id = ${deliveryId}
-      UNION ALL ${unwrittenDeliveries(tenantId, sql`events.id = ${deliveryId} AND j.value = ${webhookId}`)}`,
+      UNION ALL ${unwrittenDeliveries(tenantId, { webhookId, where: sql`events.id = ${deliveryId}` })}`,
   ]);
   if (!found.results[0]) throw notFound("Delivery");
   return deliveryRowOf(found.results[0]);

@@ -84,7 +84,7 @@ export async function getEventDetail(ctx: ServiceContext, eventId: string) {
   const [first, ...rest] = sends.map(inMillisecond);
   const [written, [unwritten]] = await Promise.all([
     db.batch([first, ...rest]),
-    runBatch<RawDeliveryRow>(d1, [unwrittenDeliveries(tenantId, sql`events.id = ${event.id}`)]),
+    runBatch<RawDeliveryRow>(d1, [unwrittenDeliveries(tenantId, { where: sql`events.id = ${event.id}` })]),
   ]);
   const found = [...written.flat(), ...unwritten.results.map(deliveryRowOf)];
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -26,7 +26,8 @@ describe("the one cancel statement", () => {
   });
 
   it("the webhooks service's (all of a webhook's): its primary-key range", async () => {
-    const plan = await planOf(cancelPendingDeliveries(db, id, Date.now()));
+    const [writtenOnes] = cancelPendingDeliveries(db, id, id, Date.now());
+    const plan = await planOf(writtenOnes);
     expect(
       plan.filter((step) => /^SCAN deliveries\b/.test(step)),
       plan.join("; "),
