@@ -174,7 +174,8 @@ export const deliveries = sqliteTable(
 
 /**
  * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
- * failed counts of up to 100 recorded outcomes as JSON `{ webhookId: [finished, failed] }`,
+ * failed counts of up to 100 recorded outcomes, and their webhooks' last attempt and last success,
+ * as JSON `{ webhookId: [finished, failed, lastAttemptAt, lastSuccessAt] }` (CounterDelta),
  * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
  * The same row carries the chunk's hourly statistics (every attempt, finished or retried).
  * The cron folds them into webhooks.delivery_count / failure_count and webhook_hourly_stats,
@@ -183,7 +184,7 @@ export const deliveries = sqliteTable(
  */
 export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
   id: integer("id").primaryKey(),
-  counts: text("counts", { mode: "json" }).$type<Record<string, [number, number]>>().notNull(),
+  counts: text("counts", { mode: "json" }).$type<Record<string, CounterDelta>>().notNull(),
   /**
    * The same outcomes by webhook and hour, for webhook_hourly_stats (folded in src/db/counters.ts):
    * `[[webhookId, hour, attempts, succeeded, failed, histogram], ...]`. Null in rows that only
@@ -192,6 +193,12 @@ export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
   hourly: text("hourly", { mode: "json" }).$type<HourlyDeltaEntry[]>(),
   createdAt: integer("created_at").notNull(),
 });
+
+/**
+ * One webhook's share of a counter-delta row: deliveries finished and failed, and when its last
+ * attempt and last success were made (epoch ms, 0 for none; absent in correction rows).
+ */
+export type CounterDelta = [finished: number, failed: number, lastAttemptAt?: number, lastSuccessAt?: number];
 
 /** A sparse response-time histogram: bucket index (src/lib/response-histogram.ts) to attempts. */
 export type Histogram = Record<string, number>;
