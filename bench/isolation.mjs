@@ -253,7 +253,7 @@ async function neighbour(ctx) {
         deliveries_scheduled: noisyResults.reduce((a, r) => a + r.scheduled, 0),
         publish_ms: summarize(noisyResults.map((r) => r.ms)),
         hanging_requests_received: noisyRequests.length,
-        distinct_noisy_deliveries_attempted: new Set(noisyRequests.map((r) => r.deliveryId)).size,
+        distinct_noisy_deliveries_attempted: new Set(noisyRequests.map((r) => r.delivery)).size,
         receiver_peak_in_flight: receiver.concurrency(mark.concurrency).peak,
       },
       late_arrivals: late,
@@ -356,7 +356,7 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
         publishes.push({ status: res.status, ms: res.ms, scheduled: res.body?.deliveries_scheduled, error: res.status === 202 ? undefined : res.body });
       }
       await waitFor(
-        () => new Set(mine().map((r) => r.deliveryId)).size >= expected || !worker.running,
+        () => new Set(mine().map((r) => r.delivery)).size >= expected || !worker.running,
         PHASE_TIMEOUT_MS,
         `${expected} ${name} deliveries at the receiver`,
       );
@@ -388,7 +388,7 @@ async function memoryPhase(ctx, name, { behaviour, webhooks, events, data, expec
       deliveries_expected: expected,
       publishes,
       requests_received: requests.length,
-      distinct_deliveries_received: new Set(requests.map((r) => r.deliveryId)).size,
+      distinct_deliveries_received: new Set(requests.map((r) => r.delivery)).size,
       outcome,
       seconds: (wallNow() - started) / 1000,
       worker_alive: worker.running,

@@ -101,6 +101,9 @@ function align(requests, attemptLog) {
   return { matched, unmatched, unseenAttempts: attemptLog.length - j };
 }
 
+/** A delivery's key as the receiver records it (`delivery`): its id is unique per webhook only. */
+const deliveryKey = (d) => `${d.webhook_id} ${d.id}`;
+
 function check({ publishes, hooks, deliveries, details, requests, kills }) {
   const problems = [];
   const problem = (kind, detail) => problems.push({ kind, ...detail });
@@ -118,13 +121,13 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
   for (const d of deliveries) if (!eventIds.has(d.event_id)) problem("stray", { delivery: d.id, detail: "delivery of an unknown event" });
 
   const byDelivery = new Map();
-  for (const r of requests) if (r.deliveryId) byDelivery.set(r.deliveryId, [...(byDelivery.get(r.deliveryId) ?? []), r]);
+  for (const r of requests) if (r.delivery) byDelivery.set(r.delivery, [...(byDelivery.get(r.delivery) ?? []), r]);
   const inCrashWindow = (t) => kills.some((k) => t <= k && t >= k - CRASH_WINDOW_MS);
   const tally = { success: [0, 0, 0, 0], failed404: [0, 0, 0, 0], failedRetries: 0, failedOther: 0, lostInCrash: 0, crashAffected: 0 };
 
   for (const d of deliveries) {
-    const detail = details.get(d.id);
-    const received = (byDelivery.get(d.id) ?? []).sort((a, b) => a.receivedAt - b.receivedAt);
+    const detail = details.get(deliveryKey(d));
+    const received = (byDelivery.get(deliveryKey(d)) ?? []).sort((a, b) => a.receivedAt - b.receivedAt);
     if (d.status !== "success" && d.status !== "failed") {
       problem("unfinished", { delivery: d.id, detail: `status ${d.status} after ${d.attempts} attempts` });
       continue;
@@ -183,7 +186,7 @@ async function main() {
   await snapshotWorker(config);
   const persistDir = path.join(dir, "state");
   await applyMigrations(config, persistDir);
-  const receiver = await startReceiver({ behaviour: (r) => chaosAnswer(r.deliveryId, r.attempt), hangMs: TIMEOUT_MS + 3000 });
+  const receiver = await startReceiver({ behaviour: (r) => chaosAnswer(r.delivery, r.attempt), hangMs: TIMEOUT_MS + 3000 });
   const worker = new WranglerDev({ config, port: PORT, persistDir, vars: VARS, logFile: path.join(dir, "worker.log") });
   const kills = [];
   let sweeping = true;
@@ -244,7 +247,9 @@ async function main() {
     const hooks = await api.webhooks(tenant.key);
     const deliveries = (await Promise.all(hooks.map((h) => api.deliveries(tenant.key, h.id)))).flat();
     const details = new Map();
-    await pool(deliveries.length, 8, async (i) => details.set(deliveries[i].id, await api.delivery(tenant.key, deliveries[i].webhook_id, deliveries[i].id)));
+    await pool(deliveries.length, 8, async (i) =>
+      details.set(deliveryKey(deliveries[i]), await api.delivery(tenant.key, deliveries[i].webhook_id, deliveries[i].id)),
+    );
     const { problems, tally } = check({ publishes, hooks, deliveries, details, requests: receiver.requests, kills });
     if (sweepErrors.length > 0) problems.push({ kind: "sweep", detail: `${sweepErrors.length} sweep calls failed: ${[...new Set(sweepErrors)].join(", ")}` });
     report({ total, deliveries, requests: receiver.requests, kills, sweeps, stats, tally, problems, dropped: worker.droppedMessages });
@@ -260,7 +265,7 @@ async function main() {
 
 function report({ total, deliveries, requests, kills, sweeps, stats, tally, problems, dropped }) {
   const answers = {};
-  for (const r of requests) if (r.deliveryId) answers[r.answer] = (answers[r.answer] ?? 0) + 1;
+  for (const r of requests) if (r.delivery) answers[r.answer] = (answers[r.answer] ?? 0) + 1;
   console.log(
     `\nSoak: ${EVENTS} events × ${WEBHOOKS} webhooks = ${total} deliveries; ${deliveries.length} stored; ${requests.length} requests received (${JSON.stringify(answers)})`,
   );

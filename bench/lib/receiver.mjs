@@ -1,5 +1,6 @@
 // A local webhook receiver (plain node:http) for bench and soak. Every request is recorded:
-// which delivery (webhook-id header) and webhook (X-Webhook-ID), the n-th request for that
+// which delivery (`delivery`: the webhook, X-Webhook-ID, and the webhook-id header, which is unique per
+// webhook only: a first send's is its event's id at every endpoint) and webhook, the n-th request for that
 // delivery (`attempt`, counted here), the bench sequence id from data.query_id, when it arrived
 // and what was answered. It also tracks how many requests are in flight (peak and time-average),
 // which is the delivery concurrency the Worker actually achieved.
@@ -44,8 +45,10 @@ export async function startReceiver({ behaviour = () => 200, hangMs = 15_000, pa
     req.on("data", (chunk) => chunks.push(chunk));
     req.on("end", () => {
       const deliveryId = req.headers["webhook-id"] ?? null;
-      const attempt = deliveryId ? (attemptsByDelivery.get(deliveryId) ?? 0) + 1 : 0;
-      if (deliveryId) attemptsByDelivery.set(deliveryId, attempt);
+      const webhookId = req.headers["x-webhook-id"] ?? null;
+      const delivery = deliveryId ? `${webhookId} ${deliveryId}` : null;
+      const attempt = delivery ? (attemptsByDelivery.get(delivery) ?? 0) + 1 : 0;
+      if (delivery) attemptsByDelivery.set(delivery, attempt);
       let seq = null;
       if (parseBody && deliveryId) {
         try {
@@ -57,8 +60,9 @@ export async function startReceiver({ behaviour = () => 200, hangMs = 15_000, pa
       const record = {
         path: req.url,
         socket: req.socket.benchId,
+        delivery,
         deliveryId,
-        webhookId: req.headers["x-webhook-id"] ?? null,
+        webhookId,
         attempt,
         seq,
         receivedAt,

@@ -6,6 +6,8 @@
  *   succeeded, or failed for good (a 4xx, a refused attempt, or the last retry of its cycle
  *   failed). Test deliveries included. Pending and cancelled deliveries count in neither.
  * - webhooks.failure_count: those of them that failed for good.
+ * - webhooks.last_delivery_at / last_success_at: when the webhook's last attempt, and last
+ *   successful one, was made (the latest, not a sum).
  * - webhook_hourly_stats (webhook, hour): attempts made in that hour (first attempts and
  *   retries), deliveries that one of them finished as succeeded, and as failed, and the
  *   response-time histogram of every attempt. An outcome counts in the hour of its attempt,
@@ -14,8 +16,8 @@
  * When they are written
  * - Delta: the D1 batch that records attempt outcomes (src/delivery/record.ts, consumer and
  *   test endpoint alike) also inserts one webhook_counter_deltas row per chunk of up to 100
- *   outcomes (counterDelta), computed in the same transaction just before the chunk's UPDATE:
- *   `counts` {webhookId: [finished, failed]} and `hourly` [webhookId, hour, attempts,
+ *   outcomes (counterDelta), computed in the same transaction just before the chunk's upsert:
+ *   `counts` {webhookId: [finished, failed, lastAttemptAt, lastSuccessAt]} and `hourly` [webhookId, hour, attempts,
  *   succeeded, failed, histogram]. A webhook's counters cost no write per delivery.
  * - Manual retry and recover (src/services/redelivery.ts): a failed delivery that starts a new
  *   cycle is no longer finished, so the same batch that restarts it inserts a counts-only row
@@ -30,8 +32,9 @@
  *
  * Why they stay exact
  * - Duplicate jobs: the delta counts only outcomes whose row is still pending at the attempt
- *   count the outcome saw, the very condition of the UPDATE right after it in the same
- *   transaction; a delivery another consumer recorded first is not counted again.
+ *   count the outcome saw (or, for a first attempt, has no row yet), the very condition of the
+ *   upsert right after it in the same transaction (src/delivery/record.ts); a delivery another
+ *   consumer recorded first is not counted again.
  * - Retention (RETENTION_SECONDS) deletes delivery rows: nothing here ever recounts them.
  *   Hourly rows are kept 13 months (src/retention/retention.ts), whatever RETENTION_SECONDS.
  * - The fold adds and deletes in one transaction: no delta is counted twice or lost.
@@ -41,7 +44,7 @@ import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { addResponseTime, mergeHistogram } from "../lib/response-histogram";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { type Histogram, type HourlyDeltaEntry, webhookCounterDeltas, webhookHourlyStats, webhooks } from "./schema";
+import { type CounterDelta, type Histogram, type HourlyDeltaEntry, webhookCounterDeltas, webhookHourlyStats, webhooks } from "./schema";
 
 export const HOUR_MS = 60 * 60 * 1000;
 /** The start of the hour `epochMs` falls in: the hourly statistics' key. */
@@ -59,17 +62,18 @@ export interface CountedOutcome {
   result: { attemptedAt: number; responseTimeMs: number };
 }
 
-/** Finished and failed deliveries per webhook among the outcomes: { webhookId: [finished, failed] }. */
-function finishedCounts(outcomes: CountedOutcome[]): Record<string, [number, number]> {
-  const counts: Record<string, [number, number]> = {};
-  for (const { webhookId, verdict } of outcomes) {
-    if (verdict.status === "pending") continue;
-    counts[webhookId] ??= [0, 0];
-    const count = counts[webhookId];
-    count[0]++;
-    if (verdict.status === "failed") count[1]++;
+/** Per webhook among the outcomes: finished and failed deliveries, last attempt and last success (CounterDelta). */
+function webhookDeltas(outcomes: CountedOutcome[]): Record<string, CounterDelta> {
+  const deltas: Record<string, CounterDelta> = {};
+  for (const { webhookId, verdict, result } of outcomes) {
+    deltas[webhookId] ??= [0, 0, 0, 0];
+    const delta = deltas[webhookId];
+    if (verdict.status !== "pending") delta[0]++;
+    if (verdict.status === "failed") delta[1]++;
+    delta[2] = Math.max(delta[2]!, result.attemptedAt);
+    if (verdict.status === "success") delta[3] = Math.max(delta[3]!, result.attemptedAt);
   }
-  return counts;
+  return deltas;
 }
 
 /** One outcome as an hourly-stats entry: the hour its attempt was made, and what it did. */
@@ -101,27 +105,37 @@ function hourlyEntries(outcomes: CountedOutcome[]): HourlyDeltaEntry[] {
 }
 
 /**
- * A chunk's counter delta, to run just before its UPDATE in the same D1 batch (one batch is one
+ * A chunk's counter delta, to run just before its upsert in the same D1 batch (one batch is one
  * transaction, so the rows still pending at the attempt count the outcome saw are exactly the
- * rows the UPDATE changes). If every outcome's row qualifies, the delta computed here is stored
+ * rows the upsert writes). If every outcome's row qualifies, the delta computed here is stored
  * as one row. If not, another consumer recorded some of them first (a duplicate job), a rare
  * case: the second statement then stores the delta of just the rows that qualify, each row once.
  */
 export function counterDelta(outcomes: CountedOutcome[], now: number): SQL[] {
   const mine = JSON.stringify(
-    outcomes.map((o) => ({ w: o.webhookId, id: o.deliveryId, before: o.attemptsBefore, status: o.verdict.status, entry: hourlyEntry(o) })),
+    outcomes.map((o) => ({
+      w: o.webhookId,
+      id: o.deliveryId,
+      before: o.attemptsBefore,
+      status: o.verdict.status,
+      at: o.result.attemptedAt,
+      entry: hourlyEntry(o),
+    })),
   );
-  const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value -> '$.entry') AS entry
-    FROM json_each(${mine}) AS v JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
-    WHERE d.status = 'pending' AND d.attempts = v.value ->> '$.before'
+  const qualifying = sql`SELECT v.value ->> '$.w' AS w, v.value ->> '$.id' AS id, min(v.value ->> '$.status') AS status, min(v.value ->> '$.at') AS at,
+      min(v.value -> '$.entry') AS entry
+    FROM json_each(${mine}) AS v LEFT JOIN deliveries d ON d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id'
+    WHERE (d.id IS NULL AND v.value ->> '$.before' = 0) OR (d.status = 'pending' AND d.attempts = v.value ->> '$.before')
     GROUP BY 1, 2`;
   const wholeChunk = sql`INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
-    SELECT ${JSON.stringify(finishedCounts(outcomes))}, ${JSON.stringify(hourlyEntries(outcomes))}, ${now}
+    SELECT ${JSON.stringify(webhookDeltas(outcomes))}, ${JSON.stringify(hourlyEntries(outcomes))}, ${now}
     WHERE (SELECT count(*) FROM (${qualifying})) = ${outcomes.length}`;
   const qualifyingOnly = sql`WITH m AS (${qualifying})
     INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
-    SELECT (SELECT json_group_object(w, json_array(finished, failed)) FROM (
-              SELECT w, sum(status <> 'pending') AS finished, sum(status = 'failed') AS failed FROM m GROUP BY w HAVING finished > 0)),
+    SELECT (SELECT json_group_object(w, json_array(finished, failed, last, last_success)) FROM (
+              SELECT w, sum(status <> 'pending') AS finished, sum(status = 'failed') AS failed, max(at) AS last,
+                max(CASE WHEN status = 'success' THEN at ELSE 0 END) AS last_success
+              FROM m GROUP BY w)),
            (SELECT json_group_array(json(entry)) FROM m), ${now}
     WHERE changes() = 0 AND EXISTS (SELECT 1 FROM m)`;
   return [wholeChunk, qualifyingOnly];
@@ -146,40 +160,59 @@ export const takeBackRestartedFailures = (webhookId: string, now: number): SQL =
 
 /**
  * What webhook_counter_deltas holds for one webhook and not yet folded into its row:
- * index 0 the finished deliveries, 1 the failed ones. `webhookId` is a column or value.
+ * index 0 the finished deliveries, 1 the failed ones (summed); 2 its last attempt, 3 its last
+ * success (the latest). `webhookId` is a column or value.
  */
-export const unfoldedCount = (webhookId: SQL, index: 0 | 1): SQL =>
-  sql`coalesce((SELECT sum(json_extract(cd.counts, '$."' || ${webhookId} || '"[${sql.raw(String(index))}]')) FROM ${webhookCounterDeltas} cd), 0)`;
+const unfolded = (webhookId: SQL, index: 0 | 1 | 2 | 3): SQL =>
+  sql`(SELECT ${sql.raw(index < 2 ? "coalesce(sum" : "coalesce(max")}(json_extract(cd.counts, '$."' || ${webhookId} || '"[${sql.raw(String(index))}]')), 0) FROM ${webhookCounterDeltas} cd)`;
 
 /**
- * The unfolded counts of the webhooks that `webhookIds` (a subquery) selects, in one pass over
- * the delta rows: for a page of webhooks, where a per-row subquery would reread every delta
- * row for each webhook.
+ * The unfolded counts and times of the webhooks that `webhookIds` (a subquery) selects, in one
+ * pass over the delta rows: for a page of webhooks, where a per-row subquery would reread every
+ * delta row for each webhook.
  */
 export const unfoldedCounts = (db: Database, webhookIds: SQLiteSelect) =>
   db
-    .select({ id: sql<string>`e.key`, finished: sql<number>`sum(e.value ->> 0)`.mapWith(Number), failed: sql<number>`sum(e.value ->> 1)`.mapWith(Number) })
+    .select({
+      id: sql<string>`e.key`,
+      finished: sql<number>`sum(e.value ->> 0)`.mapWith(Number),
+      failed: sql<number>`sum(e.value ->> 1)`.mapWith(Number),
+      lastAttemptAt: sql<number>`coalesce(max(e.value ->> 2), 0)`.mapWith(Number),
+      lastSuccessAt: sql<number>`coalesce(max(e.value ->> 3), 0)`.mapWith(Number),
+    })
     .from(sql`${webhookCounterDeltas} cd, json_each(cd.counts) AS e`)
     .where(inArray(sql`e.key`, webhookIds))
     .groupBy(sql`e.key`);
 
-/** One webhook's counters as the API shows them: the folded value plus the unfolded deltas. */
+/** The later of a stored time and an unfolded one (0: none), null if neither. */
+const latest = (stored: SQL | number | null, unfoldedAt: SQL | number) => sql`nullif(max(coalesce(${stored}, 0), ${unfoldedAt}), 0)`;
+
+/** One webhook's counters and last attempt / success as the API shows them: the folded values plus the unfolded deltas. */
 export const webhookCounters = {
-  deliveryCount: sql<number>`${webhooks.deliveryCount} + ${unfoldedCount(sql`${webhooks.id}`, 0)}`.mapWith(Number),
-  failureCount: sql<number>`${webhooks.failureCount} + ${unfoldedCount(sql`${webhooks.id}`, 1)}`.mapWith(Number),
+  deliveryCount: sql<number>`${webhooks.deliveryCount} + ${unfolded(sql`${webhooks.id}`, 0)}`.mapWith(Number),
+  failureCount: sql<number>`${webhooks.failureCount} + ${unfolded(sql`${webhooks.id}`, 1)}`.mapWith(Number),
+  lastDeliveryAt: sql<number | null>`${latest(sql`${webhooks.lastDeliveryAt}`, unfolded(sql`${webhooks.id}`, 2))}`,
+  lastSuccessAt: sql<number | null>`${latest(sql`${webhooks.lastSuccessAt}`, unfolded(sql`${webhooks.id}`, 3))}`,
 };
 
-/** A page of webhook rows (their folded counters) with the unfolded counts unfoldedCounts read for them added. */
-export function withUnfoldedCounts<Row extends { id: string; deliveryCount: number; failureCount: number }>(
-  rows: Row[],
-  unfolded: Array<{ id: string; finished: number; failed: number }>,
-): Row[] {
-  const byId = new Map(unfolded.map((u) => [u.id, u]));
-  return rows.map((row) => ({
-    ...row,
-    deliveryCount: row.deliveryCount + (byId.get(row.id)?.finished ?? 0),
-    failureCount: row.failureCount + (byId.get(row.id)?.failed ?? 0),
-  }));
+type Unfolded = { id: string; finished: number; failed: number; lastAttemptAt: number; lastSuccessAt: number };
+const laterOf = (stored: number | null, unfoldedAt = 0) => Math.max(stored ?? 0, unfoldedAt) || null;
+
+/** A page of webhook rows (their folded values) with the unfolded ones unfoldedCounts read for them added. */
+export function withUnfoldedCounts<
+  Row extends { id: string; deliveryCount: number; failureCount: number; lastDeliveryAt: number | null; lastSuccessAt: number | null },
+>(rows: Row[], unfoldedRows: Unfolded[]): Row[] {
+  const byId = new Map(unfoldedRows.map((u) => [u.id, u]));
+  return rows.map((row) => {
+    const u = byId.get(row.id);
+    return {
+      ...row,
+      deliveryCount: row.deliveryCount + (u?.finished ?? 0),
+      failureCount: row.failureCount + (u?.failed ?? 0),
+      lastDeliveryAt: laterOf(row.lastDeliveryAt, u?.lastAttemptAt),
+      lastSuccessAt: laterOf(row.lastSuccessAt, u?.lastSuccessAt),
+    };
+  });
 }
 
 /**
@@ -211,8 +244,10 @@ const HOURLY_DELTA_SUMS = sql`WITH e AS (SELECT j.value AS v FROM ${webhookCount
  */
 export const foldCounterDeltas = (d1: D1Database) =>
   runBatch(d1, [
-    sql`UPDATE webhooks SET delivery_count = delivery_count + t.finished, failure_count = failure_count + t.failed
-    FROM (SELECT e.key AS id, sum(e.value ->> 0) AS finished, sum(e.value ->> 1) AS failed
+    sql`UPDATE webhooks SET delivery_count = delivery_count + t.finished, failure_count = failure_count + t.failed,
+      last_delivery_at = ${latest(sql`webhooks.last_delivery_at`, sql`t.last`)}, last_success_at = ${latest(sql`webhooks.last_success_at`, sql`t.last_success`)}
+    FROM (SELECT e.key AS id, sum(e.value ->> 0) AS finished, sum(e.value ->> 1) AS failed,
+            coalesce(max(e.value ->> 2), 0) AS last, coalesce(max(e.value ->> 3), 0) AS last_success
           FROM ${webhookCounterDeltas} cd, json_each(cd.counts) AS e GROUP BY e.key) AS t
     WHERE webhooks.id = t.id`,
     sql`${HOURLY_DELTA_SUMS}

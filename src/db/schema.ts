@@ -81,17 +81,17 @@ export const webhooks = sqliteTable(
 );
 
 /**
- * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql):
- * the primary key is the table, so a delivery costs one D1 row write and no secondary index
- * entry (an event: one more, in events_tenant, the event log's index). Their ids are UUIDv7
- * (time-ordered). drizzle-kit cannot declare such a table (drizzle-orm issue #408), so a later
- * generated migration that rebuilds either table would drop the clause: test/db/schema.test.ts
- * checks that both stay WITHOUT ROWID.
+ * events and deliveries are WITHOUT ROWID tables (migrations/0001_lean_write_path.sql,
+ * 0009_write_once.sql): the primary key is the table, so an event costs one D1 row write (its
+ * key (tenant_id, id) also serves the tenant's event log) and a delivery one, with no secondary
+ * index entry. Their ids are UUIDv7 (time-ordered). drizzle-kit cannot declare such a table
+ * (drizzle-orm issue #408), so a later generated migration that rebuilds either table would drop
+ * the clause: test/db/schema.test.ts checks that both stay WITHOUT ROWID.
  */
 export const events = sqliteTable(
   "events",
   {
-    id: text("id").primaryKey(),
+    id: text("id").notNull(),
     tenantId: text("tenant_id")
       .notNull()
       .references(() => tenants.id),
@@ -103,6 +103,13 @@ export const events = sqliteTable(
     /** The support query that produced this event, if any. */
     queryId: text("query_id"),
     deliveriesScheduled: integer("deliveries_scheduled").notNull().default(0),
+    /**
+     * The webhooks subscribed when the event was published (JSON array): one delivery each, whose id
+     * is the event's id. Until its first attempt is recorded such a delivery has no row: it is read
+     * from here (src/db/unwritten-deliveries.ts). Null for events that name their deliveries otherwise
+     * (test events, and events stored before deliveries were written once).
+     */
+    webhookIds: text("webhook_ids", { mode: "json" }).$type<string[]>(),
     createdAt: integer("created_at").notNull(),
     /**
      * When the event was sent again (POST /events/{id}/redeliver), epoch ms, JSON array: the
@@ -112,9 +119,8 @@ export const events = sqliteTable(
     redeliveredAt: text("redelivered_at", { mode: "json" }).$type<number[]>(),
   },
   // Partial indexes: events without an idempotency key or query cost no index write.
-  // events_tenant (the event log, GET /events) costs one index row per event, not per delivery.
   (t) => [
-    index("events_tenant").on(t.tenantId, t.id),
+    primaryKey({ columns: [t.tenantId, t.id] }),
     uniqueIndex("events_idempotency").on(t.tenantId, t.idempotencyKey).where(sql`idempotency_key IS NOT NULL`),
     index("events_query").on(t.queryId).where(sql`query_id IS NOT NULL`),
   ],
@@ -136,9 +142,11 @@ export interface AttemptRecord {
 /**
  * One event for one webhook. The row is the truth about attempts (queue messages only
  * point at it); attempts are kept inline as JSON, and the only index is the primary key
- * (webhook_id, id), so a successful delivery costs two row writes: the insert and the
- * final update. With time-ordered ids that key also serves the newest-first delivery log
- * and the sweep's time window.
+ * (webhook_id, id), so a delivery costs one row write: it is inserted with its first attempt's
+ * result (until then it is derived from its event, src/db/unwritten-deliveries.ts), and each
+ * retry updates it. A first send's id is its event's id (unique per webhook, as the key needs);
+ * a redelivery's is a new UUIDv7. With time-ordered ids the key also serves the newest-first
+ * delivery log and the sweep's time window.
  */
 export const deliveries = sqliteTable(
   "deliveries",
@@ -166,7 +174,8 @@ export const deliveries = sqliteTable(
 
 /**
  * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
- * failed counts of up to 100 recorded outcomes as JSON `{ webhookId: [finished, failed] }`,
+ * failed counts of up to 100 recorded outcomes, and their webhooks' last attempt and last success,
+ * as JSON `{ webhookId: [finished, failed, lastAttemptAt, lastSuccessAt] }` (CounterDelta),
  * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
  * The same row carries the chunk's hourly statistics (every attempt, finished or retried).
  * The cron folds them into webhooks.delivery_count / failure_count and webhook_hourly_stats,
@@ -175,7 +184,7 @@ export const deliveries = sqliteTable(
  */
 export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
   id: integer("id").primaryKey(),
-  counts: text("counts", { mode: "json" }).$type<Record<string, [number, number]>>().notNull(),
+  counts: text("counts", { mode: "json" }).$type<Record<string, CounterDelta>>().notNull(),
   /**
    * The same outcomes by webhook and hour, for webhook_hourly_stats (folded in src/db/counters.ts):
    * `[[webhookId, hour, attempts, succeeded, failed, histogram], ...]`. Null in rows that only
@@ -184,6 +193,12 @@ export const webhookCounterDeltas = sqliteTable("webhook_counter_deltas", {
   hourly: text("hourly", { mode: "json" }).$type<HourlyDeltaEntry[]>(),
   createdAt: integer("created_at").notNull(),
 });
+
+/**
+ * One webhook's share of a counter-delta row: deliveries finished and failed, and when its last
+ * attempt and last success were made (epoch ms, 0 for none; absent in correction rows).
+ */
+export type CounterDelta = [finished: number, failed: number, lastAttemptAt?: number, lastSuccessAt?: number];
 
 /** A sparse response-time histogram: bucket index (src/lib/response-histogram.ts) to attempts. */
 export type Histogram = Record<string, number>;
@@ -208,6 +223,16 @@ export const webhookHourlyStats = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.webhookId, t.hour] })],
 );
+
+/**
+ * Progress marks of the cron's walks, by name. "events": the outbox sweep has written a row for
+ * every delivery of the events up to this id (src/delivery/sweep.ts), so unwritten deliveries are
+ * looked for only after it.
+ */
+export const sweepCursors = sqliteTable("sweep_cursors", {
+  name: text("name").primaryKey(),
+  value: text("value").notNull(),
+});
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 export type DeliveryRow = typeof deliveries.$inferSelect;

@@ -1,26 +1,62 @@
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { deliveries } from "../db/schema";
+import { unwrittenDeliveries } from "../db/unwritten-deliveries";
+import type { DeliveryEvent } from "./record";
 
 /** What a cancelled delivery's last_error says (the delivery log shows it). */
 export const WEBHOOK_GONE = "webhook deleted or deactivated";
 
-/** The deliveries to cancel: all of one webhook's, or these (webhook, delivery) pairs. */
-export type CancelTarget = { webhookId: string } | { deliveries: Array<{ webhookId: string; deliveryId: string }> };
+/** A delivery the consumer cancels, written or not yet (src/db/unwritten-deliveries.ts): its key and event. */
+export interface CancelledDelivery {
+  webhookId: string;
+  deliveryId: string;
+  event: DeliveryEvent;
+}
 
 /**
  * Cancels the pending deliveries of a webhook that is deleted or deactivated: they will never
  * be sent. Only pending ones: a delivery already finished keeps its outcome. The webhooks
- * service cancels all of a webhook's in the batch that deletes or deactivates it; the consumer
- * cancels those its batch finds on such a webhook (the change came after their jobs were
- * queued), by primary key, one statement for the batch. Cancelled deliveries count in no
- * counter (src/db/counters.ts). A statement, so callers can put it in their D1 batch.
+ * service cancels all of a webhook's in the batch that deletes or deactivates it: the written
+ * ones by an UPDATE of its key range, the first sends not written yet (src/db/unwritten-deliveries.ts)
+ * by inserting their rows as cancelled, so an attempt in flight finds them cancelled and is not
+ * recorded. The consumer cancels those its batch finds on such a webhook (the change came after
+ * their jobs were queued) with cancelDeliveries. Cancelled deliveries count in no counter
+ * (src/db/counters.ts). Drizzle statements, so callers can put them in their D1 batch.
  */
-export function cancelPendingDeliveries(db: Database, target: CancelTarget, now: number) {
-  const cancel = db.update(deliveries).set({ status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: WEBHOOK_GONE });
-  if ("webhookId" in target) return cancel.where(and(eq(deliveries.webhookId, target.webhookId), eq(deliveries.status, "pending")));
-  const keys = JSON.stringify(target.deliveries.map((d) => [d.webhookId, d.deliveryId]));
-  return cancel
-    .from(sql`json_each(${keys}) AS k`)
-    .where(and(eq(deliveries.webhookId, sql`k.value ->> 0`), eq(deliveries.id, sql`k.value ->> 1`), eq(deliveries.status, "pending")));
+export function cancelPendingDeliveries(db: Database, tenantId: string, webhookId: string, now: number) {
+  const cancelled = { status: "cancelled", finishedAt: now, nextAttemptAt: null, lastError: WEBHOOK_GONE } as const;
+  return [
+    db
+      .update(deliveries)
+      .set(cancelled)
+      .where(and(eq(deliveries.webhookId, webhookId), eq(deliveries.status, "pending"))),
+    db
+      .insert(deliveries)
+      .select(
+        sql`SELECT id, tenant_id, webhook_id, event_id, event_type, ${cancelled.status}, 0, 0, NULL, NULL, ${WEBHOOK_GONE}, NULL, NULL, '[]', created_at, ${now}
+          FROM (${unwrittenDeliveries(tenantId, { webhookId })}) WHERE true`,
+      )
+      .onConflictDoNothing(),
+  ] as const;
+}
+
+/** The consumer's cancel (see cancelPendingDeliveries): an upsert, whose conflict clause leaves finished rows alone. */
+export function cancelDeliveries(targets: CancelledDelivery[], now: number): SQL {
+  const values = JSON.stringify(
+    targets.map((t) => ({
+      w: t.webhookId,
+      id: t.deliveryId,
+      tenant: t.event.tenantId,
+      event: t.event.eventId,
+      type: t.event.type,
+      created: t.event.createdAt,
+    })),
+  );
+  return sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, cycle_start, next_attempt_at, last_error, attempt_log, created_at, finished_at)
+    SELECT v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type', 'cancelled', 0, 0, NULL, ${WEBHOOK_GONE}, '[]',
+      v.value ->> '$.created', ${now}
+    FROM json_each(${values}) AS v WHERE true
+    ON CONFLICT (webhook_id, id) DO UPDATE SET status = 'cancelled', finished_at = excluded.finished_at, next_attempt_at = NULL, last_error = excluded.last_error
+    WHERE deliveries.status = 'pending'`;
 }

@@ -5,7 +5,7 @@ import type { Env } from "../env";
 import { loggableError } from "../lib/error-log";
 import { parseStoredJson } from "../lib/exact-json";
 import { newUsage, type Usage } from "../lib/usage";
-import { cancelPendingDeliveries } from "./cancel";
+import { cancelDeliveries } from "./cancel";
 import { type ScheduledRef, sendScheduled } from "./enqueue";
 import { markSlow } from "./health";
 import type { DeliveryJob, DeliveryRef } from "./job";
@@ -55,6 +55,7 @@ interface DueDelivery {
   attempts: number;
   cycle_start: number;
   next_attempt_at: number | null;
+  created_at: number;
   url: string | null;
   secret_encrypted: string | null;
   previous_secret_encrypted: string | null;
@@ -77,24 +78,33 @@ interface Attempt {
   endpointId: string;
 }
 
-/** The batch's deliveries in one query (primary-key lookups), without the events' data. */
+/** A delivery's primary key as one string, for maps: a first send's id is its event's, the same for every webhook. */
+const keyOf = (webhookId: string, deliveryId: string) => `${webhookId} ${deliveryId}`;
+
+/**
+ * The batch's deliveries in one query (primary-key lookups), without the events' data. A first
+ * send not written yet (no row) is read from its event as pending with no attempt, due at its
+ * publish (src/db/unwritten-deliveries.ts); its job names the event's tenant.
+ */
 function loadDeliveries(db: Database, refs: DeliveryRef[]) {
-  const keys = JSON.stringify(refs.map((r) => [r.webhookId, r.deliveryId]));
-  return db.all<DueDelivery>(sql`SELECT d.id, d.tenant_id, d.event_id, d.webhook_id, d.status, d.attempts, d.cycle_start, d.next_attempt_at,
+  const keys = JSON.stringify(refs.map((r) => [r.webhookId, r.deliveryId, r.tenantId ?? null]));
+  return db.all<DueDelivery>(sql`SELECT k.value ->> 1 AS id, e.tenant_id, e.id AS event_id, k.value ->> 0 AS webhook_id,
+      coalesce(d.status, 'pending') AS status, coalesce(d.attempts, 0) AS attempts, coalesce(d.cycle_start, 0) AS cycle_start,
+      CASE WHEN d.id IS NULL THEN e.created_at ELSE d.next_attempt_at END AS next_attempt_at, coalesce(d.created_at, e.created_at) AS created_at,
       w.url, w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, (w.is_active = 1 AND w.deleted_at IS NULL) AS webhook_live,
       w.retry_schedule, w.rate_limit_per_second, w.slow_until,
       e.type AS event_type, length(e.data) AS event_bytes, e.created_at AS event_created_at, t.disabled_at IS NOT NULL AS tenant_disabled
     FROM json_each(${keys}) AS k
-    JOIN deliveries d ON d.webhook_id = k.value ->> 0 AND d.id = k.value ->> 1
-    JOIN events e ON e.id = d.event_id
-    LEFT JOIN webhooks w ON w.id = d.webhook_id
-    LEFT JOIN tenants t ON t.id = d.tenant_id`);
+    LEFT JOIN deliveries d ON d.webhook_id = k.value ->> 0 AND d.id = k.value ->> 1
+    JOIN events e ON e.tenant_id = coalesce(d.tenant_id, k.value ->> 2) AND e.id = coalesce(d.event_id, k.value ->> 1)
+    LEFT JOIN webhooks w ON w.id = k.value ->> 0
+    LEFT JOIN tenants t ON t.id = e.tenant_id`);
 }
 
-/** Each event's data once, whatever its fan-out in the batch. */
-async function loadEventData(db: Database, eventIds: string[]): Promise<Map<string, string>> {
+/** Each event's data once, whatever its fan-out in the batch (events are keyed by tenant and id). */
+async function loadEventData(db: Database, events: Array<[tenantId: string, eventId: string]>): Promise<Map<string, string>> {
   const rows = await db.all<{ id: string; data: string }>(
-    sql`SELECT id, data FROM events WHERE id IN (SELECT value FROM json_each(${JSON.stringify(eventIds)}))`,
+    sql`SELECT e.id, e.data FROM json_each(${JSON.stringify(events)}) AS k JOIN events e ON e.tenant_id = k.value ->> 0 AND e.id = k.value ->> 1`,
   );
   return new Map(rows.map((r) => [r.id, r.data]));
 }
@@ -115,9 +125,15 @@ function bodyBuilder(data: Map<string, string>) {
 }
 
 /** A planned attempt as the delivery step takes it (its body built from the batch's shared event data). */
-const toAttempt = (row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts): DeliveryToAttempt => ({
+/** Which delivery a row is, with the event its row is written from if it has none yet. */
+const toAttemptKey = (row: DueDelivery) => ({
   webhookId: row.webhook_id,
   deliveryId: row.id,
+  event: { tenantId: row.tenant_id, eventId: row.event_id, type: row.event_type, createdAt: row.created_at },
+});
+
+const toAttempt = (row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts): DeliveryToAttempt => ({
+  ...toAttemptKey(row),
   url: row.url!,
   secretEncrypted: row.secret_encrypted!,
   previousSecretEncrypted: row.previous_secret_encrypted,
@@ -131,15 +147,40 @@ const toAttempt = (row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts)
 /**
  * Deliveries sent on to a later time (a busy endpoint, a rate-limit slot, a disabled tenant, a
  * new job) are still pending. The outbox sweep re-sends deliveries left pending SWEEP_GRACE past
- * due, so one whose job comes back later than that would get a second job: such rows take the
- * new due time. Only those: a row written for every short deferral would cost a D1 row write
- * each time a busy endpoint's backlog is sent on, where the sweep's grace already covers it.
+ * due (or unwritten that long after their event), so one whose job comes back later than that
+ * would get a second job: such rows take the new due time. Only those: a row written for every
+ * short deferral would cost a D1 row write each time a busy endpoint's backlog is sent on, where
+ * the sweep's grace already covers it.
  */
-const postpone = (db: Database, later: ScheduledRef[], graceMs: number) =>
-  db.run(sql`UPDATE deliveries SET next_attempt_at = k.value ->> 2
-    FROM json_each(${JSON.stringify(later.map((l) => [l.ref.webhookId, l.ref.deliveryId, l.dueAt, l.ref.attempt]))}) AS k
-    WHERE deliveries.webhook_id = k.value ->> 0 AND deliveries.id = k.value ->> 1 AND deliveries.status = 'pending'
-      AND deliveries.attempts = k.value ->> 3 AND coalesce(deliveries.next_attempt_at, 0) < (k.value ->> 2) - ${graceMs / 2}`);
+function postpone(db: Database, later: ScheduledRef[], rows: Map<string, DueDelivery>, graceMs: number) {
+  const values = later.flatMap(({ ref, dueAt }) => {
+    const row = rows.get(keyOf(ref.webhookId, ref.deliveryId));
+    if (!row || (row.next_attempt_at ?? 0) >= dueAt - graceMs / 2) return [];
+    return [
+      {
+        w: row.webhook_id,
+        id: row.id,
+        tenant: row.tenant_id,
+        event: row.event_id,
+        type: row.event_type,
+        created: row.created_at,
+        due: dueAt,
+        attempts: row.attempts,
+      },
+    ];
+  });
+  if (values.length === 0) return;
+  // A first send not written yet gets its pending row here (else the sweep would write one and send it again).
+  // attempts: what the batch read, 0 for such a delivery; on a written row the claim compares it.
+  return db.run(sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, cycle_start, next_attempt_at, attempt_log, created_at)
+    SELECT v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type', 'pending', v.value ->> '$.attempts', 0,
+      v.value ->> '$.due', '[]', v.value ->> '$.created'
+    FROM json_each(${JSON.stringify(values)}) AS v
+    WHERE v.value ->> '$.attempts' = 0 OR EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id')
+    ON CONFLICT (webhook_id, id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at
+    WHERE deliveries.status = 'pending' AND deliveries.attempts = excluded.attempts
+      AND coalesce(deliveries.next_attempt_at, 0) < excluded.next_attempt_at - ${graceMs / 2}`);
+}
 
 /**
  * What the batch does with each job's delivery: nothing (finished, or the job is stale: its
@@ -147,13 +188,12 @@ const postpone = (db: Database, later: ScheduledRef[], graceMs: number) =>
  * (not due yet: a wait longer than the queue's 12-hour delay arrives early and is sent on
  * again; or its tenant is disabled), hand it to the slow lane, or attempt it.
  */
-function plan(refs: DeliveryRef[], rows: DueDelivery[], lane: Lane, now: number) {
-  const byId = new Map(rows.map((row) => [row.id, row]));
+function plan(refs: DeliveryRef[], rows: Map<string, DueDelivery>, lane: Lane, now: number) {
   const attempts: Attempt[] = [];
   const cancel: DueDelivery[] = [];
   const later: ScheduledRef[] = [];
   for (const ref of refs) {
-    const row = byId.get(ref.deliveryId);
+    const row = rows.get(keyOf(ref.webhookId, ref.deliveryId));
     if (row?.status !== "pending" || (ref.attempt !== undefined && ref.attempt !== row.attempts)) continue;
     if (!row.webhook_live) {
       cancel.push(row);
@@ -190,7 +230,7 @@ async function applyRateLimits(db: Database, attempts: Attempt[], lane: Lane, no
 
 /** Splits the attempts at BATCH_DATA_BYTES of distinct event data; a delivery of an event already in counts nothing. */
 function withinDataBudget(attempts: Attempt[]) {
-  const events = new Set<string>();
+  const events = new Map<string, [tenantId: string, eventId: string]>();
   let bytes = 0;
   const fits: Attempt[] = [];
   const over: Attempt[] = [];
@@ -200,12 +240,12 @@ function withinDataBudget(attempts: Attempt[]) {
         over.push(a);
         continue;
       }
-      events.add(a.row.event_id);
+      events.set(a.row.event_id, [a.row.tenant_id, a.row.event_id]);
       bytes += a.row.event_bytes;
     }
     fits.push(a);
   }
-  return { fits, over, eventIds: [...events] };
+  return { fits, over, events: [...events.values()] };
 }
 
 /**
@@ -232,11 +272,12 @@ export async function consumeDeliveries(
   const lane = laneOfQueue(batch.queue);
   const db = database(env.DB);
   const now = Date.now();
-  const refs = [...new Map(batch.messages.flatMap((m) => m.body.deliveries).map((r) => [r.deliveryId, r])).values()];
-  const planned = plan(refs, await loadDeliveries(db, refs), lane, now);
+  const refs = [...new Map(batch.messages.flatMap((m) => m.body.deliveries).map((r) => [keyOf(r.webhookId, r.deliveryId), r])).values()];
+  const rows = new Map((await loadDeliveries(db, refs)).map((row) => [keyOf(row.webhook_id, row.id), row]));
+  const planned = plan(refs, rows, lane, now);
   const limited = await applyRateLimits(db, planned.attempts, lane, now);
   const budget = withinDataBudget(limited.ready);
-  const data = budget.fits.length > 0 ? await loadEventData(db, budget.eventIds) : new Map<string, string>();
+  const data = budget.fits.length > 0 ? await loadEventData(db, budget.events) : new Map<string, string>();
 
   const step = stepContext(config);
   const buildBody = bodyBuilder(data);
@@ -279,9 +320,8 @@ export async function consumeDeliveries(
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   // Webhooks deleted or deactivated after the job was queued.
-  if (planned.cancel.length > 0)
-    await cancelPendingDeliveries(db, { deliveries: planned.cancel.map((r) => ({ webhookId: r.webhook_id, deliveryId: r.id })) }, now);
-  if (later.length > 0) await postpone(db, later, config.sweepGraceMs);
+  if (planned.cancel.length > 0) await db.run(cancelDeliveries(planned.cancel.map(toAttemptKey), now));
+  await postpone(db, later, rows, config.sweepGraceMs);
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
   for (const message of batch.messages) message.ack();

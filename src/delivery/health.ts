@@ -2,9 +2,10 @@ import { type SQL, sql } from "drizzle-orm";
 import type { AttemptOutcome } from "./record";
 
 /**
- * Endpoint health, kept on the webhook row: the streak of failed deliveries, the last
- * delivery and success, whether the endpoint is slow (src/delivery/lanes.ts), and the
- * automatic disabling of an endpoint that keeps failing (or answers 410 Gone).
+ * Endpoint health, kept on the webhook row: the streak of failed deliveries, whether the
+ * endpoint is slow (src/delivery/lanes.ts), and the automatic disabling of an endpoint that
+ * keeps failing (or answers 410 Gone). Its last attempt and last success travel with the counter
+ * deltas instead (src/db/counters.ts), so a healthy endpoint costs no write here at all.
  */
 export interface HealthRules {
   /** Failed deliveries in a row that disable a webhook… */
@@ -15,8 +16,6 @@ export interface HealthRules {
 
 /** A slow endpoint stays on the slow lane this long unless one of its attempts is quick first. */
 const SLOW_FOR_MS = 60 * 60 * 1000;
-/** last_delivery_at / last_success_at of a healthy webhook are refreshed at most this often (ms). */
-const TIMESTAMP_RESOLUTION_MS = 60 * 1000;
 
 /** What a chunk of outcomes changes for one webhook, in attempt order. */
 interface HealthChange {
@@ -27,8 +26,6 @@ interface HealthChange {
   add: number;
   /** When the first of those failed. */
   first: number | null;
-  success: number | null;
-  delivered: number;
   /** 1 if the last attempt was slow (or timed out). */
   slow: 0 | 1;
   gone: 0 | 1;
@@ -37,12 +34,11 @@ interface HealthChange {
 function healthChanges(outcomes: AttemptOutcome[]): HealthChange[] {
   const byWebhook = new Map<string, HealthChange>();
   for (const o of [...outcomes].sort((a, b) => a.result.attemptedAt - b.result.attemptedAt)) {
-    const change = byWebhook.get(o.webhookId) ?? { id: o.webhookId, reset: 0, add: 0, first: null, success: null, delivered: 0, slow: 0, gone: 0 };
+    const change = byWebhook.get(o.webhookId) ?? { id: o.webhookId, reset: 0, add: 0, first: null, slow: 0, gone: 0 };
     byWebhook.set(o.webhookId, change);
-    change.delivered = o.result.attemptedAt;
     change.slow = o.slow ? 1 : 0;
     if (o.result.statusCode === 410) change.gone = 1;
-    if (o.verdict.status === "success") Object.assign(change, { reset: 1, add: 0, first: null, success: o.result.attemptedAt });
+    if (o.verdict.status === "success") Object.assign(change, { reset: 1, add: 0, first: null });
     if (o.verdict.status === "failed") {
       change.add++;
       change.first ??= o.result.attemptedAt;
@@ -53,8 +49,8 @@ function healthChanges(outcomes: AttemptOutcome[]): HealthChange[] {
 
 /**
  * One UPDATE for the chunk's webhooks. It writes a row only when something a reader would
- * notice changed: a failure, the first success after failures, a lane change, a 410, or a
- * timestamp older than a minute; so a healthy busy webhook costs at most one write a minute.
+ * notice changed: a failure, the first success after failures, a lane change or a 410; so a
+ * healthy webhook costs no write.
  */
 export function updateHealth(outcomes: AttemptOutcome[], rules: HealthRules, now: number): SQL {
   const v = (field: keyof HealthChange) => sql.raw(`(h.value ->> '$.${field}')`);
@@ -62,12 +58,9 @@ export function updateHealth(outcomes: AttemptOutcome[], rules: HealthRules, now
   const since = sql`(CASE WHEN ${streak} = 0 THEN NULL WHEN ${v("reset")} = 1 OR webhooks.failing_since IS NULL THEN ${v("first")} ELSE webhooks.failing_since END)`;
   const failingLong = sql`(${streak} >= ${rules.afterFailures} AND ${now} - ${since} >= ${rules.minMs})`;
   const disables = sql`(webhooks.is_active = 1 AND (${v("gone")} = 1 OR ${failingLong}))`;
-  const stale = (column: string) => sql.raw(`(webhooks.${column} IS NULL OR webhooks.${column} < ${now - TIMESTAMP_RESOLUTION_MS})`);
   return sql`UPDATE webhooks SET
       consecutive_failures = ${streak},
       failing_since = ${since},
-      last_delivery_at = max(coalesce(webhooks.last_delivery_at, 0), ${v("delivered")}),
-      last_success_at = CASE WHEN ${v("success")} IS NULL THEN webhooks.last_success_at ELSE max(coalesce(webhooks.last_success_at, 0), ${v("success")}) END,
       slow_until = CASE WHEN ${v("slow")} = 1 THEN ${now + SLOW_FOR_MS} ELSE NULL END,
       is_active = CASE WHEN ${disables} THEN 0 ELSE webhooks.is_active END,
       disabled_at = CASE WHEN ${disables} THEN ${now} ELSE webhooks.disabled_at END,
@@ -77,8 +70,7 @@ export function updateHealth(outcomes: AttemptOutcome[], rules: HealthRules, now
         ELSE webhooks.disabled_reason END
     FROM json_each(${JSON.stringify(healthChanges(outcomes))}) AS h
     WHERE webhooks.id = ${v("id")} AND (${v("add")} > 0 OR ${v("gone")} = 1 OR ${v("slow")} = 1
-      OR webhooks.slow_until IS NOT NULL OR webhooks.consecutive_failures > 0
-      OR ${stale("last_delivery_at")} OR (${v("success")} IS NOT NULL AND ${stale("last_success_at")}))`;
+      OR webhooks.slow_until IS NOT NULL OR webhooks.consecutive_failures > 0)`;
 }
 
 /** Endpoints whose attempt was detached for running long: their next deliveries take the slow lane at once. */

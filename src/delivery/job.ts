@@ -3,6 +3,12 @@ export interface DeliveryRef {
   webhookId: string;
   deliveryId: string;
   /**
+   * The delivery's tenant, on jobs of first sends: such a delivery may have no row yet (it is
+   * written with its first result, src/db/unwritten-deliveries.ts), and is then read from its
+   * event, (tenantId, deliveryId), whose id it shares.
+   */
+  tenantId?: string;
+  /**
    * The row's attempt count when the job was sent. A job whose count no longer matches
    * is stale (another job made that attempt and sent its own retry) and does nothing.
    * Absent on jobs that predate it: they match any count.

@@ -2,6 +2,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
 import { counterDelta } from "../db/counters";
 import type { AttemptRecord } from "../db/schema";
+import { DELIVERY_COLUMNS } from "../db/unwritten-deliveries";
 import type { Env } from "../env";
 import { loggableError } from "../lib/error-log";
 import { formatTime } from "../lib/time";
@@ -10,11 +11,23 @@ import { sendScheduled } from "./enqueue";
 import { type HealthRules, updateHealth } from "./health";
 import type { DeliveryVerdict } from "./retry-policy";
 
+/**
+ * The event a delivery sends: a first send's row is inserted with its first outcome
+ * (src/db/unwritten-deliveries.ts), and takes these from it.
+ */
+export interface DeliveryEvent {
+  tenantId: string;
+  eventId: string;
+  type: string;
+  createdAt: number;
+}
+
 /** One attempt to write back: which delivery, what the row looked like, what happened. */
 export interface AttemptOutcome {
   deliveryId: string;
   webhookId: string;
-  /** attempts on the row when the job was read; the update only applies if still so. */
+  event: DeliveryEvent;
+  /** attempts on the row when the job was read (0 for a delivery not written yet); the write only applies if still so. */
   attemptsBefore: number;
   result: AttemptResult;
   verdict: DeliveryVerdict;
@@ -47,33 +60,46 @@ function attemptRecord(outcome: AttemptOutcome): AttemptRecord {
 const OUTCOMES_PER_STATEMENT = 100;
 
 /**
- * One UPDATE for a chunk of outcomes, the per-row values passed as a single JSON parameter
- * (D1 allows 100 bound parameters per statement). The WHERE clause is the claim: a row that
- * another consumer already moved on (status or attempts changed) is left alone.
+ * One upsert for a chunk of outcomes, the per-row values passed as a single JSON parameter
+ * (D1 allows 100 bound parameters per statement). A first attempt inserts its delivery's row
+ * (one row write for a delivery that succeeds at once); a retry, or a first attempt whose row
+ * the sweep wrote meanwhile, updates it. The conflict clause is the claim: a row that another
+ * consumer already moved on (status or attempts changed) is left alone, and a row is inserted
+ * only by a first attempt.
  */
-function updateDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
+function writeDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
   const values = JSON.stringify(
     outcomes.map((o) => ({
       w: o.webhookId,
       id: o.deliveryId,
+      tenant: o.event.tenantId,
+      event: o.event.eventId,
+      type: o.event.type,
+      created: o.event.createdAt,
       before: o.attemptsBefore,
       status: o.verdict.status,
       next: nextAttemptAt(o),
       attempt: attemptRecord(o),
     })),
   );
-  return sql`UPDATE deliveries SET
-      status = v.value ->> '$.status',
-      attempts = attempts + 1,
-      next_attempt_at = v.value ->> '$.next',
-      last_status_code = v.value ->> '$.attempt.status_code',
-      last_error = v.value ->> '$.attempt.error',
-      last_response_ms = v.value ->> '$.attempt.response_time_ms',
-      last_response_excerpt = v.value ->> '$.attempt.response_excerpt',
-      attempt_log = json_insert(attempt_log, '$[#]', json(v.value -> '$.attempt')),
-      finished_at = CASE WHEN v.value ->> '$.status' = 'pending' THEN NULL ELSE ${now} END
+  return sql`INSERT INTO deliveries (${DELIVERY_COLUMNS})
+    SELECT v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type', v.value ->> '$.status',
+      (v.value ->> '$.before') + 1, 0, v.value ->> '$.next', v.value ->> '$.attempt.status_code', v.value ->> '$.attempt.error',
+      v.value ->> '$.attempt.response_time_ms', v.value ->> '$.attempt.response_excerpt', json_array(json(v.value -> '$.attempt')),
+      v.value ->> '$.created', CASE WHEN v.value ->> '$.status' = 'pending' THEN NULL ELSE ${now} END
     FROM json_each(${values}) AS v
-    WHERE deliveries.webhook_id = v.value ->> '$.w' AND deliveries.id = v.value ->> '$.id' AND deliveries.status = 'pending' AND deliveries.attempts = v.value ->> '$.before'`;
+    WHERE v.value ->> '$.before' = 0 OR EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id')
+    ON CONFLICT (webhook_id, id) DO UPDATE SET
+      status = excluded.status,
+      attempts = deliveries.attempts + 1,
+      next_attempt_at = excluded.next_attempt_at,
+      last_status_code = excluded.last_status_code,
+      last_error = excluded.last_error,
+      last_response_ms = excluded.last_response_ms,
+      last_response_excerpt = excluded.last_response_excerpt,
+      attempt_log = json_insert(deliveries.attempt_log, '$[#]', json(excluded.attempt_log -> 0)),
+      finished_at = excluded.finished_at
+    WHERE deliveries.status = 'pending' AND deliveries.attempts = excluded.attempts - 1`;
 }
 
 /**
@@ -89,7 +115,7 @@ export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[],
   const statements: SQL[] = [];
   for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) {
     const chunk = sorted.slice(i, i + OUTCOMES_PER_STATEMENT);
-    statements.push(...counterDelta(chunk, now), updateDeliveries(chunk, now));
+    statements.push(...counterDelta(chunk, now), writeDeliveries(chunk, now));
   }
   for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) statements.push(updateHealth(sorted.slice(i, i + OUTCOMES_PER_STATEMENT), health, now));
   await runBatch(d1, statements);

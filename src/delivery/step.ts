@@ -4,7 +4,7 @@ import { decryptSecret } from "../lib/crypto";
 import { checkWebhookUrl } from "../lib/url-policy";
 import { type AttemptResult, attemptDelivery } from "./attempt";
 import type { BodyParts } from "./payload";
-import type { AttemptOutcome } from "./record";
+import type { AttemptOutcome, DeliveryEvent } from "./record";
 import { deliveryVerdict } from "./retry-policy";
 import { importSigningKey, type SigningKeys } from "./signing";
 
@@ -19,6 +19,7 @@ import { importSigningKey, type SigningKeys } from "./signing";
 export interface DeliveryToAttempt {
   webhookId: string;
   deliveryId: string;
+  event: DeliveryEvent;
   url: string;
   secretEncrypted: string;
   previousSecretEncrypted: string | null;
@@ -124,6 +125,7 @@ export async function deliverOnce(delivery: DeliveryToAttempt, ctx: StepContext)
   return {
     deliveryId: delivery.deliveryId,
     webhookId: delivery.webhookId,
+    event: delivery.event,
     attemptsBefore: delivery.attempts,
     result,
     verdict: deliveryVerdict(delivery.retrySchedule ?? ctx.defaultSchedule, result, delivery.attempts - delivery.cycleStart + 1),

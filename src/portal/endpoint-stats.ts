@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
+import { unwrittenDeliveries } from "../db/unwritten-deliveries";
 import { firstTimeOrderedId } from "../lib/ids";
 import type { ServiceContext } from "../services/context";
 import { HOUR_MS, webhookStats } from "../services/stats";
@@ -20,15 +21,18 @@ const DAY_MS = 24 * 3600 * 1000;
  * STATS PLUG-IN POINT: webhook_hourly_stats (src/services/stats.ts) could serve this with 24 rows
  * per endpoint whatever its volume (the chart below reads it already); it also counts pending.
  */
-export async function recentDeliveryCounts(d1: D1Database, webhookIds: string[], now = Date.now()): Promise<Map<string, RecentCounts>> {
+export async function recentDeliveryCounts({ d1, tenantId }: ServiceContext, webhookIds: string[], now = Date.now()): Promise<Map<string, RecentCounts>> {
   const counts = new Map<string, RecentCounts>(webhookIds.map((id) => [id, { succeeded: 0, failed: 0, pending: 0 }]));
   if (webhookIds.length === 0) return counts;
   const since = firstTimeOrderedId(now - DAY_MS);
   const [result] = await runBatch<{ webhook_id: string; status: string; n: number }>(d1, [
     // The ids as one JSON parameter: D1 binds at most 100 per statement, and a tenant may have 100 webhooks.
+    // Pending includes the first sends not written yet (src/db/unwritten-deliveries.ts).
     sql`SELECT webhook_id, status, count(*) AS n FROM deliveries
       WHERE webhook_id IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)})) AND id >= ${since}
-      GROUP BY webhook_id, status`,
+      GROUP BY webhook_id, status
+      UNION ALL SELECT webhook_id, 'pending', count(*) FROM (${unwrittenDeliveries(tenantId, { where: sql`j.value IN (SELECT value FROM json_each(${JSON.stringify(webhookIds)}))` })})
+      GROUP BY webhook_id`,
   ]);
   for (const row of result.results) {
     const entry = counts.get(row.webhook_id)!;

@@ -95,7 +95,7 @@ function saveProblems(error: unknown): FieldIssue[] | null {
 async function renderEndpoint(c: PortalContext, id: string, outcome?: EndpointOutcome, status: 200 | 409 | 422 = 200) {
   const webhook = await getWebhook(c.var.ctx, id);
   const range: ChartRange = c.req.query("range") === "7d" ? "7d" : "24h";
-  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.var.ctx.d1, [webhook.id]), hourlyDeliveryCounts(c.var.ctx, webhook.id, range)]);
+  const [recent, hourly] = await Promise.all([recentDeliveryCounts(c.var.ctx, [webhook.id]), hourlyDeliveryCounts(c.var.ctx, webhook.id, range)]);
   return c.html(
     <EndpointDetailPage session={c.var.session} webhook={webhook} recent={recent.get(webhook.id)!} hourly={hourly} range={range} outcome={outcome} />,
     status,
@@ -146,7 +146,7 @@ export const portalRoutes = new Hono<PortalEnv>()
   .get("/portal", async (c) => {
     const page = await listWebhooks(c.var.ctx, { skip: 0, limit: ENDPOINT_PAGE_LIMIT });
     const recent = await recentDeliveryCounts(
-      c.var.ctx.d1,
+      c.var.ctx,
       page.items.map((w) => w.id),
     );
     return c.html(<EndpointsPage session={c.var.session} webhooks={page.items} total={page.total} recent={recent} />);

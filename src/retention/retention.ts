@@ -37,17 +37,17 @@ export const expiredDeliveries = (cutoffId: string) => sql`DELETE FROM deliverie
     WHERE d.status <> 'pending' LIMIT ${RETENTION_CHUNK})`;
 
 /**
- * Up to a chunk of the oldest events created before the cutoff id, but none with a pending
+ * Up to a chunk of the oldest events created before the cutoff id (each tenant's key range, tenants first), but none with a pending
  * delivery created before pendingBound, and none redelivered since the cutoff: a redelivery
  * (POST /events/{id}/redeliver) makes new deliveries, with new ids, for an old event; once its
  * last send (events.redelivered_at) is past the cutoff too, those are in the ranges checked.
  */
 export const expiredEvents = (cutoffId: string, pendingBound: string, cutoff: number) => sql`WITH still_pending AS (
     SELECT d.event_id FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id AND d.id < ${pendingBound} WHERE d.status = 'pending')
-  DELETE FROM events WHERE id IN (
-    SELECT id FROM events WHERE id < ${cutoffId} AND id NOT IN (SELECT event_id FROM still_pending)
-      AND coalesce(redelivered_at ->> '$[#-1]', 0) < ${cutoff}
-    ORDER BY id LIMIT ${RETENTION_CHUNK})`;
+  DELETE FROM events WHERE (tenant_id, id) IN (
+    SELECT e.tenant_id, e.id FROM tenants t CROSS JOIN events e ON e.tenant_id = t.id AND e.id < ${cutoffId}
+    WHERE e.id NOT IN (SELECT event_id FROM still_pending) AND coalesce(e.redelivered_at ->> '$[#-1]', 0) < ${cutoff}
+    LIMIT ${RETENTION_CHUNK})`;
 
 /** Up to a chunk of hourly statistics rows of hours before `before`. */
 export const expiredHourlyStats = (before: number) => sql`DELETE FROM webhook_hourly_stats WHERE (webhook_id, hour) IN (
@@ -65,7 +65,7 @@ export interface RetentionRun {
  * events created before now − RETENTION_SECONDS in chunks of RETENTION_CHUNK.
  * Every chunk is a primary-key range: deliveries per webhook (webhook_id, id < cutoff id, read in
  * key order, so each webhook's oldest go first; the ids are UUIDv7, so the cutoff is an id), and
- * events by id, oldest first. A pending delivery is never deleted,
+ * events per tenant (tenant_id, id < cutoff id), oldest first. A pending delivery is never deleted,
  * nor its event. Events are deleted only once the old deliveries are gone (a run deleted less
  * than a full chunk of them), so what is left in the old key ranges is the few pending
  * deliveries, which the events' check reads instead of the whole log.

@@ -7,7 +7,8 @@ const T0 = "2024-11-24T12:00:00Z";
 const T1 = "2024-11-24T12:05:30Z";
 export const EXAMPLE_WEBHOOK_ID = "550e8400-e29b-41d4-a716-446655440000";
 const EVENT_ID = "7d444840-9dc0-41d1-8a3e-5b7c3e1e2f60";
-const DELIVERY_ID = "9b2f6c1a-4e8d-4f0b-a1c3-6d5e7f8a9b0c";
+// A first send's delivery id is its event's id (src/db/unwritten-deliveries.ts).
+const DELIVERY_ID = EVENT_ID;
 
 export const webhookExample = {
   id: EXAMPLE_WEBHOOK_ID,

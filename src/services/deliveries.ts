@@ -1,6 +1,8 @@
-import { and, count, eq } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { requireSecretKeys } from "../config";
+import { runBatch } from "../db/batch";
 import { type DeliveryRow, type DeliveryStatus, deliveries, events } from "../db/schema";
+import { DELIVERY_COLUMNS, deliveryRowOf, type RawDeliveryRow, unwrittenDeliveries } from "../db/unwritten-deliveries";
 import { bodyPartsForWebhooks } from "../delivery/payload";
 import { outcomeRecorder } from "../delivery/record";
 import { deliverOnce, stepContext } from "../delivery/step";
@@ -43,40 +45,62 @@ export interface DeliveryListOptions extends PageRequest, TimeRange {
 }
 
 /**
- * GET /webhooks/{id}/deliveries, newest first. Every condition is on the primary key
- * (webhook_id, id) or on the row it finds: since/until and the cursors are ranges of the
- * time-ordered id, so a cursor page reads about `limit` rows (more when status or event
- * filter rows out) wherever it is in the log. The total is counted on skip/limit requests
- * only: it reads every row of the webhook in the time range.
+ * GET /webhooks/{id}/deliveries, newest first: the written rows and the unwritten first sends
+ * (src/db/unwritten-deliveries.ts) in one compound SELECT, which SQLite merges in key order.
+ * Every condition on written rows is on the primary key (webhook_id, id) or on the row it finds:
+ * since/until and the cursors are ranges of the time-ordered id, so a cursor page reads about
+ * `limit` rows (more when status or event filter rows out) wherever it is in the log; unwritten
+ * ones are looked for among the tenant's last few minutes of events only. The total is counted on
+ * skip/limit requests only: it reads every row of the webhook in the time range.
  */
-export async function listDeliveries({ db, tenantId }: ServiceContext, webhookId: string, options: DeliveryListOptions): Promise<Page<DeliveryView>> {
+export async function listDeliveries({ db, d1, tenantId }: ServiceContext, webhookId: string, options: DeliveryListOptions): Promise<Page<DeliveryView>> {
   const webhook = await findWebhook(db, tenantId, webhookId);
-  const matching = and(
-    eq(deliveries.webhookId, webhook.id),
+  const { page, total } = deliveryLogQueries(tenantId, webhook.id, options);
+  const [rows, counted] = await runBatch(d1, isCursorRequest(options) ? [page] : [page, total]);
+  const items = (rows.results as unknown as RawDeliveryRow[]).map((raw) => deliveryView(deliveryRowOf(raw)));
+  return pageOf(items, options, counted ? (counted.results[0] as { total: number }).total : null);
+}
+
+/** The log's page (limit + 1 rows in the cursor's order) and its total, written and unwritten deliveries alike. */
+export function deliveryLogQueries(tenantId: string, webhookId: string, options: DeliveryListOptions) {
+  const written = and(
+    eq(deliveries.webhookId, webhookId),
     idTimeRange(deliveries.id, options),
     options.status ? eq(deliveries.status, options.status) : undefined,
     options.event ? eq(deliveries.eventType, options.event) : undefined,
   );
-  const cursor = idCursor(deliveries.id, options);
-  const page = db.select().from(deliveries).where(and(matching, cursor.where)).orderBy(cursor.orderBy).limit(cursor.limit).offset(options.skip);
-  if (isCursorRequest(options)) {
-    const [rows] = await db.batch([page]);
-    return pageOf(rows.map(deliveryView), options, null);
-  }
-  const [rows, [{ total }]] = await db.batch([page, db.select({ total: count() }).from(deliveries).where(matching)]);
-  return pageOf(rows.map(deliveryView), options, total);
+  const cursor = { written: idCursor(deliveries.id, options), unwritten: idCursor(events.id, options) };
+  const unwritten = (where?: SQL) =>
+    options.status === undefined || options.status === "pending"
+      ? unwrittenDeliveries(tenantId, {
+          webhookId,
+          where: and(idTimeRange(events.id, options), options.event ? eq(events.type, options.event) : undefined, where),
+        })
+      : null;
+  const unwrittenPage = unwritten(cursor.unwritten.where);
+  const unwrittenAll = unwritten();
+  return {
+    page: sql`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${and(written, cursor.written.where)}
+      ${unwrittenPage ? sql`UNION ALL ${unwrittenPage}` : sql``}
+      ORDER BY id ${sql.raw(options.after !== undefined ? "ASC" : "DESC")} LIMIT ${cursor.written.limit} OFFSET ${options.skip}`,
+    total: sql`SELECT (SELECT count(*) FROM deliveries WHERE ${written})${unwrittenAll ? sql` + (SELECT count(*) FROM (${unwrittenAll}))` : sql``} AS total`,
+  };
 }
 
-export async function getDelivery({ db, tenantId }: ServiceContext, webhookId: string, deliveryId: string): Promise<DeliveryDetailView> {
-  const webhook = await findWebhook(db, tenantId, webhookId);
+/** One delivery of the webhook, written or not yet (a first send is found through its event, whose id it has). */
+export async function findDelivery({ d1, tenantId }: ServiceContext, webhookId: string, deliveryId: string): Promise<DeliveryRow> {
   if (!isUuid(deliveryId)) throw notFound("Delivery");
-  const [row] = await db
-    .select()
-    .from(deliveries)
-    .where(and(eq(deliveries.webhookId, webhook.id), eq(deliveries.id, deliveryId)))
-    .limit(1);
-  if (!row) throw notFound("Delivery");
-  return deliveryDetailView(row);
+  const [found] = await runBatch<RawDeliveryRow>(d1, [
+    sql`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ${webhookId} AND id = ${deliveryId}
+      UNION ALL ${unwrittenDeliveries(tenantId, { webhookId, where: sql`events.id = ${deliveryId}` })}`,
+  ]);
+  if (!found.results[0]) throw notFound("Delivery");
+  return deliveryRowOf(found.results[0]);
+}
+
+export async function getDelivery(ctx: ServiceContext, webhookId: string, deliveryId: string): Promise<DeliveryDetailView> {
+  const webhook = await findWebhook(ctx.db, ctx.tenantId, webhookId);
+  return deliveryDetailView(await findDelivery(ctx, webhook.id, deliveryId));
 }
 
 export const deliveryDetailView = (row: DeliveryRow): DeliveryDetailView => ({ ...deliveryView(row), attempt_log: row.attemptLog });
@@ -96,22 +120,16 @@ export async function testWebhook({ db, env, config, tenantId }: ServiceContext,
   requireSecretKeys(config);
   const webhook = await findWebhook(db, tenantId, webhookId);
   const now = Date.now();
+  // Its delivery is written with its result, by the recorder below (its id is the event's, as any first send's);
+  // the event names no webhooks (webhook_ids null), so until then the log does not show it pending.
   const event = { id: newTimeOrderedId(now), tenantId, type: TEST_EVENT_TYPE, data: TEST_EVENT_DATA, createdAt: now, deliveriesScheduled: 1 };
-  const delivery = {
-    id: newTimeOrderedId(now),
-    tenantId,
-    webhookId: webhook.id,
-    eventId: event.id,
-    eventType: TEST_EVENT_TYPE,
-    createdAt: now,
-    nextAttemptAt: null,
-  };
-  await db.batch([db.insert(events).values(event), db.insert(deliveries).values(delivery)]);
+  await db.insert(events).values(event);
 
   const outcome = await deliverOnce(
     {
       webhookId: webhook.id,
-      deliveryId: delivery.id,
+      deliveryId: event.id,
+      event: { tenantId, eventId: event.id, type: TEST_EVENT_TYPE, createdAt: now },
       url: webhook.url,
       secretEncrypted: webhook.secretEncrypted,
       previousSecretEncrypted: webhook.previousSecretEncrypted,
@@ -132,6 +150,6 @@ export async function testWebhook({ db, env, config, tenantId }: ServiceContext,
     status_code: result.statusCode,
     response_time_ms: result.responseTimeMs,
     error: result.error,
-    delivery_id: delivery.id,
+    delivery_id: event.id,
   };
 }

@@ -1,5 +1,7 @@
-import { and, count, eq, gte, inArray, lt } from "drizzle-orm";
+import { and, count, eq, gte, inArray, lt, sql } from "drizzle-orm";
+import { runBatch } from "../db/batch";
 import { deliveries, type EventRow, events, webhooks } from "../db/schema";
+import { deliveryRowOf, type RawDeliveryRow, unwrittenDeliveries } from "../db/unwritten-deliveries";
 import { notFound } from "../lib/errors";
 import { firstTimeOrderedId, isUuid } from "../lib/ids";
 import { formatTime } from "../lib/time";
@@ -26,7 +28,7 @@ export interface EventListOptions extends PageRequest, TimeRange {
 }
 
 /**
- * GET /events, newest first, along the index events_tenant (tenant_id, id): since/until and
+ * GET /events, newest first, along the primary key (tenant_id, id): since/until and
  * the cursors are ranges of the time-ordered id. The total is counted on skip/limit requests only.
  */
 export async function listEvents({ db, tenantId }: ServiceContext, options: EventListOptions): Promise<Page<ReturnType<typeof eventView>>> {
@@ -53,7 +55,8 @@ export async function findEvent({ db, tenantId }: ServiceContext, eventId: strin
 }
 
 /**
- * GET /events/{id}: the event and its deliveries (one per webhook per send). deliveries has
+ * GET /events/{id}: the event and its deliveries (one per webhook per send), written or not yet
+ * (src/db/unwritten-deliveries.ts: read in parallel, from the event's own key). deliveries has
  * no event_id index (an index row per delivery would double its writes); its ids are
  * UUIDv7s made in the millisecond of the publish or of a redelivery, so each send's
  * deliveries lie in one millisecond of the key (webhook_id, id) of each of the tenant's
@@ -62,7 +65,7 @@ export async function findEvent({ db, tenantId }: ServiceContext, eventId: strin
  * D1 round trip after the event's.
  */
 export async function getEventDetail(ctx: ServiceContext, eventId: string) {
-  const { db, tenantId } = ctx;
+  const { db, d1, tenantId } = ctx;
   const event = await findEvent(ctx, eventId);
   const tenantWebhooks = db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.tenantId, tenantId));
   const sends = [...new Set([event.createdAt, ...(event.redeliveredAt ?? [])])];
@@ -79,7 +82,11 @@ export async function getEventDetail(ctx: ServiceContext, eventId: string) {
         ),
       );
   const [first, ...rest] = sends.map(inMillisecond);
-  const found = (await db.batch([first, ...rest])).flat();
+  const [written, [unwritten]] = await Promise.all([
+    db.batch([first, ...rest]),
+    runBatch<RawDeliveryRow>(d1, [unwrittenDeliveries(tenantId, { where: sql`events.id = ${event.id}` })]),
+  ]);
+  const found = [...written.flat(), ...unwritten.results.map(deliveryRowOf)];
   found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { ...eventView(event), deliveries: found.map(deliveryDetailView) };
 }

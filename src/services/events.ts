@@ -63,24 +63,25 @@ const fanoutExceeded = (limit: number) =>
 const isFanoutRefusal = (error: unknown) => String(error).includes("NOT NULL constraint failed: events.deliveries_scheduled");
 
 /**
- * Two statements per event whatever the number of endpoints: the event row, then one
- * pending delivery per subscribed webhook (INSERT … SELECT, returning the new ids).
- * `condition` gates the event row: the deliveries follow only if the event was stored.
+ * One statement per event whatever the number of endpoints: the event row, with the webhooks
+ * subscribed now (webhook_ids), returned. No delivery row is written here: each is written with
+ * its first attempt's result (src/db/unwritten-deliveries.ts). `condition` gates the event row.
  */
-function eventStatements(tenantId: string, spec: EventSpec, eventId: string, now: number, condition: SQL, quota: FanoutQuota): Statement[] {
-  const fanout = sql`(SELECT count(*) FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)})`;
-  const scheduled = quota.over === "fail" ? sql`CASE WHEN ${fanout} <= ${quota.limit} THEN ${fanout} END` : fanout;
-  const withinQuota = quota.over === "skip" ? sql` AND ${fanout} <= ${quota.limit}` : sql``;
-  const insertEvent = sql`INSERT INTO ${events} (id, tenant_id, type, data, idempotency_key, request_hash, query_id, deliveries_scheduled, created_at)
+function insertEvent(tenantId: string, spec: EventSpec, eventId: string, now: number, condition: SQL, quota: FanoutQuota): Statement {
+  const subscribed = sql`(SELECT json_group_array(${webhooks.id}) AS ids, count(*) AS n FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)})`;
+  const scheduled = quota.over === "fail" ? sql`CASE WHEN s.n <= ${quota.limit} THEN s.n END` : sql`s.n`;
+  const withinQuota = quota.over === "skip" ? sql` AND s.n <= ${quota.limit}` : sql``;
+  return sql`INSERT INTO ${events} (id, tenant_id, type, data, idempotency_key, request_hash, query_id, deliveries_scheduled, webhook_ids, created_at)
     SELECT ${eventId}, ${tenantId}, ${spec.type}, ${stringifyJsonExactly(spec.data)}, ${spec.idempotencyKey ?? null}, ${spec.requestHash ?? null}, ${spec.queryId ?? null},
-      ${scheduled}, ${now}
-    WHERE ${condition}${withinQuota}`;
-  const insertDeliveries = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
-    SELECT ${sqlUuidV7(now)}, ${tenantId}, ${webhooks.id}, ${eventId}, ${spec.type}, 'pending', 0, ${now}, '[]', ${now}
-    FROM ${webhooks} WHERE ${subscribers(tenantId, spec.type)} AND EXISTS (SELECT 1 FROM ${events} WHERE id = ${eventId})
-    RETURNING webhook_id AS webhookId, id AS deliveryId`;
-  return [insertEvent, insertDeliveries];
+      ${scheduled}, s.ids, ${now}
+    FROM ${subscribed} AS s
+    WHERE ${condition}${withinQuota}
+    RETURNING webhook_ids AS webhookIds`;
 }
+
+/** The jobs' references to an event's first sends: one per webhook, with the event's id (see DeliveryRef.tenantId). */
+const firstSends = (tenantId: string, eventId: string, webhookIds: string[]): DeliveryRef[] =>
+  webhookIds.map((webhookId) => ({ webhookId, deliveryId: eventId, tenantId, attempt: 0 }));
 
 /** A conditional write that the events report on, and when it happened (epoch ms). */
 export interface StateChange {
@@ -89,9 +90,9 @@ export interface StateChange {
 }
 
 /**
- * Stores events and all their deliveries in one D1 batch (atomic, one round trip), then
- * enqueues the jobs. Outbox rule: rows are written before anything is enqueued; if the
- * enqueue fails the sweep re-enqueues the pending deliveries.
+ * Stores events in one D1 batch (atomic, one round trip), then enqueues their deliveries' jobs.
+ * Outbox rule: the events (with the webhooks they go to) are written before anything is
+ * enqueued; if the enqueue fails, the sweep finds their deliveries still unwritten and sends them.
  *
  * `change`, if given, is a state change that runs first in the same batch (e.g. a query's
  * conditional UPDATE): the events are stored only if it changed a row, so a transition
@@ -104,31 +105,31 @@ export async function publishEvents(env: Env, config: Config, tenantId: string, 
   const now = change?.at ?? Date.now();
   // Sorted so that events of one publish keep their order under the time-ordered key.
   const ids = specs.map(() => newTimeOrderedId(now)).sort();
-  const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE id = ${ids[0]})`;
+  const firstStored = sql`EXISTS (SELECT 1 FROM ${events} WHERE tenant_id = ${tenantId} AND id = ${ids[0]})`;
   const limit = config.maxFanoutPerEvent;
-  const statements = specs.flatMap((spec, i) =>
-    eventStatements(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`, {
+  const statements = specs.map((spec, i) =>
+    insertEvent(tenantId, spec, ids[i], now, i > 0 ? firstStored : change ? sql`changes() > 0` : sql`1`, {
       limit,
       over: i === 0 && !change ? "skip" : "fail",
     }),
   );
   const releases = specs.flatMap((spec) => (spec.idempotencyKey ? [releaseExpiredKey(tenantId, spec.idempotencyKey, now)] : []));
-  const all = await runBatch<DeliveryRef>(env.DB, [...releases, ...(change ? [change.statement] : []), ...statements]).catch((error) => {
+  const all = await runBatch<{ webhookIds: string }>(env.DB, [...releases, ...(change ? [change.statement] : []), ...statements]).catch((error) => {
     throw isFanoutRefusal(error) ? fanoutExceeded(limit) : error;
   });
   const results = all.slice(releases.length);
   if (change && results[0].meta.changes === 0) return null;
   if (!change && results[0].meta.changes === 0) throw fanoutExceeded(limit);
-  const deliveryResults = results.slice(change ? 1 : 0).filter((_, i) => i % 2 === 1);
+  const subscribed = results.slice(change ? 1 : 0).map((r) => JSON.parse(r.results[0].webhookIds) as string[]);
   const enqueued = await enqueueDeliveries(
     env,
-    deliveryResults.flatMap((r) => r.results),
+    subscribed.flatMap((webhookIds, i) => firstSends(tenantId, ids[i], webhookIds)),
   );
   return specs.map((spec, i) => ({
     event_id: ids[i],
     event: spec.type,
     created_at: formatTime(now),
-    deliveries_scheduled: deliveryResults[i].results.length,
+    deliveries_scheduled: subscribed[i].length,
     enqueued,
     replayed: false,
   }));
@@ -300,8 +301,9 @@ const tooManyRedeliveries = () =>
 /** The send's time on the event (bounded), then one pending delivery per target still subscribed and active. */
 function redeliveryStatements(event: EventRow, targetIds: string[], now: number): Statement[] {
   const record = sql`UPDATE ${events} SET redelivered_at = json_insert(coalesce(redelivered_at, '[]'), '$[#]', ${now})
-    WHERE id = ${event.id} AND json_array_length(coalesce(redelivered_at, '[]')) < ${MAX_REDELIVERIES_PER_EVENT}`;
-  const thisSend = sql`EXISTS (SELECT 1 FROM ${events}, json_each(${events.redeliveredAt}) AS sent WHERE ${events.id} = ${event.id} AND sent.value = ${now})`;
+    WHERE tenant_id = ${event.tenantId} AND id = ${event.id} AND json_array_length(coalesce(redelivered_at, '[]')) < ${MAX_REDELIVERIES_PER_EVENT}`;
+  const thisSend = sql`EXISTS (SELECT 1 FROM ${events}, json_each(${events.redeliveredAt}) AS sent
+    WHERE ${events.tenantId} = ${event.tenantId} AND ${events.id} = ${event.id} AND sent.value = ${now})`;
   const insert = sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, attempt_log, created_at)
     SELECT ${sqlUuidV7(now)}, ${event.tenantId}, ${webhooks.id}, ${event.id}, ${event.type}, 'pending', 0, ${now}, '[]', ${now}
     FROM ${webhooks} WHERE ${subscribers(event.tenantId, event.type)} AND ${inArray(webhooks.id, targetIds)} AND ${thisSend}

@@ -4,10 +4,10 @@ import { takeBackFailure, takeBackRestartedFailures } from "../db/counters";
 import { deliveries, type WebhookRow } from "../db/schema";
 import { enqueueDeliveries } from "../delivery/enqueue";
 import type { DeliveryRef } from "../delivery/job";
-import { DomainError, notFound } from "../lib/errors";
-import { firstTimeOrderedId, isUuid } from "../lib/ids";
+import { DomainError } from "../lib/errors";
+import { firstTimeOrderedId } from "../lib/ids";
 import type { ServiceContext } from "./context";
-import { deliveryView } from "./deliveries";
+import { deliveryView, findDelivery } from "./deliveries";
 import { findWebhook } from "./webhooks";
 
 /**
@@ -43,12 +43,11 @@ interface RestartedRow {
  * POST /webhooks/{id}/deliveries/{delivery_id}/retry: a failed or cancelled delivery starts
  * a new attempt cycle now. 409 for a pending or succeeded one.
  */
-export async function retryDelivery({ db, d1, env, tenantId }: ServiceContext, webhookId: string, deliveryId: string) {
+export async function retryDelivery(ctx: ServiceContext, webhookId: string, deliveryId: string) {
+  const { db, d1, env, tenantId } = ctx;
   const webhook = await findWebhook(db, tenantId, webhookId);
-  if (!isUuid(deliveryId)) throw notFound("Delivery");
+  const row = await findDelivery(ctx, webhook.id, deliveryId);
   const thisDelivery = and(eq(deliveries.webhookId, webhook.id), eq(deliveries.id, deliveryId));
-  const [row] = await db.select().from(deliveries).where(thisDelivery).limit(1);
-  if (!row) throw notFound("Delivery");
   if (row.status !== "failed" && row.status !== "cancelled") {
     throw new DomainError("conflict", `Only a failed or cancelled delivery can be retried; this one is ${row.status}`);
   }

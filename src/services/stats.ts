@@ -1,6 +1,7 @@
 import { avg, count, eq, sql, sum } from "drizzle-orm";
 import { HOUR_MS, type HourlyCounts, hourlyCounts, hourOf, tenantCounters } from "../db/counters";
 import { type DeliveryStatus, feedback, type Histogram, queries, webhooks } from "../db/schema";
+import { unwrittenDeliveries } from "../db/unwritten-deliveries";
 import { firstTimeOrderedId } from "../lib/ids";
 import { mergeHistogram, quantile } from "../lib/response-histogram";
 import { formatTime } from "../lib/time";
@@ -49,9 +50,13 @@ export async function tenantStats({ db, d1, tenantId }: ServiceContext, now = Da
   const ofTenant = eq(queries.tenantId, tenantId);
   // Through the tenant's webhooks (CROSS JOIN: in that order), so each count is a primary-key range scan of
   // the window. Raw SQL: drizzle's query builder has no CROSS JOIN (an inner join leaves the order to SQLite).
-  const openOrCancelledCounts = sql`SELECT d.status AS key, count(*) AS n FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
-    WHERE w.tenant_id = ${tenantId} AND d.id >= ${firstTimeOrderedId(now - PENDING_WINDOW_MS)} AND d.status IN ('pending', 'cancelled')
-    GROUP BY d.status`;
+  // Pending: the written rows and the first sends not written yet (src/db/unwritten-deliveries.ts).
+  const openOrCancelledCounts = sql`SELECT key, sum(n) AS n FROM (
+      SELECT d.status AS key, count(*) AS n FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
+      WHERE w.tenant_id = ${tenantId} AND d.id >= ${firstTimeOrderedId(now - PENDING_WINDOW_MS)} AND d.status IN ('pending', 'cancelled')
+      GROUP BY d.status
+      UNION ALL SELECT 'pending', count(*) FROM (${unwrittenDeliveries(tenantId)}))
+    GROUP BY key`;
   // The two raw statements are read through a select from them: drizzle's db.batch cannot run a raw
   // sql`` with parameters (drizzle-orm issue #2277), a select over one it can, with its columns typed.
   const [[byStatus, byCategory, [totals], [ratings], [counters], openOrCancelled], lastDay] = await Promise.all([

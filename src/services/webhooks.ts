@@ -177,7 +177,7 @@ export async function updateWebhook({ db, config, tenantId }: ServiceContext, id
   if (input.retry_schedule_seconds !== undefined) changes.retrySchedule = input.retry_schedule_seconds;
   if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
   const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
-  const [[row]] = input.is_active === false ? await db.batch([update, cancelPendingDeliveries(db, { webhookId: id }, now)]) : [await update];
+  const [[row]] = input.is_active === false ? await db.batch([update, ...cancelPendingDeliveries(db, tenantId, existing.id, now)]) : [await update];
   if (!row) throw notFound("Webhook");
   return webhookView(row, defaultScheduleOf(config));
 }
@@ -187,7 +187,7 @@ export async function deleteWebhook({ db, tenantId }: ServiceContext, id: string
   const now = Date.now();
   await db.batch([
     db.update(webhooks).set({ deletedAt: now, isActive: false, updatedAt: now }).where(ownedBy(tenantId, existing.id)),
-    cancelPendingDeliveries(db, { webhookId: existing.id }, now),
+    ...cancelPendingDeliveries(db, tenantId, existing.id, now),
   ]);
 }
 

@@ -1,7 +1,23 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { consume, eventually, insertDelivery, job, published, receiverWebhook, webhookView } from "../helpers/delivery";
-import { api, createTenant, GUIDE_TIMESTAMP, type Tenant, uniqueKey } from "../helpers/harness";
+import { foldCounterDeltas } from "../../src/db/counters";
+import {
+  consume,
+  deliveryDetail,
+  deliveryLog,
+  eventually,
+  insertDelivery,
+  job,
+  published,
+  receivedAtLeast,
+  receiverWebhook,
+  webhookView,
+} from "../helpers/delivery";
+import { api, createTenant, GUIDE_TIMESTAMP, type Tenant, uniqueKey, type WebhookView } from "../helpers/harness";
+
+/** The webhook's deliveries with their attempt logs. */
+const finishedDeliveries = async (tenant: Tenant, webhookId: string) =>
+  Promise.all((await deliveryLog(tenant, webhookId)).map((d) => deliveryDetail(tenant, webhookId, d.id)));
 
 /** Three failed deliveries in a row disable a webhook, with no minimum span unless a test sets one. */
 const RULES = { AUTO_DISABLE_AFTER_FAILURES: "3", AUTO_DISABLE_MIN_SECONDS: "0.001" };
@@ -83,5 +99,36 @@ describe("endpoint health", () => {
     // One failure of the 50 in a row (over 5 days) that would disable it.
     expect(view).toMatchObject({ is_active: true, disabled_at: null });
     expect(view.last_delivery_at).toMatch(GUIDE_TIMESTAMP);
+  });
+
+  it("a healthy endpoint costs no webhook row write: its last delivery and success come with the counter deltas, the same before and after the fold", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key);
+    const stored = () =>
+      env.DB.prepare("SELECT last_delivery_at, last_success_at, updated_at FROM webhooks WHERE id = ?")
+        .bind(webhook.id)
+        .first<{ last_delivery_at: number | null; last_success_at: number | null; updated_at: number }>();
+    const before = await stored();
+    await published(tenant, "query.created");
+    await published(tenant, "query.created");
+    await receivedAtLeast(key, 2);
+    const view = await eventually(async () => {
+      const v = await webhookView(tenant, webhook.id);
+      return v.delivery_count === 2 ? v : null;
+    });
+    expect(await stored()).toEqual(before); // nothing written to the webhook row by the deliveries
+    const [{ attempted_at: last }] = (await finishedDeliveries(tenant, webhook.id))
+      .map((d) => d.attempt_log[0])
+      .sort((a, b) => (a.attempted_at < b.attempted_at ? 1 : -1));
+    expect(view.last_delivery_at).toBe(last);
+    expect(view.last_success_at).toBe(last);
+    const [listed] = (await (await api("/api/v1/webhooks", { key: tenant.key })).json()) as WebhookView[];
+    expect(listed).toMatchObject({ last_delivery_at: last, last_success_at: last });
+
+    await foldCounterDeltas(env.DB);
+    const folded = (await stored())!.last_delivery_at!; // epoch ms; the API shows whole seconds
+    expect(folded - (folded % 1000)).toBe(Date.parse(last));
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ last_delivery_at: last, last_success_at: last, delivery_count: 2 });
   });
 });

@@ -4,7 +4,8 @@ import { foldCounterDeltas } from "../../src/db/counters";
 import type { AttemptResult } from "../../src/delivery/attempt";
 import { type AttemptOutcome, recordOutcomes } from "../../src/delivery/record";
 import type { DeliveryVerdict } from "../../src/delivery/retry-policy";
-import { consume, eventually, insertDelivery, job, receiverWebhook, storedDelivery, webhookView } from "../helpers/delivery";
+import { newTimeOrderedId } from "../../src/lib/ids";
+import { consume, deliveryLog, eventually, insertDelivery, job, receiverWebhook, storedDelivery, webhookView } from "../helpers/delivery";
 import { api, createTenant, createWebhook, receiver, uniqueKey, webhookBody } from "../helpers/harness";
 
 const answered = (statusCode: number): AttemptResult => ({
@@ -20,9 +21,11 @@ const answered = (statusCode: number): AttemptResult => ({
 /** Endpoint-health rules that never disable anyone here. */
 const HEALTH = { afterFailures: 1_000_000, minMs: 0 };
 
-const outcome = (webhookId: string, deliveryId: string, statusCode: number, verdict: DeliveryVerdict): AttemptOutcome => ({
+/** An outcome of a first attempt; `event` matters only to a delivery not written yet (its row is inserted from it). */
+const outcome = (webhookId: string, deliveryId: string, statusCode: number, verdict: DeliveryVerdict, event?: AttemptOutcome["event"]): AttemptOutcome => ({
   deliveryId,
   webhookId,
+  event: event ?? { tenantId: "unused", eventId: deliveryId, type: "query.created", createdAt: 0 },
   attemptsBefore: 0,
   result: answered(statusCode),
   verdict,
@@ -89,6 +92,31 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
       { id: first.deliveryId, status: "success", attempts: 1 },
       { id: second.deliveryId, status: "failed", attempts: 1 },
     ]);
+  });
+});
+
+describe("a first send is written once, with its first result", () => {
+  it("inserts the row of a delivery not written yet; recording it again changes nothing and counts it once", async () => {
+    const tenant = await createTenant();
+    const hook = await createWebhook(tenant, webhookBody());
+    const createdAt = Date.now();
+    const eventId = newTimeOrderedId(createdAt);
+    await env.DB.prepare(
+      "INSERT INTO events (id, tenant_id, type, data, deliveries_scheduled, webhook_ids, created_at) VALUES (?, ?, 'query.created', '{}', 1, ?, ?)",
+    )
+      .bind(eventId, tenant.id, JSON.stringify([hook.id]), createdAt)
+      .run();
+    expect(await deliveryLog(tenant, hook.id)).toMatchObject([{ id: eventId, event_id: eventId, status: "pending", attempts: 0 }]);
+
+    const done = outcome(hook.id, eventId, 200, { status: "success" }, { tenantId: tenant.id, eventId, type: "query.created", createdAt });
+    await recordOutcomes(env.DB, [done], HEALTH);
+    await recordOutcomes(env.DB, [done], HEALTH);
+
+    const row = await env.DB.prepare("SELECT * FROM deliveries WHERE webhook_id = ? AND id = ?").bind(hook.id, eventId).first<Record<string, unknown>>();
+    expect(row).toMatchObject({ tenant_id: tenant.id, event_id: eventId, event_type: "query.created", status: "success", attempts: 1, created_at: createdAt });
+    expect(JSON.parse(row!.attempt_log as string)).toHaveLength(1);
+    expect(await deliveryLog(tenant, hook.id)).toMatchObject([{ id: eventId, status: "success", attempts: 1 }]);
+    expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 1, failure_count: 0 });
   });
 });
 

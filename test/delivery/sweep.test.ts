@@ -17,6 +17,7 @@ import {
   receiverWebhook,
   recordingQueue,
   storedDelivery,
+  storedDeliveryCount,
   webhookView,
   worker,
 } from "../helpers/delivery";
@@ -41,6 +42,12 @@ const refusingQueue = {
   sendBatch: () => Promise.reject(new Error("queue unavailable")),
 } as unknown as Queue<DeliveryJob>;
 
+/** Waits until the event is more than a second old: past a grace of SWEEP_GRACE_SECONDS=1. */
+const pastGrace = async (eventId: string) => {
+  const publishedAt = parseInt(eventId.replace("-", "").slice(0, 12), 16);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, publishedAt + 1100 - Date.now())));
+};
+
 /** Moves a delivery's due time back, as if its job had been lost that long ago. */
 const backdate = (deliveryId: string, ms: number) =>
   env.DB.prepare("UPDATE deliveries SET next_attempt_at = next_attempt_at - ? WHERE id = ?").bind(ms, deliveryId).run();
@@ -61,21 +68,23 @@ describe("outbox: a refused enqueue", () => {
     expect(event).toMatchObject({ deliveries_scheduled: 1, enqueued: false, replayed: false });
     enqueueFailureLogged();
 
-    const { results } = await env.DB.prepare("SELECT id, status, attempts FROM deliveries WHERE event_id = ?").bind(event.event_id).all<{ id: string }>();
-    expect(results).toEqual([{ id: expect.any(String), status: "pending", attempts: 0 }]);
+    // No row yet: the delivery is written with its first result, and shows pending until then.
+    expect(await deliveryLog(tenant, webhook.id)).toMatchObject([{ id: event.event_id, status: "pending", attempts: 0 }]);
+    expect(await storedDeliveryCount(tenant.id)).toBe(1);
     expect(await receiver.requests(key)).toEqual([]);
 
-    await backdate(results[0].id, 3 * MINUTE);
+    // The grace (1 s here) passes; the cron writes the delivery's pending row and enqueues it.
+    await pastGrace(event.event_id);
     const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), { ...env, SWEEP_GRACE_SECONDS: "1" }, ctx);
     await waitOnExecutionContext(ctx);
 
     const delivery = await finishedDelivery(tenant, webhook.id);
-    expect(delivery).toMatchObject({ id: results[0].id, status: "success", attempts: 1, last_status_code: 200 });
+    expect(delivery).toMatchObject({ id: event.event_id, status: "success", attempts: 1, last_status_code: 200 });
     const requests = await receiver.requests(key);
     expect(requests).toHaveLength(1);
     expect(JSON.parse(requests[0].body)).toMatchObject({ event: "query.created", timestamp: event.created_at, webhook_id: webhook.id });
-    expect(requests[0].headers["webhook-id"]).toBe(results[0].id);
+    expect(requests[0].headers["webhook-id"]).toBe(event.event_id);
   });
 
   it("publishEvent returns enqueued=false instead of throwing", async () => {
@@ -88,8 +97,63 @@ describe("outbox: a refused enqueue", () => {
     );
     expect(result).toMatchObject({ event: "query.created", deliveries_scheduled: 1, enqueued: false, replayed: false });
     enqueueFailureLogged();
-    const { results } = await env.DB.prepare("SELECT status FROM deliveries WHERE webhook_id = ?").bind(webhook.id).all();
-    expect(results).toEqual([{ status: "pending" }]);
+    expect(await deliveryLog(tenant, webhook.id)).toMatchObject([{ id: result.event_id, status: "pending" }]);
+  });
+});
+
+describe("sweepLostDeliveries: first sends still unwritten past the grace", () => {
+  const graceOfOneSecond = loadConfig({ ...env, SWEEP_GRACE_SECONDS: "1" });
+
+  it("writes each one's pending row once, enqueues it once, and moves the cursor past its event", async () => {
+    const tenant = await createTenant();
+    const [a, b] = [await receiverWebhook(tenant, uniqueKey()), await receiverWebhook(tenant, uniqueKey())];
+    const event = await publishEvent(
+      serviceContext({ ...env, DELIVERY_QUEUE: refusingQueue }, loadConfig(env), tenant.id),
+      "query.created",
+      exampleData("query.created"),
+    );
+    expect(event.deliveries_scheduled).toBe(2);
+    const ours = (refs: DeliveryRef[]) => refs.filter((r) => r.tenantId === tenant.id);
+
+    // Within the grace nothing is written or sent: its job may still be on its way.
+    const early = recordingQueue();
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: early.queue }, graceOfOneSecond);
+    expect(ours(early.refs())).toEqual([]);
+    expect(await storedDelivery(event.event_id)).toBeNull();
+
+    await pastGrace(event.event_id);
+    const now = Date.now();
+    const queue = recordingQueue();
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, graceOfOneSecond, now);
+    expect(ours(queue.refs()).sort((x, y) => (x.webhookId < y.webhookId ? -1 : 1))).toEqual(
+      [a.id, b.id].sort().map((webhookId) => ({ webhookId, deliveryId: event.event_id, tenantId: tenant.id, attempt: 0 })),
+    );
+    const rows = await env.DB.prepare("SELECT webhook_id, status, attempts, next_attempt_at FROM deliveries WHERE id = ? ORDER BY webhook_id")
+      .bind(event.event_id)
+      .all();
+    expect(rows.results).toEqual([a.id, b.id].sort().map((webhook_id) => ({ webhook_id, status: "pending", attempts: 0, next_attempt_at: now })));
+    const cursor = await env.DB.prepare("SELECT value FROM sweep_cursors WHERE name = 'events'").first<{ value: string }>();
+    expect(cursor!.value >= event.event_id).toBe(true);
+
+    // The next run finds nothing more of it; the log shows each delivery once.
+    const again = recordingQueue();
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: again.queue }, graceOfOneSecond);
+    expect(ours(again.refs())).toEqual([]);
+    expect(await deliveryLog(tenant, a.id)).toMatchObject([{ id: event.event_id, status: "pending" }]);
+    expect(await storedDeliveryCount(tenant.id)).toBe(2);
+  });
+
+  it("leaves a first send whose outcome was recorded alone", async () => {
+    const tenant = await createTenant();
+    const key = uniqueKey();
+    const webhook = await receiverWebhook(tenant, key);
+    const event = await published(tenant, "query.created");
+    await finishedDelivery(tenant, webhook.id);
+    await pastGrace(event.event_id);
+    const queue = recordingQueue();
+    await sweepLostDeliveries({ ...env, DELIVERY_QUEUE: queue.queue }, graceOfOneSecond);
+    expect(queue.refs().filter((r) => r.webhookId === webhook.id)).toEqual([]);
+    expect(await receiver.requests(key)).toHaveLength(1);
   });
 });
 

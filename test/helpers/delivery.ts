@@ -1,6 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult, type QueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { sql } from "drizzle-orm";
 import { expect, vi } from "vitest";
+import { runBatch } from "../../src/db/batch";
+import { unwrittenDeliveries } from "../../src/db/unwritten-deliveries";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { LANE_QUEUES, type Lane } from "../../src/delivery/lanes";
 import type { Env } from "../../src/env";
@@ -146,8 +149,16 @@ export const storedDelivery = (deliveryId: string) => env.DB.prepare("SELECT * F
 export const storedEventCount = async (tenantId: string) =>
   (await env.DB.prepare("SELECT COUNT(*) AS n FROM events WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
 
-export const storedDeliveryCount = async (tenantId: string) =>
-  (await env.DB.prepare("SELECT COUNT(*) AS n FROM deliveries WHERE tenant_id = ?").bind(tenantId).first<{ n: number }>())!.n;
+/** The tenant's deliveries by status, written or not yet (a first send's row is written with its first result: src/db/unwritten-deliveries.ts). */
+export async function deliveriesByStatus(tenantId: string): Promise<Record<string, number>> {
+  const [counted] = await runBatch<{ status: string; n: number }>(env.DB, [
+    sql`SELECT status, count(*) AS n FROM (SELECT status FROM deliveries WHERE tenant_id = ${tenantId} UNION ALL SELECT status FROM (${unwrittenDeliveries(tenantId)}))
+      GROUP BY status`,
+  ]);
+  return Object.fromEntries(counted.results.map((r) => [r.status, r.n]));
+}
+
+export const storedDeliveryCount = async (tenantId: string) => Object.values(await deliveriesByStatus(tenantId)).reduce((sum, n) => sum + n, 0);
 
 /**
  * Writes an event and one pending delivery for the webhook straight into D1, bypassing the

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import type { ReceivedRequest } from "../setup/receiver";
-import { eventually } from "./delivery";
+import { deliveriesByStatus, eventually, storedDeliveryCount } from "./delivery";
 import { api, receiver, type Tenant } from "./harness";
 
 /**
@@ -216,16 +216,13 @@ export const storedQuery = (id: string) => env.DB.prepare("SELECT * FROM queries
 export async function storedCounts(tenantId: string) {
   const count = async (table: string) =>
     (await env.DB.prepare(`SELECT COUNT(*) AS n FROM ${table} WHERE tenant_id = ?`).bind(tenantId).first<{ n: number }>())!.n;
-  return { queries: await count("queries"), events: await count("events"), deliveries: await count("deliveries"), feedback: await count("feedback") };
+  return { queries: await count("queries"), events: await count("events"), deliveries: await storedDeliveryCount(tenantId), feedback: await count("feedback") };
 }
 
 /** Waits until none of the tenant's deliveries is pending; returns the count by status. */
 export async function settledDeliveries(tenantId: string): Promise<Record<string, number>> {
   return eventually(async () => {
-    const { results } = await env.DB.prepare("SELECT status, COUNT(*) AS n FROM deliveries WHERE tenant_id = ? GROUP BY status")
-      .bind(tenantId)
-      .all<{ status: string; n: number }>();
-    const byStatus = Object.fromEntries(results.map((r) => [r.status, r.n]));
+    const byStatus = await deliveriesByStatus(tenantId);
     return byStatus.pending ? null : byStatus;
   });
 }

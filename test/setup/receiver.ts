@@ -4,6 +4,7 @@ import { buffer } from "node:stream/consumers";
 import { createBrotliCompress, createGzip, constants as zlibConstants } from "node:zlib";
 import type { TestProject } from "vitest/node";
 import { chaosAnswer } from "../../bench/lib/chaos.mjs";
+import { deliveryKey } from "./delivery-key";
 
 /**
  * A real webhook receiver on localhost, started once in Node for the whole run.
@@ -12,7 +13,7 @@ import { chaosAnswer } from "../../bench/lib/chaos.mjs";
  * (drops the connection) or "redirect" (302 to /<key>-redirected on this receiver, so a
  * followed redirect would show up there), "big" (200 with 1 MiB of "é", chunked, no length) or
  * "big-sized" (200 with 4,000 "é" and a Content-Length). respond=chaos answers each delivery's n-th request
- * (webhook-id header) as chaosAnswer(id, n) of bench/lib/chaos.mjs decides: the soak's fault mix.
+ * (deliveryKey: its webhook and webhook-id header) as chaosAnswer(key, n) of bench/lib/chaos.mjs decides: the soak's fault mix.
  * Hostile bodies: "br-bomb" and "gzip-bomb" (200, Content-Encoding br or gzip, 256 MiB of zeros
  * compressed to a few hundred KB at most, Content-Length the compressed size), "huge" (200,
  * up to 100 MB streamed in 64 KiB chunks at the client's pace; the request record's
@@ -34,9 +35,9 @@ export interface ReceivedRequest {
 const received = new Map<string, ReceivedRequest[]>();
 const hanging = new Map<string, ServerResponse[]>();
 
-function behaviourFor(url: URL, log: ReceivedRequest[], deliveryId = ""): string {
+function behaviourFor(url: URL, log: ReceivedRequest[], headers: Record<string, unknown>): string {
   const respond = url.searchParams.get("respond") ?? "200";
-  if (respond === "chaos") return String(chaosAnswer(deliveryId, log.filter((r) => r.headers["webhook-id"] === deliveryId).length + 1));
+  if (respond === "chaos") return String(chaosAnswer(deliveryKey(headers), log.filter((r) => deliveryKey(r.headers) === deliveryKey(headers)).length + 1));
   const script = respond.split(",");
   return script[Math.min(log.length, script.length - 1)];
 }
@@ -86,7 +87,7 @@ function startReceiver(): Promise<Server> {
     req.on("end", () => {
       const log = received.get(first) ?? [];
       received.set(first, log);
-      const behaviour = behaviourFor(url, log, req.headers["webhook-id"] as string | undefined);
+      const behaviour = behaviourFor(url, log, req.headers);
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
       log.push({ method: req.method ?? "", path: url.pathname, headers, body: Buffer.concat(chunks).toString("utf8"), received_at: Date.now() });
       if (behaviour === "hang") return void hanging.set(first, [...(hanging.get(first) ?? []), res]);

@@ -12,6 +12,7 @@ import {
   webhookView,
 } from "../helpers/delivery";
 import { createTenant, receiver, uniqueKey } from "../helpers/harness";
+import { deliveryKey } from "../setup/delivery-key";
 
 /**
  * The small soak of `npm run soak` (bench/soak.mjs), without the restarts: 150
@@ -58,11 +59,12 @@ describe("soak: chaos receivers, real queue", () => {
     const mismatches: string[] = [];
     const answersSeen = new Map<string, number>();
     for (const d of deliveries) {
-      const got = requests.filter((r) => r.headers["webhook-id"] === d.id).sort((a, b) => a.received_at - b.received_at);
-      const answers = got.map((_, i) => chaosAnswer(d.id, i + 1));
+      const key = `${d.webhook_id} ${d.id}`;
+      const got = requests.filter((r) => deliveryKey(r.headers) === key).sort((a, b) => a.received_at - b.received_at);
+      const answers = got.map((_, i) => chaosAnswer(key, i + 1));
       for (const a of answers) answersSeen.set(String(a), (answersSeen.get(String(a)) ?? 0) + 1);
       const predicted = expectedOutcome(
-        [1, 2, 3].map((n) => chaosAnswer(d.id, n)),
+        [1, 2, 3].map((n) => chaosAnswer(key, n)),
         MAX_ATTEMPTS,
       );
       const fromAnswers = expectedOutcome(answers, MAX_ATTEMPTS);

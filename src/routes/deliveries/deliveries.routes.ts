@@ -21,7 +21,10 @@ import { attemptExample, deliveryExample, EXAMPLE_IDS } from "../examples";
 
 export const Delivery = z
   .object({
-    id: z.string().openapi({ description: "Also sent as the webhook-id header: the receiver's idempotency key" }),
+    id: z.string().openapi({
+      description:
+        "Unique per webhook; also sent as the webhook-id header (the receiver's idempotency key). A first send's id is its event's id, the same at every webhook the event goes to; a redelivery's is new",
+    }),
     webhook_id: z.string(),
     event_id: z.string(),
     event: z.string().openapi({ example: "query.created" }),
