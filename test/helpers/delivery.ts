@@ -122,8 +122,10 @@ export async function finishedHurrying(webhookId: string, count = 1): Promise<{ 
 
 async function hurryRetry(webhookId: string, deliveryId: string, attempt: number): Promise<void> {
   const now = Date.now();
-  const due = await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE id = ? AND status = 'pending' AND attempts = ? AND next_attempt_at > ?")
-    .bind(now, deliveryId, attempt, now + HURRY_MARGIN_MS)
+  const due = await env.DB.prepare(
+    "UPDATE deliveries SET next_attempt_at = ? WHERE webhook_id = ? AND id = ? AND status = 'pending' AND attempts = ? AND next_attempt_at > ?",
+  )
+    .bind(now, webhookId, deliveryId, attempt, now + HURRY_MARGIN_MS)
     .run();
   if (due.meta.changes === 0) return;
   const webhook = await env.DB.prepare("SELECT slow_until FROM webhooks WHERE id = ?").bind(webhookId).first<{ slow_until: number | null }>();
