@@ -4,7 +4,7 @@ import { apiKeys, events, tenants, webhooks } from "../db/schema";
 import { notFound } from "../lib/errors";
 import { isUuid } from "../lib/ids";
 import { formatOptionalTime, formatTime } from "../lib/time";
-import { createApiKey, type IssuedKey } from "./api-keys";
+import { createApiKey, forgetTenantKeys, type IssuedKey } from "./api-keys";
 
 /** A tenant as the operator sees it, with what it holds. */
 export interface TenantSummary {
@@ -83,6 +83,7 @@ export async function setTenantDisabled(db: Database, id: string, disabled: bool
     eventCounts(db, [id]),
   ]);
   if (!row) throw notFound("Tenant");
+  forgetTenantKeys(id);
   return summary(row, byTenant(counted));
 }
 

@@ -1,4 +1,8 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { database } from "../../src/db/client";
+import { meterD1, newUsage } from "../../src/lib/usage";
+import { authenticateApiKey } from "../../src/services/api-keys";
 import { api, createTenant, expectError, GUIDE_TIMESTAMP, type Tenant, UUID } from "../helpers/harness";
 
 interface KeySummary {
@@ -153,5 +157,36 @@ describe("the last live API key", () => {
     await issueKey(other);
     const [only] = (await listKeys(tenant)).keys;
     await expectError(await revoke(tenant, only.id), 409, "conflict");
+  });
+});
+
+describe("authentication cache (per isolate, KEY_CACHE_MS)", () => {
+  const lookups = async (apiKey: string, now?: number) => {
+    const usage = newUsage("test");
+    const identity = await authenticateApiKey(database(meterD1(env.DB, usage)), apiKey, now);
+    return { identity, statements: usage.d1_statements };
+  };
+
+  it("a live key is looked up once, then served from memory; a revocation through the API is seen at once", async () => {
+    const tenant = await createTenant();
+    const second = await issueKey(tenant);
+    expect(await lookups(second.api_key)).toMatchObject({ identity: { tenantId: tenant.id }, statements: 1 });
+    expect(await lookups(second.api_key)).toMatchObject({ identity: { tenantId: tenant.id }, statements: 0 });
+
+    expect((await api(`/api/v1/api-keys/${second.id}`, { method: "DELETE", key: tenant.key })).status).toBe(204);
+    expect(await lookups(second.api_key)).toEqual({ identity: null, statements: 1 });
+    await expectError(await api("/api/v1/webhooks", { key: second.api_key }), 401, "unauthorized");
+  });
+
+  it("a change made elsewhere (another isolate) is seen within 10 s; refused keys are never cached", async () => {
+    const tenant = await createTenant();
+    await lookups(tenant.key);
+    await env.DB.prepare("UPDATE tenants SET disabled_at = ? WHERE id = ?").bind(Date.now(), tenant.id).run();
+    expect((await lookups(tenant.key)).identity).toMatchObject({ tenantDisabled: false }); // still cached
+    expect(await lookups(tenant.key, Date.now() + 10_001)).toMatchObject({ identity: { tenantDisabled: true }, statements: 1 });
+
+    const unknown = "hrk_not-a-key";
+    expect(await lookups(unknown)).toEqual({ identity: null, statements: 1 });
+    expect(await lookups(unknown)).toEqual({ identity: null, statements: 1 });
   });
 });
