@@ -25,6 +25,9 @@
 // --phases=floor,latency,lone,burst,attempt (default all; burst also measures the plain-fetch baseline,
 // attempt measures attemptDelivery() alone against it without a burst, at --attempt-n=5000 POSTs and
 // --attempt-c=6 in flight), --lone=20 (events per fan-out in the lone-event run).
+// --phases=batchburst (not in the default set): the burst again, published through
+// POST /api/v1/events/batch, 100 events a request (results key `batch_burst`), for publishers
+// with several events at once.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -93,7 +96,7 @@ const sumCounters = (hooks) =>
  * Publishes `events` events for a tenant with `fanout` endpoints, `concurrency` at a time, waits until
  * the receiver has every delivery and the Worker is idle, and returns what happened in that window.
  */
-async function phase({ name, fanout, tenant, events, concurrency, worker, receiver, api }) {
+async function phase({ name, fanout, tenant, events, concurrency, worker, receiver, api, eventsPerRequest }) {
   await quiet(worker);
   const before = sumCounters(await api.webhooks(tenant.key));
   await quiet(worker);
@@ -102,12 +105,20 @@ async function phase({ name, fanout, tenant, events, concurrency, worker, receiv
   const publishMs = [];
   const failures = [];
   const started = wallNow();
-  await pool(events, concurrency, async (i) => {
-    const seq = `${name}-${fanout}-${i}`;
-    sentAt.set(seq, wallNow());
-    const res = await api.publish(tenant.key, eventData(seq));
+  const perRequest = eventsPerRequest ?? 1;
+  await pool(Math.ceil(events / perRequest), concurrency, async (r) => {
+    const seqs = Array.from({ length: Math.min(perRequest, events - r * perRequest) }, (_, j) => `${name}-${fanout}-${r * perRequest + j}`);
+    for (const seq of seqs) sentAt.set(seq, wallNow());
+    if (perRequest === 1) {
+      const res = await api.publish(tenant.key, eventData(seqs[0]));
+      publishMs.push(res.ms);
+      if (res.status !== 202 || res.body.deliveries_scheduled !== fanout) failures.push({ seq: seqs[0], status: res.status, body: res.body });
+      return;
+    }
+    const res = await api.publishBatch(tenant.key, seqs.map(eventData));
     publishMs.push(res.ms);
-    if (res.status !== 202 || res.body.deliveries_scheduled !== fanout) failures.push({ seq, status: res.status, body: res.body });
+    if (res.status !== 202 || res.body.events.some((e) => e.deliveries_scheduled !== fanout))
+      failures.push({ seq: seqs[0], status: res.status, body: res.body });
   });
   const published = wallNow();
   const expected = events * fanout;
@@ -337,6 +348,14 @@ async function main() {
         );
         Object.assign(run, { burst, baseline: base, attempt_only: attemptOnly, ratio: burst.deliveries_per_second / base.deliveries_per_second });
       }
+      if (PHASES.has("batchburst")) {
+        const events = Math.ceil(BURST_DELIVERIES / fanout);
+        run.batch_burst = await phase({ ...common, name: "batch-burst", events, concurrency: PUBLISH_CONCURRENCY, eventsPerRequest: 100 });
+        log(
+          `fan-out ${fanout}: burst through /events/batch (100 a request) ${run.batch_burst.deliveries_received} deliveries in ${fmt(run.batch_burst.seconds, 2)} s, ` +
+            `${fmt(run.batch_burst.per_delivery.d1_rows_written, 3)} rows written and $${fmt(run.batch_burst.usd_per_million_deliveries.total, 2)}/M per delivery`,
+        );
+      }
       results.runs.push(run);
     }
     if (PHASES.has("attempt")) results.attempt_mode = await attemptMode(baselineWorker, receiver);
@@ -354,7 +373,11 @@ async function main() {
   const complete = (p) => p.successes === p.deliveries_expected && p.distinct_deliveries_received === p.deliveries_received;
   const loneComplete = (l) => l.deliveries_received === l.events * l.fanout && l.distinct_deliveries_received === l.deliveries_received;
   const broken = results.runs.filter(
-    (r) => (r.burst && !complete(r.burst)) || (r.latency && !complete(r.latency)) || (r.lone_event && !loneComplete(r.lone_event)),
+    (r) =>
+      (r.burst && !complete(r.burst)) ||
+      (r.batch_burst && !complete(r.batch_burst)) ||
+      (r.latency && !complete(r.latency)) ||
+      (r.lone_event && !loneComplete(r.lone_event)),
   );
   if (broken.length > 0) {
     console.error(`Deliveries missing, failed or duplicated at fan-out ${broken.map((r) => r.fanout).join(", ")}`);

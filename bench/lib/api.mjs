@@ -48,6 +48,14 @@ export class ApiClient {
     return { status: res.status, body: res.body, ms: performance.now() - started };
   }
 
+  /** POST /api/v1/events/batch, one query.created per data; resolves to { status, body, ms }. */
+  async publishBatch(key, datas, { timeoutMs } = {}) {
+    const started = performance.now();
+    const events = datas.map((data) => ({ event: "query.created", data }));
+    const res = await this.request("POST", "/api/v1/events/batch", { key, json: { events }, timeoutMs });
+    return { status: res.status, body: res.body, ms: performance.now() - started };
+  }
+
   /** Every page of a skip/limit list endpoint. */
   async all(key, path, pageSize = 100) {
     const items = [];
