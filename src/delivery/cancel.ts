@@ -2,17 +2,10 @@ import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { deliveries } from "../db/schema";
 import { unwrittenDeliveries } from "../db/unwritten-deliveries";
-import type { DeliveryEvent } from "./record";
+import { type DeliveryIdentity, IDENTITY_COLUMNS, identityValue } from "./record";
 
 /** What a cancelled delivery's last_error says (the delivery log shows it). */
 export const WEBHOOK_GONE = "webhook deleted or deactivated";
-
-/** A delivery the consumer cancels, written or not yet (src/db/unwritten-deliveries.ts): its key and event. */
-export interface CancelledDelivery {
-  webhookId: string;
-  deliveryId: string;
-  event: DeliveryEvent;
-}
 
 /**
  * Cancels the pending deliveries of a webhook that is deleted or deactivated: they will never
@@ -42,21 +35,10 @@ export function cancelPendingDeliveries(db: Database, tenantId: string, webhookI
 }
 
 /** The consumer's cancel (see cancelPendingDeliveries): an upsert, whose conflict clause leaves finished rows alone. */
-export function cancelDeliveries(targets: CancelledDelivery[], now: number): SQL {
-  const values = JSON.stringify(
-    targets.map((t) => ({
-      w: t.webhookId,
-      id: t.deliveryId,
-      tenant: t.event.tenantId,
-      event: t.event.eventId,
-      type: t.event.type,
-      created: t.event.createdAt,
-    })),
-  );
+export function cancelDeliveries(targets: DeliveryIdentity[], now: number): SQL {
   return sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, cycle_start, next_attempt_at, last_error, attempt_log, created_at, finished_at)
-    SELECT v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type', 'cancelled', 0, 0, NULL, ${WEBHOOK_GONE}, '[]',
-      v.value ->> '$.created', ${now}
-    FROM json_each(${values}) AS v WHERE true
+    SELECT ${IDENTITY_COLUMNS}, 'cancelled', 0, 0, NULL, ${WEBHOOK_GONE}, '[]', v.value ->> '$.created', ${now}
+    FROM json_each(${JSON.stringify(targets.map(identityValue))}) AS v WHERE true
     ON CONFLICT (webhook_id, id) DO UPDATE SET status = 'cancelled', finished_at = excluded.finished_at, next_attempt_at = NULL, last_error = excluded.last_error
     WHERE deliveries.status = 'pending'`;
 }

@@ -12,7 +12,7 @@ import type { DeliveryJob, DeliveryRef } from "./job";
 import { ENDPOINT_CONCURRENCY, type Lane, laneOfQueue } from "./lanes";
 import { type BodyParts, bodyPartsForWebhooks } from "./payload";
 import { claimSlots } from "./rate-limit";
-import { outcomeRecorder } from "./record";
+import { type DeliveryIdentity, IDENTITY_COLUMNS, identityValue, outcomeRecorder } from "./record";
 import { endpointBusyFor, endpointInFlight, runFairly } from "./scheduler";
 import { type DeliveryToAttempt, deliverOnce, stepContext } from "./step";
 
@@ -126,7 +126,7 @@ function bodyBuilder(data: Map<string, string>) {
 
 /** A planned attempt as the delivery step takes it (its body built from the batch's shared event data). */
 /** Which delivery a row is, with the event its row is written from if it has none yet. */
-const toAttemptKey = (row: DueDelivery) => ({
+const toAttemptKey = (row: DueDelivery): DeliveryIdentity => ({
   webhookId: row.webhook_id,
   deliveryId: row.id,
   event: { tenantId: row.tenant_id, eventId: row.event_id, type: row.event_type, createdAt: row.created_at },
@@ -156,25 +156,13 @@ function postpone(db: Database, later: ScheduledRef[], rows: Map<string, DueDeli
   const values = later.flatMap(({ ref, dueAt }) => {
     const row = rows.get(keyOf(ref.webhookId, ref.deliveryId));
     if (!row || (row.next_attempt_at ?? 0) >= dueAt - graceMs / 2) return [];
-    return [
-      {
-        w: row.webhook_id,
-        id: row.id,
-        tenant: row.tenant_id,
-        event: row.event_id,
-        type: row.event_type,
-        created: row.created_at,
-        due: dueAt,
-        attempts: row.attempts,
-      },
-    ];
+    return [{ ...identityValue(toAttemptKey(row)), due: dueAt, attempts: row.attempts }];
   });
   if (values.length === 0) return;
   // A first send not written yet gets its pending row here (else the sweep would write one and send it again).
   // attempts: what the batch read, 0 for such a delivery; on a written row the claim compares it.
   return db.run(sql`INSERT INTO deliveries (id, tenant_id, webhook_id, event_id, event_type, status, attempts, cycle_start, next_attempt_at, attempt_log, created_at)
-    SELECT v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type', 'pending', v.value ->> '$.attempts', 0,
-      v.value ->> '$.due', '[]', v.value ->> '$.created'
+    SELECT ${IDENTITY_COLUMNS}, 'pending', v.value ->> '$.attempts', 0, v.value ->> '$.due', '[]', v.value ->> '$.created'
     FROM json_each(${JSON.stringify(values)}) AS v
     WHERE v.value ->> '$.attempts' = 0 OR EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = v.value ->> '$.w' AND d.id = v.value ->> '$.id')
     ON CONFLICT (webhook_id, id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at

@@ -22,11 +22,29 @@ export interface DeliveryEvent {
   createdAt: number;
 }
 
-/** One attempt to write back: which delivery, what the row looked like, what happened. */
-export interface AttemptOutcome {
-  deliveryId: string;
+/** Which delivery, with the event its row is written from if it has none yet. */
+export interface DeliveryIdentity {
   webhookId: string;
+  deliveryId: string;
   event: DeliveryEvent;
+}
+
+/**
+ * A delivery's identity as one value of the JSON array a set-based write reads (`v`), and the
+ * columns it fills: id, tenant_id, webhook_id, event_id, event_type (created_at is `$.created`).
+ */
+export const identityValue = (d: DeliveryIdentity) => ({
+  w: d.webhookId,
+  id: d.deliveryId,
+  tenant: d.event.tenantId,
+  event: d.event.eventId,
+  type: d.event.type,
+  created: d.event.createdAt,
+});
+export const IDENTITY_COLUMNS = sql.raw("v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type'");
+
+/** One attempt to write back: which delivery, what the row looked like, what happened. */
+export interface AttemptOutcome extends DeliveryIdentity {
   /** attempts on the row when the job was read (0 for a delivery not written yet); the write only applies if still so. */
   attemptsBefore: number;
   result: AttemptResult;
@@ -70,12 +88,7 @@ const OUTCOMES_PER_STATEMENT = 100;
 function writeDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
   const values = JSON.stringify(
     outcomes.map((o) => ({
-      w: o.webhookId,
-      id: o.deliveryId,
-      tenant: o.event.tenantId,
-      event: o.event.eventId,
-      type: o.event.type,
-      created: o.event.createdAt,
+      ...identityValue(o),
       before: o.attemptsBefore,
       status: o.verdict.status,
       next: nextAttemptAt(o),
@@ -83,7 +96,7 @@ function writeDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
     })),
   );
   return sql`INSERT INTO deliveries (${DELIVERY_COLUMNS})
-    SELECT v.value ->> '$.id', v.value ->> '$.tenant', v.value ->> '$.w', v.value ->> '$.event', v.value ->> '$.type', v.value ->> '$.status',
+    SELECT ${IDENTITY_COLUMNS}, v.value ->> '$.status',
       (v.value ->> '$.before') + 1, 0, v.value ->> '$.next', v.value ->> '$.attempt.status_code', v.value ->> '$.attempt.error',
       v.value ->> '$.attempt.response_time_ms', v.value ->> '$.attempt.response_excerpt', json_array(json(v.value -> '$.attempt')),
       v.value ->> '$.created', CASE WHEN v.value ->> '$.status' = 'pending' THEN NULL ELSE ${now} END

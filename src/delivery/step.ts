@@ -4,7 +4,7 @@ import { decryptSecret } from "../lib/crypto";
 import { checkWebhookUrl } from "../lib/url-policy";
 import { type AttemptResult, attemptDelivery } from "./attempt";
 import type { BodyParts } from "./payload";
-import type { AttemptOutcome, DeliveryEvent } from "./record";
+import type { AttemptOutcome, DeliveryIdentity } from "./record";
 import { deliveryVerdict } from "./retry-policy";
 import { importSigningKey, type SigningKeys } from "./signing";
 
@@ -16,10 +16,7 @@ import { importSigningKey, type SigningKeys } from "./signing";
  */
 
 /** A delivery about to be attempted, with what its webhook row says about it. */
-export interface DeliveryToAttempt {
-  webhookId: string;
-  deliveryId: string;
-  event: DeliveryEvent;
+export interface DeliveryToAttempt extends DeliveryIdentity {
   url: string;
   secretEncrypted: string;
   previousSecretEncrypted: string | null;
