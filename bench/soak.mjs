@@ -153,7 +153,7 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     tally.lostInCrash += unmatched.length;
     // The a-priori expectation (every request recorded) holds unless a crash swallowed an attempt.
     const apriori = expectedOutcome(
-      Array.from({ length: MAX_ATTEMPTS }, (_, i) => chaosAnswer(d.id, i + 1)),
+      Array.from({ length: MAX_ATTEMPTS }, (_, i) => chaosAnswer(deliveryKey(d), i + 1)),
       MAX_ATTEMPTS,
     );
     if (unmatched.length > 0) tally.crashAffected++;
