@@ -118,7 +118,7 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     if (perEvent.get(p.event_id) !== p.deliveries_scheduled)
       problem("lost", { event: p.event_id, detail: `${perEvent.get(p.event_id) ?? 0} deliveries stored of ${p.deliveries_scheduled}` });
   }
-  for (const d of deliveries) if (!eventIds.has(d.event_id)) problem("stray", { delivery: d.id, detail: "delivery of an unknown event" });
+  for (const d of deliveries) if (!eventIds.has(d.event_id)) problem("stray", { delivery: deliveryKey(d), detail: "delivery of an unknown event" });
 
   const byDelivery = new Map();
   for (const r of requests) if (r.delivery) byDelivery.set(r.delivery, [...(byDelivery.get(r.delivery) ?? []), r]);
@@ -129,26 +129,26 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     const detail = details.get(deliveryKey(d));
     const received = (byDelivery.get(deliveryKey(d)) ?? []).sort((a, b) => a.receivedAt - b.receivedAt);
     if (d.status !== "success" && d.status !== "failed") {
-      problem("unfinished", { delivery: d.id, detail: `status ${d.status} after ${d.attempts} attempts` });
+      problem("unfinished", { delivery: deliveryKey(d), detail: `status ${d.status} after ${d.attempts} attempts` });
       continue;
     }
     const { matched, unmatched, unseenAttempts } = align(received, detail.attempt_log);
-    if (unseenAttempts > 0) problem("phantom attempt", { delivery: d.id, detail: `${unseenAttempts} recorded attempts the receiver never got` });
+    if (unseenAttempts > 0) problem("phantom attempt", { delivery: deliveryKey(d), detail: `${unseenAttempts} recorded attempts the receiver never got` });
     const want = expectedOutcome(
       matched.map((r) => r.answer),
       MAX_ATTEMPTS,
     );
     if (want.status !== d.status || want.attempts !== d.attempts || d.attempts !== detail.attempt_log.length) {
       problem("policy", {
-        delivery: d.id,
+        delivery: deliveryKey(d),
         detail: `answers ${JSON.stringify(matched.map((r) => r.answer))} → expected ${want.status}/${want.attempts}, got ${d.status}/${d.attempts} (log ${detail.attempt_log.length})`,
       });
     }
     const finalAt = matched.at(-1)?.receivedAt ?? -Infinity;
     for (const r of unmatched) {
-      if (r.receivedAt > finalAt) problem("after final attempt", { delivery: d.id, detail: `request ${r.attempt} (${r.answer}) after the final attempt` });
+      if (r.receivedAt > finalAt) problem("after final attempt", { delivery: deliveryKey(d), detail: `request ${r.attempt} (${r.answer}) after the final attempt` });
       else if (!inCrashWindow(r.receivedAt))
-        problem("unrecorded attempt", { delivery: d.id, detail: `request ${r.attempt} (${r.answer}) not recorded and not near a crash` });
+        problem("unrecorded attempt", { delivery: deliveryKey(d), detail: `request ${r.attempt} (${r.answer}) not recorded and not near a crash` });
     }
     tally.lostInCrash += unmatched.length;
     // The a-priori expectation (every request recorded) holds unless a crash swallowed an attempt.
@@ -158,7 +158,7 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     );
     if (unmatched.length > 0) tally.crashAffected++;
     else if (apriori.status !== d.status || apriori.attempts !== d.attempts)
-      problem("a priori", { delivery: d.id, detail: `hash says ${apriori.status}/${apriori.attempts}, got ${d.status}/${d.attempts}` });
+      problem("a priori", { delivery: deliveryKey(d), detail: `hash says ${apriori.status}/${apriori.attempts}, got ${d.status}/${d.attempts}` });
     const last = matched.at(-1)?.answer;
     if (d.status === "success") tally.success[d.attempts]++;
     else if (last === 404) tally.failed404[d.attempts]++;
