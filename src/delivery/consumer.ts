@@ -124,16 +124,16 @@ function bodyBuilder(data: Map<string, string>) {
   };
 }
 
-/** A planned attempt as the delivery step takes it (its body built from the batch's shared event data). */
 /** Which delivery a row is, with the event its row is written from if it has none yet. */
-const toAttemptKey = (row: DueDelivery): DeliveryIdentity => ({
+const identityOf = (row: DueDelivery): DeliveryIdentity => ({
   webhookId: row.webhook_id,
   deliveryId: row.id,
   event: { tenantId: row.tenant_id, eventId: row.event_id, type: row.event_type, createdAt: row.created_at },
 });
 
+/** A planned attempt as the delivery step takes it (its body built from the batch's shared event data). */
 const toAttempt = (row: DueDelivery, buildBody: (row: DueDelivery) => BodyParts): DeliveryToAttempt => ({
-  ...toAttemptKey(row),
+  ...identityOf(row),
   url: row.url!,
   secretEncrypted: row.secret_encrypted!,
   previousSecretEncrypted: row.previous_secret_encrypted,
@@ -156,7 +156,7 @@ function postpone(db: Database, later: ScheduledRef[], rows: Map<string, DueDeli
   const values = later.flatMap(({ ref, dueAt }) => {
     const row = rows.get(keyOf(ref.webhookId, ref.deliveryId));
     if (!row || (row.next_attempt_at ?? 0) >= dueAt - graceMs / 2) return [];
-    return [{ ...identityValue(toAttemptKey(row)), due: dueAt, attempts: row.attempts }];
+    return [{ ...identityValue(identityOf(row)), due: dueAt, attempts: row.attempts }];
   });
   if (values.length === 0) return;
   // A first send not written yet gets its pending row here (else the sweep would write one and send it again).
@@ -308,7 +308,7 @@ export async function consumeDeliveries(
 
   if (slowEndpoints.size > 0) await db.run(markSlow([...slowEndpoints], endOfBatch));
   // Webhooks deleted or deactivated after the job was queued.
-  if (planned.cancel.length > 0) await db.run(cancelDeliveries(planned.cancel.map(toAttemptKey), now));
+  if (planned.cancel.length > 0) await db.run(cancelDeliveries(planned.cancel.map(identityOf), now));
   await postpone(db, later, rows, config.sweepGraceMs);
   await sendScheduled(env, later, endOfBatch);
   await recorder.flush();
