@@ -146,7 +146,8 @@ function check({ publishes, hooks, deliveries, details, requests, kills }) {
     }
     const finalAt = matched.at(-1)?.receivedAt ?? -Infinity;
     for (const r of unmatched) {
-      if (r.receivedAt > finalAt) problem("after final attempt", { delivery: deliveryKey(d), detail: `request ${r.attempt} (${r.answer}) after the final attempt` });
+      if (r.receivedAt > finalAt)
+        problem("after final attempt", { delivery: deliveryKey(d), detail: `request ${r.attempt} (${r.answer}) after the final attempt` });
       else if (!inCrashWindow(r.receivedAt))
         problem("unrecorded attempt", { delivery: deliveryKey(d), detail: `request ${r.attempt} (${r.answer}) not recorded and not near a crash` });
     }
