@@ -15,8 +15,8 @@
  *
  * When they are written
  * - Delta: the D1 batch that records attempt outcomes (src/delivery/record.ts, consumer and
- *   test endpoint alike) also inserts one webhook_counter_deltas row per chunk of up to 100
- *   outcomes (counterDelta), computed in the same transaction just before the chunk's upsert:
+ *   test endpoint alike) also inserts one webhook_counter_deltas row per write of up to 500
+ *   outcomes (counterDelta), computed in the same transaction just before their upserts:
  *   `counts` {webhookId: [finished, failed, lastAttemptAt, lastSuccessAt]} and `hourly` [webhookId, hour, attempts,
  *   succeeded, failed, histogram]. A webhook's counters cost no write per delivery.
  * - Manual retry and recover (src/services/redelivery.ts): a failed delivery that starts a new

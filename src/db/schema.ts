@@ -174,7 +174,7 @@ export const deliveries = sqliteTable(
 
 /**
  * Webhook counters by consumer batch rather than by webhook: a row holds the finished and
- * failed counts of up to 100 recorded outcomes, and their webhooks' last attempt and last success,
+ * failed counts of up to 500 recorded outcomes (one recorder write), and their webhooks' last attempt and last success,
  * as JSON `{ webhookId: [finished, failed, lastAttemptAt, lastSuccessAt] }` (CounterDelta),
  * so a batch that finishes one delivery each for 1,000 webhooks writes 10 rows, not 1,000.
  * The same row carries the chunk's hourly statistics (every attempt, finished or retried).

@@ -116,22 +116,22 @@ function writeDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
 }
 
 /**
- * Writes every outcome of a consumer batch in one D1 batch (one round trip), with a few
- * statements per 100 outcomes whatever the fan-out: D1 counts each statement against the
- * 1,000 queries an invocation may make. Each chunk's counter delta (src/db/counters.ts, where
- * the counters' invariant is written) goes just before its UPDATE. Sorted by webhook so a
- * webhook's counters are written once per chunk.
+ * Writes a recorder's outcomes (up to OUTCOMES_PER_WRITE) in one D1 batch (one round trip), with
+ * a few statements per 100 outcomes whatever the fan-out: D1 counts each statement against the
+ * 1,000 queries an invocation may make. One counter delta for them all (src/db/counters.ts, where
+ * the counters' invariant is written) goes first, just before their upserts: one delta row, and
+ * one delete of it by the fold, per write. Sorted by webhook, so a webhook's counters appear once.
  */
 export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[], health: HealthRules, now = Date.now()): Promise<void> {
   if (outcomes.length === 0) return;
   const sorted = [...outcomes].sort((a, b) => (a.webhookId < b.webhookId ? -1 : a.webhookId > b.webhookId ? 1 : 0));
-  const statements: SQL[] = [];
-  for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) {
-    const chunk = sorted.slice(i, i + OUTCOMES_PER_STATEMENT);
-    statements.push(...counterDelta(chunk, now), writeDeliveries(chunk, now));
-  }
-  for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) statements.push(updateHealth(sorted.slice(i, i + OUTCOMES_PER_STATEMENT), health, now));
-  await runBatch(d1, statements);
+  const chunks: AttemptOutcome[][] = [];
+  for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) chunks.push(sorted.slice(i, i + OUTCOMES_PER_STATEMENT));
+  await runBatch(d1, [
+    ...counterDelta(sorted, now),
+    ...chunks.map((chunk) => writeDeliveries(chunk, now)),
+    ...chunks.map((chunk) => updateHealth(chunk, health, now)),
+  ]);
 }
 
 /** Each retry travels as its own delayed job, on the lane its endpoint's last attempt earned. */
@@ -157,15 +157,17 @@ const OUTCOMES_PER_WRITE = 5 * OUTCOMES_PER_STATEMENT;
 /**
  * An outcome waits at most this long for others to share its write. Writing each outcome on
  * its own cost a D1 batch per attempt, which under load took the consumer from about 700 to
- * 170 deliveries a second here; 100 outcomes, or this long, keeps a result in the log well
- * within a second of its attempt.
+ * 170 deliveries a second here; OUTCOMES_PER_WRITE outcomes, or this long, keeps a result in the
+ * log well within a second of its attempt (after the POST: a delivery's time to its receiver
+ * does not include it).
  */
 const WRITE_WAIT_MS = 200;
 
 /**
- * Records a consumer batch's outcomes as they arrive: a write starts once 100 outcomes wait or
- * the oldest has waited WRITE_WAIT_MS, and takes every outcome waiting by then, so under load
- * writes carry hundreds of outcomes and a slow attempt never holds back the others' results.
+ * Records a consumer batch's outcomes as they arrive: a write starts once OUTCOMES_PER_WRITE
+ * outcomes wait or the oldest has waited WRITE_WAIT_MS, and takes every outcome waiting by then,
+ * so under load writes carry hundreds of outcomes (one counter-delta row each) and a slow attempt
+ * never holds back the others' results.
  * After each write, the chunk's retries are sent as their own delayed jobs. flush() writes the
  * rest, waits for every write and throws if one failed (the queue batch is then retried; the
  * rows tell which deliveries still need an attempt). A retry that cannot be sent is logged: its
@@ -203,7 +205,7 @@ export function outcomeRecorder(env: Env, health: HealthRules) {
   return {
     add(outcome: AttemptOutcome) {
       unwritten.push(outcome);
-      if (unwritten.length >= OUTCOMES_PER_STATEMENT) startWrite();
+      if (unwritten.length >= OUTCOMES_PER_WRITE) startWrite();
       else waiting ??= setTimeout(startWrite, WRITE_WAIT_MS);
     },
     async flush() {
