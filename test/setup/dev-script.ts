@@ -4,6 +4,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { postRoute, serveToTests } from "./control-server";
 
 /**
  * Runs scripts/dev.mjs (`npm run dev`) as a child process for test/scripts/dev.test.ts, since
@@ -91,26 +92,13 @@ async function run(portOption: string, until: "exit" | "ready"): Promise<Run> {
   return result;
 }
 
-function startControl(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", async () => {
-      if (req.method !== "POST" || req.url !== "/run") return res.writeHead(404).end();
-      try {
-        const { port, until } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { port: string; until: "exit" | "ready" };
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(await run(port, until)));
-      } catch (error) {
-        res.writeHead(500, { "content-type": "text/plain" }).end(String(error));
-      }
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-export default async function setup(project: TestProject) {
-  const server = await startControl();
-  const address = server.address();
-  project.provide("devScriptControlPort", typeof address === "object" && address ? address.port : 0);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
-}
+/** POST /run {port, until} answers run()'s result. */
+export default (project: TestProject) =>
+  serveToTests(
+    project,
+    "devScriptControlPort",
+    postRoute("/run", async (body) => {
+      const { port, until } = JSON.parse(body) as { port: string; until: "exit" | "ready" };
+      return JSON.stringify(await run(port, until));
+    }),
+  );

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { createServer, type Server } from "node:http";
 import type { TestProject } from "vitest/node";
+import { postRoute, serveToTests } from "./control-server";
 
 /**
  * The integration guide's own verification examples, run as written, outside workerd:
@@ -59,27 +59,14 @@ function runPython(cases: Case[]): boolean[] {
   return JSON.parse(run.stdout) as boolean[];
 }
 
-function start(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      try {
-        const cases = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Case[];
-        const python = runPython(cases);
-        const results = cases.map((c, i) => ({ python: python[i], node: verifyWebhookSignature(JSON.parse(c.body), c.signature, c.secret) }));
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(results));
-      } catch (error) {
-        res.writeHead(500).end(String(error));
-      }
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-export default async function setup(project: TestProject) {
-  const server = await start();
-  const address = server.address();
-  project.provide("guideVerifierPort", typeof address === "object" && address ? address.port : 0);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
-}
+/** POST /verify with cases answers, for each, whether the guide's Python and Node verifiers accept it. */
+export default (project: TestProject) =>
+  serveToTests(
+    project,
+    "guideVerifierPort",
+    postRoute("/verify", (body) => {
+      const cases = JSON.parse(body) as Case[];
+      const python = runPython(cases);
+      return JSON.stringify(cases.map((c, i) => ({ python: python[i], node: verifyWebhookSignature(JSON.parse(c.body), c.signature, c.secret) })));
+    }),
+  );

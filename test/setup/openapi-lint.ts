@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { postRoute, serveToTests } from "./control-server";
 
 /**
  * Runs `redocly lint` (the pinned @redocly/cli, with redocly.yaml: the recommended rules) for
@@ -32,26 +32,4 @@ async function lint(document: string): Promise<string> {
   }
 }
 
-function startControl(): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", async () => {
-      if (req.method !== "POST" || req.url !== "/lint") return res.writeHead(404).end();
-      try {
-        const report = await lint(Buffer.concat(chunks).toString("utf8"));
-        res.writeHead(200, { "content-type": "application/json" }).end(report);
-      } catch (error) {
-        res.writeHead(500, { "content-type": "text/plain" }).end(String(error));
-      }
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
-export default async function setup(project: TestProject) {
-  const server = await startControl();
-  const address = server.address();
-  project.provide("openApiLintPort", typeof address === "object" && address ? address.port : 0);
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
-}
+export default (project: TestProject) => serveToTests(project, "openApiLintPort", postRoute("/lint", lint));

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer, type Server } from "node:http";
+import type { RequestListener } from "node:http";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { bodyText, serveToTests } from "./control-server";
 
 /**
  * Runs scripts/receiver.mjs as child processes (node) for test/scripts/receiver.test.ts,
@@ -45,49 +46,41 @@ function startReceiver(children: Map<string, Child>, secret: string | undefined)
   });
 }
 
-function startControl(children: Map<string, Child>): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", async () => {
-      const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-      const [, action, id] = (req.url ?? "").split("/");
-      try {
-        if (req.method === "POST" && action === "start") {
-          const { secret } = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as { secret?: string };
-          return reply(200, await startReceiver(children, secret));
-        }
-        const child = children.get(id ?? "");
-        if (!child) return reply(404, { error: "no such receiver" });
-        if (req.method === "GET" && action === "status") {
-          return reply(200, {
-            running: child.exit === null,
-            exit_code: child.exit?.code ?? null,
-            signal: child.exit?.signal ?? null,
-            stdout: child.stdout,
-            stderr: child.stderr,
-          });
-        }
-        if (req.method === "POST" && action === "stop") {
-          child.process.kill();
-          return reply(200, { stopped: true });
-        }
-        reply(404, { error: "unknown action" });
-      } catch (error) {
-        reply(500, { error: String(error) });
+function controlOf(children: Map<string, Child>): RequestListener {
+  return async (req, res) => {
+    const body = await bodyText(req);
+    const reply = (status: number, answer: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(answer));
+    const [, action, id] = (req.url ?? "").split("/");
+    try {
+      if (req.method === "POST" && action === "start") {
+        const { secret } = JSON.parse(body || "{}") as { secret?: string };
+        return reply(200, await startReceiver(children, secret));
       }
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+      const child = children.get(id ?? "");
+      if (!child) return reply(404, { error: "no such receiver" });
+      if (req.method === "GET" && action === "status") {
+        return reply(200, {
+          running: child.exit === null,
+          exit_code: child.exit?.code ?? null,
+          signal: child.exit?.signal ?? null,
+          stdout: child.stdout,
+          stderr: child.stderr,
+        });
+      }
+      if (req.method === "POST" && action === "stop") {
+        child.process.kill();
+        return reply(200, { stopped: true });
+      }
+      reply(404, { error: "unknown action" });
+    } catch (error) {
+      reply(500, { error: String(error) });
+    }
+  };
 }
 
-export default async function setup(project: TestProject) {
+export default function setup(project: TestProject) {
   const children = new Map<string, Child>();
-  const server = await startControl(children);
-  const address = server.address();
-  project.provide("receiverScriptControlPort", typeof address === "object" && address ? address.port : 0);
-  return () => {
+  return serveToTests(project, "receiverScriptControlPort", controlOf(children), () => {
     for (const child of children.values()) if (child.exit === null) child.process.kill();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  };
+  });
 }
