@@ -61,10 +61,10 @@ describe("storage per delivery", () => {
     const failing = await createTenant();
     await receiverWebhook(failing, uniqueKey("size-500"), "500"); // 3 attempts each, all failed
     before = await databaseBytes();
-    await publishMany(failing, 50);
-    await allFinished(failing, 50);
+    await publishMany(failing, 150);
+    await allFinished(failing, 150);
     await runCron();
-    figures.delivery_failed_3_attempts = ((await databaseBytes()) - before) / 50 - figures.event;
+    figures.delivery_failed_3_attempts = ((await databaseBytes()) - before) / 150 - figures.event;
 
     // Hourly rows as the fold writes them, with a histogram of 6 buckets (a typical hour's spread).
     before = await databaseBytes();
@@ -81,8 +81,9 @@ describe("storage per delivery", () => {
     // The bounds the README plans with.
     expect(figures.event).toBeLessThan(1000);
     expect(figures.delivery_success_fanout_1).toBeLessThan(600);
-    // 50 rows over whole 4 KiB pages: one page more or less moves this by 80 bytes (1,229 and 1,556 in two runs).
-    expect(figures.delivery_failed_3_attempts).toBeLessThan(1700);
+    // Whole 4 KiB pages over 150 rows: a page more or less moves this by 27 bytes, and page
+    // splits vary from run to run (1,147 to 1,802 bytes over 50 rows). The README plans with about 1,800.
+    expect(figures.delivery_failed_3_attempts).toBeLessThan(2000);
     expect(figures.hourly_row).toBeLessThan(250);
   }, 180_000);
 });
