@@ -475,7 +475,9 @@ function reportBursts(results, rows) {
         "msgs/batch",
         "batches at once",
         "CPU ms/delivery",
+        "of which D1 SQL",
         "CPU ms/plain POST",
+        "less SQL ÷ plain",
       ],
       rows.map((r) => [
         r.fanout,
@@ -488,7 +490,9 @@ function reportBursts(results, rows) {
         fmt(r.burst.batches.mean_messages, 1),
         r.burst.batches.max_concurrent,
         fmt(r.burst.per_delivery.cpu_ms, 2),
+        fmt(r.burst.per_delivery.d1_sql_ms, 2),
         fmt(r.baseline.cpu_ms_per_post, 2),
+        fmt((r.burst.per_delivery.cpu_ms - r.burst.per_delivery.d1_sql_ms) / r.baseline.cpu_ms_per_post, 2),
       ]),
     ),
   );
@@ -531,7 +535,10 @@ function reportBursts(results, rows) {
   );
   console.log("\nPrices (USD, Workers Paid list prices beyond the included usage; $/M deliveries = Σ count per delivery × $ per million units):");
   for (const [name, price] of Object.entries(PRICES)) console.log(`  ${name.padEnd(17)} $${price.usd_per_million} per million ${price.unit} — ${price.source}`);
-  console.log("  CPU is workerd's process CPU time, which locally also runs D1's SQLite and the queue broker: an upper bound.");
+  console.log(
+    "  CPU is workerd's process CPU time, which locally also runs D1's SQLite and the queue broker: an upper bound. " +
+      "\"of which D1 SQL\" is the time D1 reports executing SQL (meta.duration); CPU less it estimates the Worker's own CPU (D1's RPC and the broker still in it).",
+  );
 }
 
 main().catch((error) => {

@@ -240,8 +240,8 @@ const QUEUE_LINE = /QUEUE (\S+) (\d+)\/(\d+) \((\d+)ms\)/;
  * of the output goes to `logFile`.
  */
 export class WranglerDev {
-  constructor({ config, port, persistDir, vars = {}, logFile }) {
-    Object.assign(this, { config, port, persistDir, vars, logFile });
+  constructor({ config, port, persistDir, vars = {}, logFile, inspectorPort = 0 }) {
+    Object.assign(this, { config, port, persistDir, vars, logFile, inspectorPort });
     this.base = `http://127.0.0.1:${port}`;
     this.usage = []; // { at, usage }
     this.batches = []; // { at, queue, acked, total, ms }
@@ -252,7 +252,7 @@ export class WranglerDev {
 
   async start({ timeoutMs = 90_000 } = {}) {
     const args = ["dev", "--local", "--ip", "127.0.0.1", "--port", String(this.port), "-c", this.config, "--persist-to", this.persistDir];
-    args.push("--show-interactive-dev-session=false", "--inspector-port", "0");
+    args.push("--show-interactive-dev-session=false", "--inspector-port", String(this.inspectorPort));
     for (const [key, value] of Object.entries({ ...LOAD_TEST_VARS, ...this.vars })) args.push("--var", `${key}:${value}`);
     const log = this.logFile ? createWriteStream(this.logFile, { flags: "a" }) : null;
     log?.write(`\n==== start ${++this.starts} at ${new Date().toISOString()}\n`);

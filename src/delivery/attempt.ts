@@ -21,6 +21,9 @@ export interface AttemptResult {
   class: AttemptClass;
 }
 
+/** Not fatal: malformed bytes become U+FFFD. Shared: it only ever decodes whole buffers, never a stream. */
+const excerptDecoder = new TextDecoder();
+
 /**
  * Reads the start of a response body for its excerpt, in bounded memory: at most `limitBytes`
  * of the bytes the body yields (decompressed already, when the response was gzip or brotli, so
@@ -41,29 +44,52 @@ export async function readExcerpt(
   } catch {
     return null; // body already used
   }
-  const decoder = new TextDecoder(); // not fatal: malformed bytes become U+FFFD
-  let text = "";
+  const chunks: Uint8Array[] = [];
   let bytes = 0;
   let ended = false;
   try {
-    while (bytes < limitBytes && text.length < limitChars) {
+    while (bytes < limitBytes) {
       const { done, value } = await reader.read();
       if (done) {
         ended = true;
-        text += decoder.decode();
         break;
       }
       const take = Math.min(value.byteLength, limitBytes - bytes);
+      chunks.push(take < value.byteLength ? value.subarray(0, take) : value);
       bytes += take;
-      // A character cut at the limit stays in the decoder, never flushed as U+FFFD.
-      text += decoder.decode(take < value.byteLength ? value.subarray(0, take) : value, { stream: true });
     }
   } catch {
-    text = "";
+    return null;
   } finally {
     if (!ended) await reader.cancel().catch(() => {});
   }
-  return trimExcerpt(text, limitChars);
+  const read = chunks.length === 1 ? chunks[0]! : joinChunks(chunks, bytes);
+  // Decoded once, at the end: one decoder call per attempt, where most bodies are one chunk.
+  return trimExcerpt(excerptDecoder.decode(ended ? read : withoutCutCharacter(read)), limitChars);
+}
+
+function joinChunks(chunks: Uint8Array[], bytes: number): Uint8Array {
+  const joined = new Uint8Array(bytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return joined;
+}
+
+/**
+ * The bytes without a UTF-8 character cut at the read limit (its first bytes only): such a
+ * character is dropped whole, not decoded as U+FFFD. Malformed bytes elsewhere are left as they are.
+ */
+function withoutCutCharacter(bytes: Uint8Array): Uint8Array {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue; // a continuation byte: look further back for its lead
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? bytes.subarray(0, bytes.length - back) : bytes;
+  }
+  return bytes;
 }
 
 /**

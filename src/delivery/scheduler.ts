@@ -54,7 +54,11 @@ function track(endpointId: string, startedAt: number, delta: 1 | -1) {
 /** Tenants in turn; within a tenant, the first item whose endpoint has room. */
 function turnTaker<T extends Schedulable>(items: T[], perEndpoint: number) {
   const byTenant = new Map<string, T[]>();
-  for (const item of items) byTenant.set(item.tenantId, [...(byTenant.get(item.tenantId) ?? []), item]);
+  for (const item of items) {
+    const queue = byTenant.get(item.tenantId);
+    if (queue) queue.push(item);
+    else byTenant.set(item.tenantId, [item]);
+  }
   const tenants = [...byTenant.keys()];
   let turn = 0;
   return {
@@ -73,11 +77,20 @@ function turnTaker<T extends Schedulable>(items: T[], perEndpoint: number) {
   };
 }
 
-/** Resolves after `ms`; cancel() clears the timer so an idle invocation does not linger. */
-function timer(ms: number) {
+/** Resolves at `at` (epoch ms); cancel() clears the timer so an idle invocation does not linger. */
+function timer(at: number) {
   let handle: ReturnType<typeof setTimeout> | undefined;
-  const done = new Promise<void>((resolve) => (handle = setTimeout(resolve, Math.max(0, ms))));
-  return { done, cancel: () => clearTimeout(handle) };
+  const wake = { at, fired: false, done: Promise.resolve(), cancel: () => clearTimeout(handle) };
+  wake.done = new Promise<void>((resolve) => {
+    handle = setTimeout(
+      () => {
+        wake.fired = true;
+        resolve();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  });
+  return wake;
 }
 
 export async function runFairly<T extends Schedulable>(items: T[], options: ScheduleOptions, run: (item: T) => Promise<void>): Promise<ScheduleResult<T>> {
@@ -86,6 +99,7 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
   const detached: T[] = [];
   const detachedDone: Promise<void>[] = [];
   let stopped = false;
+  let wake: ReturnType<typeof timer> | undefined;
 
   const start = (item: T) => {
     const startedAt = Date.now();
@@ -108,9 +122,14 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
     }
     if (running.size === 0) break;
     const oldest = Math.min(...[...running.values()].map((r) => r.startedAt));
-    const wake = timer(Math.min(oldest + options.detachAfterMs, stopped ? Infinity : options.startBy) - Date.now());
+    const wakeAt = Math.min(oldest + options.detachAfterMs, stopped ? Infinity : options.startBy);
+    // A timer due no later is kept: waking early only makes the loop look again. Most attempts
+    // end well within detachAfterMs, so a batch sets a few timers rather than one per attempt.
+    if (!wake || wake.fired || wake.at > wakeAt) {
+      wake?.cancel();
+      wake = timer(wakeAt);
+    }
     await Promise.race([wake.done, ...[...running.values()].map((r) => r.done)]);
-    wake.cancel();
     const now = Date.now();
     for (const [item, r] of running) {
       if (now - r.startedAt < options.detachAfterMs) continue;
@@ -120,5 +139,6 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
       stopped = true;
     }
   }
+  wake?.cancel();
   return { unstarted: turns.rest(), detached, detachedDone: Promise.all(detachedDone).then(() => {}) };
 }

@@ -1,7 +1,8 @@
 import type { Config } from "../config";
 import { defaultRetrySchedule, LIMITS } from "../env";
+import { BoundedMap } from "../lib/bounded-map";
 import { decryptSecret } from "../lib/crypto";
-import { checkWebhookUrl } from "../lib/url-policy";
+import { checkWebhookUrl, type UrlVerdict } from "../lib/url-policy";
 import { type AttemptResult, attemptDelivery } from "./attempt";
 import type { BodyParts } from "./payload";
 import type { AttemptOutcome, DeliveryIdentity } from "./record";
@@ -51,15 +52,13 @@ export function stepContext(config: Config): StepContext {
  * sealed value as is to previous_secret_encrypted (still a hit), and a re-seal under a new
  * encryption key is a new value. Bounded: the oldest entry goes first.
  */
-const SIGNING_KEY_CACHE_SIZE = 10_000;
-const signingKeyCache = new Map<string, Promise<CryptoKey>>();
+const signingKeyCache = new BoundedMap<string, Promise<CryptoKey>>(10_000);
 
 function signingKey(sealed: string, keys: Config["secrets"]): Promise<CryptoKey> {
   let key = signingKeyCache.get(sealed);
   if (!key) {
     key = decryptSecret(sealed, keys).then(importSigningKey);
     key.catch(() => signingKeyCache.delete(sealed));
-    if (signingKeyCache.size >= SIGNING_KEY_CACHE_SIZE) signingKeyCache.delete(signingKeyCache.keys().next().value!);
     signingKeyCache.set(sealed, key);
   }
   return key;
@@ -74,6 +73,23 @@ export async function signingKeysAt(
   const previous = secrets.previousSecretEncrypted && (secrets.previousSecretExpiresAt ?? 0) > now ? secrets.previousSecretEncrypted : null;
   const [current, previousKey] = await Promise.all([signingKey(secrets.secretEncrypted, keys), previous ? signingKey(previous, keys) : null]);
   return { current, previous: previousKey };
+}
+
+/**
+ * URL verdicts for the isolate's life, by policy and URL: the check is a pure function of the
+ * two (no DNS), and each attempt made it anew, parsing the URL each time. Bounded: the oldest
+ * entry goes first.
+ */
+const urlVerdictCache = new BoundedMap<string, UrlVerdict>(10_000);
+
+function urlVerdict(url: string, production: boolean): UrlVerdict {
+  const key = `${production ? "p" : "d"} ${url}`;
+  let verdict = urlVerdictCache.get(key);
+  if (!verdict) {
+    verdict = checkWebhookUrl(url, { production, maxLength: LIMITS.maxUrlLength });
+    urlVerdictCache.set(key, verdict);
+  }
+  return verdict;
 }
 
 /** An attempt that could not be made (URL, body, secret): it never will be, so the delivery fails alone. */
@@ -94,7 +110,7 @@ async function prepare(
   delivery: DeliveryToAttempt,
   config: Config,
 ): Promise<{ refused: AttemptResult } | { refused?: undefined; body: BodyParts; keys: SigningKeys }> {
-  const verdict = checkWebhookUrl(delivery.url, { production: config.production, maxLength: LIMITS.maxUrlLength });
+  const verdict = urlVerdict(delivery.url, config.production);
   if (!verdict.ok) return { refused: notAttempted(`Webhook URL refused: ${verdict.reason}`) };
   let body: BodyParts;
   try {

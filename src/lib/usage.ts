@@ -11,6 +11,12 @@ export interface Usage {
   d1_statements: number;
   d1_rows_read: number;
   d1_rows_written: number;
+  /**
+   * Milliseconds D1 reports executing SQL (meta.duration). Locally SQLite runs in the same
+   * workerd process as the Worker, so the bench subtracts this from the process's CPU to
+   * estimate the Worker's own; on Cloudflare it runs in D1, not in the Worker's CPU time.
+   */
+  d1_sql_ms: number;
   /** Statements run with first()/raw(), for which D1 returns no meta (drizzle selects). */
   d1_unmetered_statements: number;
   queue_messages_sent: number;
@@ -25,6 +31,7 @@ export const newUsage = (invocation: string): Usage => ({
   d1_statements: 0,
   d1_rows_read: 0,
   d1_rows_written: 0,
+  d1_sql_ms: 0,
   d1_unmetered_statements: 0,
   queue_messages_sent: 0,
   queue_acks: 0,
@@ -35,6 +42,7 @@ export const newUsage = (invocation: string): Usage => ({
 function addMeta(usage: Usage, meta: D1Meta | undefined) {
   usage.d1_rows_read += meta?.rows_read ?? 0;
   usage.d1_rows_written += meta?.rows_written ?? 0;
+  usage.d1_sql_ms += meta?.duration ?? 0;
 }
 
 const originals = new WeakMap<object, D1PreparedStatement>();

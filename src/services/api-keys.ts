@@ -1,6 +1,7 @@
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { apiKeys, tenants } from "../db/schema";
+import { BoundedMap } from "../lib/bounded-map";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { DomainError, notFound } from "../lib/errors";
 import { isUuid, newId } from "../lib/ids";
@@ -91,8 +92,7 @@ export interface KeyIdentity {
  * oldest entry goes first.
  */
 const KEY_CACHE_MS = 10_000;
-const KEY_CACHE_SIZE = 10_000;
-const keyCache = new Map<string, { identity: KeyIdentity; until: number }>();
+const keyCache = new BoundedMap<string, { identity: KeyIdentity; until: number }>(10_000);
 
 /** Forgets the cached identities of a tenant's keys (all of them: revocations and disabling are rare). */
 export function forgetTenantKeys(tenantId: string) {
@@ -113,7 +113,6 @@ export async function authenticateApiKey(db: Database, apiKey: string, now = Dat
   keyCache.delete(hash);
   if (!row) return null;
   const identity = { keyId: row.keyId, tenantId: row.tenantId, tenantDisabled: row.disabledAt !== null };
-  if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value!);
   keyCache.set(hash, { identity, until: now + KEY_CACHE_MS });
   return identity;
 }
