@@ -1,5 +1,16 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { customType, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { parseStoredJson, stringifyJsonExactly } from "../lib/exact-json";
+
+/**
+ * JSON text read back exactly: integers beyond 2^53 keep their digits (src/lib/exact-json.ts),
+ * where drizzle's { mode: "json" } (JSON.parse) would round them in the API's answers.
+ */
+const exactJson = customType<{ data: unknown; driverData: string }>({
+  dataType: () => "text",
+  toDriver: (value) => stringifyJsonExactly(value),
+  fromDriver: (text) => parseStoredJson(text),
+});
 
 // Times are stored as epoch milliseconds (integers compare and subtract cheaply in SQL);
 // the API renders them in the guide's format, e.g. 2024-11-24T12:00:00Z.
@@ -96,7 +107,7 @@ export const events = sqliteTable(
       .notNull()
       .references(() => tenants.id),
     type: text("type").notNull(),
-    data: text("data", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    data: exactJson("data").$type<Record<string, unknown>>().notNull(),
     idempotencyKey: text("idempotency_key"),
     /** SHA-256 of the publish request that used idempotency_key: a reuse with another request is refused. */
     requestHash: text("request_hash"),

@@ -21,10 +21,23 @@ export const MAX_INTEGER_DIGITS = 4300;
 
 const INTEGER = /^-?\d+$/;
 
+/** JSON.rawJSON (workerd's V8 has it; TypeScript's lib does not declare it yet). */
+const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+/**
+ * A number kept as its text. JSON.stringify, and so every API response (c.json), writes its
+ * digits: without toJSON it would write the LosslessNumber object, and with a string a quoted one.
+ */
+class ExactNumber extends LosslessNumber {
+  toJSON() {
+    return rawJSON(this.value);
+  }
+}
+
 /** Safe integers and finite floats as JS numbers; anything else stays exact text, for the checks below. */
 function parseNumber(text: string): number | LosslessNumber {
   const n = Number(text);
-  return (INTEGER.test(text) ? Number.isSafeInteger(n) : Number.isFinite(n)) ? n : new LosslessNumber(text);
+  return (INTEGER.test(text) ? Number.isSafeInteger(n) : Number.isFinite(n)) ? n : new ExactNumber(text);
 }
 
 /** Why a number kept as text cannot be delivered exactly, or null if it can (a big integer). */

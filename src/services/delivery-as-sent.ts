@@ -21,7 +21,7 @@ export async function deliveryAsSent(ctx: ServiceContext, webhookId: string, del
   const { db, d1, config, tenantId } = ctx;
   const delivery = await getDelivery(ctx, webhookId, deliveryId);
   const webhook = await findWebhook(db, tenantId, webhookId);
-  // The data as stored text, parsed losslessly (drizzle's json mode would round big integers).
+  // The data as stored text, parsed losslessly (big integers digit for digit).
   const [found] = await runBatch<{ type: string; data: string; created_at: number }>(d1, [
     sql`SELECT type, data, created_at FROM events WHERE id = ${delivery.event_id} AND tenant_id = ${tenantId}`,
   ]);

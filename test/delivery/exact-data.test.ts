@@ -75,6 +75,20 @@ describe("big integers arrive digit for digit", () => {
     expect(await pythonAccepts([delivery], webhook.secret_key)).toEqual([true]);
   });
 
+  it("read back exactly too: the event's detail and the event log", async () => {
+    const { tenant } = await tenantWithReceiver();
+    const members = [`"amount":123456789012345678901`, `"ids":[9007199254740993,-123456789012345678901234567890,0.1]`];
+    const { event_id } = await publishedRaw(tenant, createdWith(members.join(",")));
+    const answers = [`/api/v1/events/${event_id}`, "/api/v1/events"];
+    for (const path of answers) {
+      const res = await api(path, { key: tenant.key });
+      const text = await res.text();
+      expect(res.status, `${path}: ${text}`).toBe(200);
+      expect(res.headers.get("Content-Type"), path).toContain("application/json");
+      for (const member of members) expect(text, path).toContain(member);
+    }
+  });
+
   it("zod still checks the shape: a big integer where a small one is required is 422 naming the field", async () => {
     const { tenant } = await tenantWithReceiver();
     const body = JSON.stringify({ event: "query.created", data: { ...exampleData("query.created"), priority: 0 } }).replace(
