@@ -12,7 +12,10 @@ const options = { connections: 6, perEndpoint: 2, detachAfterMs: 400, startBy: D
 function heldAttempts() {
   const releases: Array<() => void> = [];
   const run = () => new Promise<void>((resolve) => releases.push(resolve));
-  return { run, releaseAll: () => releases.splice(0).forEach((release) => release()) };
+  const releaseAll = () => {
+    for (const release of releases.splice(0)) release();
+  };
+  return { run, releaseAll };
 }
 
 const items = (endpointId: string, n: number) => Array.from({ length: n }, (_, i) => ({ tenantId: "t", endpointId, i }));
