@@ -7,13 +7,6 @@ import { loggableError } from "../lib/error-log";
  *   many deliveries cannot queue another's behind them.
  * - Each endpoint has at most `perEndpoint` attempts in flight in this isolate (across
  *   invocations, since detached attempts outlive theirs), so one endpoint never takes every lane.
- * - When nothing of the batch can start because its endpoints are full with other invocations'
- *   attempts that are still young (under `detachAfterMs`), the batch waits for one of them to
- *   end rather than sending its work on as new jobs: a busy healthy endpoint (one hot
- *   webhook under concurrent batches) then costs no queue messages. It waits `detachAfterMs`
- *   at most in all, as long as it would wait for a slow attempt of its own, so batches
- *   waiting on a hot endpoint do not hold the consumer's concurrency for long. Older attempts
- *   look like a hanging endpoint, whose work is sent on (the caller delays it).
  * - An attempt still running after `detachAfterMs` is detached: it goes on in the background,
  *   the batch starts nothing more (the detached request still holds one of the invocation's
  *   connections) and ends as soon as its other attempts are done. The caller hands the
@@ -50,37 +43,12 @@ export const endpointBusyFor = (endpointId: string, now: number) => {
   return started ? now - Math.min(...started) : 0;
 };
 
-/** Batches waiting for an attempt in flight in this isolate to end (see runFairly). */
-const roomWaiters = new Set<() => void>();
-
-/** Resolves when an attempt in flight in this isolate ends. */
-const roomFreed = () => new Promise<void>((resolve) => roomWaiters.add(resolve));
-
 function track(endpointId: string, startedAt: number, delta: 1 | -1) {
   const started = inFlightByEndpoint.get(endpointId) ?? [];
   if (delta > 0) started.push(startedAt);
   else started.splice(started.indexOf(startedAt), 1);
   if (started.length > 0) inFlightByEndpoint.set(endpointId, started);
   else inFlightByEndpoint.delete(endpointId);
-  if (delta < 0) {
-    for (const wake of roomWaiters) wake();
-    roomWaiters.clear();
-  }
-}
-
-/**
- * Until when waiting for room is worth it: the earliest time at which a full endpoint of the
- * waiting items stops looking healthy (its oldest attempt in flight reaches `detachAfterMs`);
- * undefined if none of them is full with young attempts.
- */
-function youngBusyUntil(items: Schedulable[], detachAfterMs: number, now: number): number | undefined {
-  let until: number | undefined;
-  for (const { endpointId } of items) {
-    if (endpointInFlight(endpointId) === 0) continue;
-    const busyFor = endpointBusyFor(endpointId, now);
-    if (busyFor < detachAfterMs) until = Math.min(until ?? Infinity, now - busyFor + detachAfterMs);
-  }
-  return until;
 }
 
 /** Tenants in turn; within a tenant, the first item whose endpoint has room. */
@@ -106,10 +74,6 @@ function turnTaker<T extends Schedulable>(items: T[], perEndpoint: number) {
       return undefined;
     },
     rest: () => [...byTenant.values()].flat(),
-    get empty() {
-      for (const queue of byTenant.values()) if (queue.length > 0) return false;
-      return true;
-    },
   };
 }
 
@@ -136,7 +100,6 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
   const detachedDone: Promise<void>[] = [];
   let stopped = false;
   let wake: ReturnType<typeof timer> | undefined;
-  let waitBy: number | undefined; // set by the first wait for room
 
   const start = (item: T) => {
     const startedAt = Date.now();
@@ -157,16 +120,7 @@ export async function runFairly<T extends Schedulable>(items: T[], options: Sche
       if (item === undefined) break;
       start(item);
     }
-    if (running.size === 0) {
-      const now = Date.now();
-      waitBy ??= Math.min(now + options.detachAfterMs, options.startBy);
-      const busyUntil = stopped || turns.empty || now >= waitBy ? undefined : youngBusyUntil(turns.rest(), options.detachAfterMs, now);
-      if (busyUntil === undefined) break;
-      const patience = timer(Math.min(busyUntil, waitBy));
-      await Promise.race([roomFreed(), patience.done]);
-      patience.cancel();
-      continue;
-    }
+    if (running.size === 0) break;
     const oldest = Math.min(...[...running.values()].map((r) => r.startedAt));
     const wakeAt = Math.min(oldest + options.detachAfterMs, stopped ? Infinity : options.startBy);
     // A timer due no later is kept: waking early only makes the loop look again. Most attempts
