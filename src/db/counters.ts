@@ -26,9 +26,9 @@
  *   stays counted in its hour.
  * - Fold: the cron (every minute) adds every delta row to the webhook rows and to the hourly
  *   rows and deletes the delta rows, in one D1 batch (foldCounterDeltas).
- * - Read: every reader adds the rows not yet folded to the folded values (webhookCounters,
- *   unfoldedCounts, withUnfoldedCounts, tenantCounters, hourlyCounts), so an answer is exact
- *   whether or not the cron has run.
+ * - Read: every reader adds the rows not yet folded to the folded values (unfoldedCounts and
+ *   withUnfoldedCounts, tenantCounters, hourlyCounts), so an answer is exact whether or not
+ *   the cron has run.
  *
  * Why they stay exact
  * - Duplicate jobs: the delta counts only outcomes whose row is still pending at the attempt
@@ -44,7 +44,7 @@ import type { SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { addResponseTime, mergeHistogram } from "../lib/response-histogram";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { type CounterDelta, type Histogram, type HourlyDeltaEntry, webhookCounterDeltas, webhookHourlyStats, webhooks } from "./schema";
+import { type CounterDelta, type Histogram, type HourlyDeltaEntry, webhookCounterDeltas, webhookHourlyStats } from "./schema";
 
 export const HOUR_MS = 60 * 60 * 1000;
 /** The start of the hour `epochMs` falls in: the hourly statistics' key. */
@@ -159,14 +159,6 @@ export const takeBackRestartedFailures = (webhookId: string, now: number): SQL =
     SELECT json_object(${webhookId}, json_array(-changes(), -changes())), ${now} WHERE changes() > 0`;
 
 /**
- * What webhook_counter_deltas holds for one webhook and not yet folded into its row:
- * index 0 the finished deliveries, 1 the failed ones (summed); 2 its last attempt, 3 its last
- * success (the latest). `webhookId` is a column or value.
- */
-const unfolded = (webhookId: SQL, index: 0 | 1 | 2 | 3): SQL =>
-  sql`(SELECT ${sql.raw(index < 2 ? "coalesce(sum" : "coalesce(max")}(json_extract(cd.counts, '$."' || ${webhookId} || '"[${sql.raw(String(index))}]')), 0) FROM ${webhookCounterDeltas} cd)`;
-
-/**
  * The unfolded counts and times of the webhooks that `webhookIds` (a subquery) selects, in one
  * pass over the delta rows: for a page of webhooks, where a per-row subquery would reread every
  * delta row for each webhook.
@@ -186,14 +178,6 @@ export const unfoldedCounts = (db: Database, webhookIds: SQLiteSelect) =>
 
 /** The later of a stored time and an unfolded one (0: none), null if neither. */
 const latest = (stored: SQL | number | null, unfoldedAt: SQL | number) => sql`nullif(max(coalesce(${stored}, 0), ${unfoldedAt}), 0)`;
-
-/** One webhook's counters and last attempt / success as the API shows them: the folded values plus the unfolded deltas. */
-export const webhookCounters = {
-  deliveryCount: sql<number>`${webhooks.deliveryCount} + ${unfolded(sql`${webhooks.id}`, 0)}`.mapWith(Number),
-  failureCount: sql<number>`${webhooks.failureCount} + ${unfolded(sql`${webhooks.id}`, 1)}`.mapWith(Number),
-  lastDeliveryAt: sql<number | null>`${latest(sql`${webhooks.lastDeliveryAt}`, unfolded(sql`${webhooks.id}`, 2))}`,
-  lastSuccessAt: sql<number | null>`${latest(sql`${webhooks.lastSuccessAt}`, unfolded(sql`${webhooks.id}`, 3))}`,
-};
 
 type Unfolded = { id: string; finished: number; failed: number; lastAttemptAt: number; lastSuccessAt: number };
 const laterOf = (stored: number | null, unfoldedAt = 0) => Math.max(stored ?? 0, unfoldedAt) || null;

@@ -2,7 +2,7 @@ import { and, count, desc, eq, getTableColumns, is, isNull, SQL, sql } from "dri
 import type { SQLiteColumn, SQLiteSelect } from "drizzle-orm/sqlite-core";
 import { type Config, requireSecretKeys } from "../config";
 import type { Database } from "../db/client";
-import { unfoldedCounts, webhookCounters, withUnfoldedCounts } from "../db/counters";
+import { unfoldedCounts, withUnfoldedCounts } from "../db/counters";
 import { type WebhookRow, webhooks } from "../db/schema";
 import { cancelPendingDeliveries } from "../delivery/cancel";
 import { defaultRetrySchedule, LIMITS } from "../env";
@@ -114,8 +114,19 @@ export async function createWebhook({ db, config, tenantId }: ServiceContext, in
 
 const ownedBy = (tenantId: string, id: string) => and(eq(webhooks.id, id), eq(webhooks.tenantId, tenantId), isNull(webhooks.deletedAt));
 
-/** One webhook's columns with its counters as the API shows them (see webhookCounters). */
-const withCounters = { ...getTableColumns(webhooks), ...webhookCounters };
+/**
+ * The webhook's counter deltas not yet folded (unfoldedCounts, one pass over the delta rows), to
+ * read in the same D1 batch as its row (cancelling deliveries changes no counter); withCounted adds them.
+ */
+const unfoldedOf = (db: Database, tenantId: string, id: string) =>
+  unfoldedCounts(db, db.select({ id: webhooks.id }).from(webhooks).where(ownedBy(tenantId, id)).$dynamic());
+
+/** The webhook row with its counters as the API shows them (folded values plus unfolded deltas), or 404. */
+function withCounted(rows: WebhookRow[], unfolded: Parameters<typeof withUnfoldedCounts>[1]): WebhookRow {
+  const [row] = withUnfoldedCounts(rows, unfolded);
+  if (!row) throw notFound("Webhook");
+  return row;
+}
 
 /** A live webhook of this tenant, or 404 (also for other tenants' ids and non-UUIDs). */
 export async function findWebhook(db: Database, tenantId: string, id: string): Promise<WebhookRow> {
@@ -128,9 +139,8 @@ export async function findWebhook(db: Database, tenantId: string, id: string): P
 /** GET /webhooks/{id}: the webhook with its current counters. */
 export async function getWebhook({ db, config, tenantId }: ServiceContext, id: string) {
   if (!isUuid(id)) throw notFound("Webhook");
-  const [row] = await db.select(withCounters).from(webhooks).where(ownedBy(tenantId, id)).limit(1);
-  if (!row) throw notFound("Webhook");
-  return webhookView(row, defaultScheduleOf(config));
+  const [rows, unfolded] = await db.batch([db.select().from(webhooks).where(ownedBy(tenantId, id)).limit(1), unfoldedOf(db, tenantId, id)]);
+  return webhookView(withCounted(rows, unfolded), defaultScheduleOf(config));
 }
 
 export async function listWebhooks({ db, config, tenantId }: ServiceContext, page: { skip: number; limit: number; isActive?: boolean }) {
@@ -176,10 +186,13 @@ export async function updateWebhook({ db, config, tenantId }: ServiceContext, id
   if (input.is_active === true) Object.assign(changes, REENABLED);
   if (input.retry_schedule_seconds !== undefined) changes.retrySchedule = input.retry_schedule_seconds;
   if (input.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = input.rate_limit_per_second;
-  const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning(withCounters);
-  const [[row]] = input.is_active === false ? await db.batch([update, ...cancelPendingDeliveries(db, tenantId, existing.id, now)]) : [await update];
-  if (!row) throw notFound("Webhook");
-  return webhookView(row, defaultScheduleOf(config));
+  const unfolded = unfoldedOf(db, tenantId, existing.id);
+  const update = db.update(webhooks).set(changes).where(ownedBy(tenantId, existing.id)).returning();
+  const [counts, rows] =
+    input.is_active === false
+      ? await db.batch([unfolded, update, ...cancelPendingDeliveries(db, tenantId, existing.id, now)])
+      : await db.batch([unfolded, update]);
+  return webhookView(withCounted(rows, counts), defaultScheduleOf(config));
 }
 
 export async function deleteWebhook({ db, tenantId }: ServiceContext, id: string): Promise<void> {
@@ -209,16 +222,19 @@ export async function rotateWebhookSecret({ db, config, tenantId }: ServiceConte
   const sealed = await encryptSecret(secretKey, secrets);
   const now = Date.now();
   const keepPrevious = overlapSeconds > 0;
-  const [row] = await db
-    .update(webhooks)
-    .set({
-      secretEncrypted: sealed,
-      previousSecretEncrypted: keepPrevious ? sql`${webhooks.secretEncrypted}` : null,
-      previousSecretExpiresAt: keepPrevious ? now + overlapSeconds * 1000 : null,
-      updatedAt: now,
-    })
-    .where(ownedBy(tenantId, existing.id))
-    .returning(withCounters);
-  if (!row) throw notFound("Webhook");
+  const [rows, unfolded] = await db.batch([
+    db
+      .update(webhooks)
+      .set({
+        secretEncrypted: sealed,
+        previousSecretEncrypted: keepPrevious ? sql`${webhooks.secretEncrypted}` : null,
+        previousSecretExpiresAt: keepPrevious ? now + overlapSeconds * 1000 : null,
+        updatedAt: now,
+      })
+      .where(ownedBy(tenantId, existing.id))
+      .returning(),
+    unfoldedOf(db, tenantId, existing.id),
+  ]);
+  const row = withCounted(rows, unfolded);
   return { ...webhookWithSecret(row, config, secretKey), previous_secret_expires_at: formatOptionalTime(row.previousSecretExpiresAt) };
 }
