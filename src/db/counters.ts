@@ -16,7 +16,9 @@
  * When they are written
  * - Delta: the D1 batch that records attempt outcomes (src/delivery/record.ts, consumer and
  *   test endpoint alike) also inserts one webhook_counter_deltas row per write of up to 500
- *   outcomes (counterDelta), computed in the same transaction just before their upserts:
+ *   outcomes, in the same transaction as their upserts: right after the one upsert of the
+ *   write, if that upsert wrote every row (counterDeltaIfAllWritten), else computed just before
+ *   chunked upserts from the rows that qualify (counterDelta):
  *   `counts` {webhookId: [finished, failed, lastAttemptAt, lastSuccessAt]} and `hourly` [webhookId, hour, attempts,
  *   succeeded, failed, histogram]. A webhook's counters cost no write per delivery.
  * - Manual retry and recover (src/services/redelivery.ts): a failed delivery that starts a new
@@ -33,8 +35,9 @@
  * Why they stay exact
  * - Duplicate jobs: the delta counts only outcomes whose row is still pending at the attempt
  *   count the outcome saw (or, for a first attempt, has no row yet), the very condition of the
- *   upsert right after it in the same transaction (src/delivery/record.ts); a delivery another
- *   consumer recorded first is not counted again.
+ *   upsert in the same transaction (src/delivery/record.ts): either every row was written by the
+ *   upsert just before it, or the rows are checked first; a delivery another consumer recorded
+ *   first is not counted again.
  * - Retention (RETENTION_SECONDS) deletes delivery rows: nothing here ever recounts them.
  *   Hourly rows are kept 13 months (src/retention/retention.ts), whatever RETENTION_SECONDS.
  * - The fold adds and deletes in one transaction: no delta is counted twice or lost.
@@ -140,6 +143,17 @@ export function counterDelta(outcomes: CountedOutcome[], now: number): SQL[] {
     WHERE changes() = 0 AND EXISTS (SELECT 1 FROM m)`;
   return [wholeChunk, qualifyingOnly];
 }
+
+/**
+ * The counter delta of a write made by one upsert statement, to run right after it (same
+ * batch): stored only if that upsert wrote every outcome's row (changes() counts the rows it
+ * inserted and updated), the same condition counterDelta checks before. Otherwise counts is
+ * NULL, its NOT NULL constraint fails the batch, and nothing of the write is kept: the recorder
+ * writes it again the exact way (src/delivery/record.ts).
+ */
+export const counterDeltaIfAllWritten = (outcomes: CountedOutcome[], now: number): SQL =>
+  sql`INSERT INTO ${webhookCounterDeltas} (counts, hourly, created_at)
+    VALUES (CASE WHEN changes() = ${outcomes.length} THEN ${JSON.stringify(webhookDeltas(outcomes))} END, ${JSON.stringify(hourlyEntries(outcomes))}, ${now})`;
 
 /**
  * A manual retry's correction, to run just before the UPDATE that restarts the delivery

@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import { runBatch } from "../db/batch";
-import { counterDelta } from "../db/counters";
+import { counterDelta, counterDeltaIfAllWritten } from "../db/counters";
 import type { AttemptRecord } from "../db/schema";
 import { DELIVERY_COLUMNS } from "../db/unwritten-deliveries";
 import type { Env } from "../env";
@@ -71,8 +71,20 @@ function attemptRecord(outcome: AttemptOutcome): AttemptRecord {
   };
 }
 
+/** The outcomes as the JSON array writeDeliveries reads. */
+const deliveryValues = (outcomes: AttemptOutcome[]) =>
+  JSON.stringify(
+    outcomes.map((o) => ({
+      ...identityValue(o),
+      before: o.attemptsBefore,
+      status: o.verdict.status,
+      next: nextAttemptAt(o),
+      attempt: attemptRecord(o),
+    })),
+  );
+
 /**
- * Outcomes per write statement. Each carries up to 1,024 response characters (up to 4 KB as
+ * Outcomes per write statement of the exact path. Each carries up to 1,024 response characters (up to 4 KB as
  * UTF-8), and D1 takes at most 2 MB per bound value; 100 keep a chunk near 400 KB.
  */
 const OUTCOMES_PER_STATEMENT = 100;
@@ -85,16 +97,7 @@ const OUTCOMES_PER_STATEMENT = 100;
  * consumer already moved on (status or attempts changed) is left alone, and a row is inserted
  * only by a first attempt.
  */
-function writeDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
-  const values = JSON.stringify(
-    outcomes.map((o) => ({
-      ...identityValue(o),
-      before: o.attemptsBefore,
-      status: o.verdict.status,
-      next: nextAttemptAt(o),
-      attempt: attemptRecord(o),
-    })),
-  );
+function writeDeliveries(values: string, now: number): SQL {
   return sql`INSERT INTO deliveries (${DELIVERY_COLUMNS})
     SELECT ${IDENTITY_COLUMNS}, v.value ->> '$.status',
       (v.value ->> '$.before') + 1, 0, v.value ->> '$.next', v.value ->> '$.attempt.status_code', v.value ->> '$.attempt.error',
@@ -116,20 +119,51 @@ function writeDeliveries(outcomes: AttemptOutcome[], now: number): SQL {
 }
 
 /**
- * Writes a recorder's outcomes (up to OUTCOMES_PER_WRITE) in one D1 batch (one round trip), with
- * a few statements per 100 outcomes whatever the fan-out: D1 counts each statement against the
- * 1,000 queries an invocation may make. One counter delta for them all (src/db/counters.ts, where
- * the counters' invariant is written) goes first, just before their upserts: one delta row, and
- * one delete of it by the fold, per write. Sorted by webhook, so a webhook's counters appear once.
+ * The JSON of one write's outcomes that a single upsert takes at most (UTF-16 units): D1 takes
+ * at most 2 MB per bound value, and an excerpt's character is up to 3 bytes. Typical outcomes are
+ * a few hundred bytes, so 500 fit; outcomes with long excerpts take the chunked path.
+ */
+const SINGLE_STATEMENT_JSON = 600_000;
+
+/**
+ * Writes a recorder's outcomes (up to OUTCOMES_PER_WRITE) in one D1 batch (one round trip).
+ * Sorted by webhook, so a webhook's counters appear once. One counter delta for them all
+ * (src/db/counters.ts, where the counters' invariant is written): one delta row, and one delete
+ * of it by the fold, per write.
+ *
+ * Usually three statements: one upsert of every outcome, the delta (stored only if that upsert
+ * wrote every row, else the batch fails and is rolled back), and endpoint health. The exact
+ * path (counterDelta's own check before chunked upserts) takes the rest: outcomes too big for one
+ * statement, or a write where another consumer recorded one of them first (a duplicate job) or
+ * D1 failed. It fails again if D1 is down, and the caller sees that failure.
  */
 export async function recordOutcomes(d1: D1Database, outcomes: AttemptOutcome[], health: HealthRules, now = Date.now()): Promise<void> {
   if (outcomes.length === 0) return;
   const sorted = [...outcomes].sort((a, b) => (a.webhookId < b.webhookId ? -1 : a.webhookId > b.webhookId ? 1 : 0));
+  const values = deliveryValues(sorted);
+  if (values.length <= SINGLE_STATEMENT_JSON) {
+    try {
+      await runBatch(d1, [writeDeliveries(values, now), counterDeltaIfAllWritten(sorted, now), updateHealth(sorted, health, now)]);
+      return;
+    } catch {
+      // Rolled back as a whole: recorded below, the exact way.
+    }
+  }
+  await recordOutcomesExactly(d1, sorted, health, now);
+}
+
+/**
+ * The exact path: the counter delta of just the rows still pending at the attempt count each
+ * outcome saw (counterDelta), then upserts of OUTCOMES_PER_STATEMENT outcomes each. A few
+ * statements per 100 outcomes whatever the fan-out: D1 counts each statement against the 1,000
+ * queries an invocation may make.
+ */
+function recordOutcomesExactly(d1: D1Database, sorted: AttemptOutcome[], health: HealthRules, now: number) {
   const chunks: AttemptOutcome[][] = [];
   for (let i = 0; i < sorted.length; i += OUTCOMES_PER_STATEMENT) chunks.push(sorted.slice(i, i + OUTCOMES_PER_STATEMENT));
-  await runBatch(d1, [
+  return runBatch(d1, [
     ...counterDelta(sorted, now),
-    ...chunks.map((chunk) => writeDeliveries(chunk, now)),
+    ...chunks.map((chunk) => writeDeliveries(deliveryValues(chunk), now)),
     ...chunks.map((chunk) => updateHealth(chunk, health, now)),
   ]);
 }

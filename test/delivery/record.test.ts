@@ -33,10 +33,23 @@ const outcome = (webhookId: string, deliveryId: string, statusCode: number, verd
 
 const storedCounters = (id: string) =>
   env.DB.prepare("SELECT delivery_count, failure_count FROM webhooks WHERE id = ?").bind(id).first<{ delivery_count: number; failure_count: number }>();
+/** env.DB, noting the number of statements of each batch run through it. */
+function countingD1() {
+  const batches: number[] = [];
+  const d1 = {
+    prepare: (query: string) => env.DB.prepare(query),
+    batch: (statements: D1PreparedStatement[]) => {
+      batches.push(statements.length);
+      return env.DB.batch(statements);
+    },
+  } as unknown as D1Database;
+  return { d1, batches };
+}
+
 const deltaRows = async () => (await env.DB.prepare("SELECT count(*) AS n FROM webhook_counter_deltas").first<{ n: number }>())!.n;
 
 describe("recordOutcomes: a handful of statements per batch, counters equal to the log", () => {
-  it("writes 250 outcomes across 3 webhooks (3 upserts, 1 counter row); the counters count each finished delivery once, before and after the fold", async () => {
+  it("writes 250 outcomes across 3 webhooks in one batch of 3 statements (1 upsert, 1 counter row, health); the counters count each finished delivery once, before and after the fold", async () => {
     const tenant = await createTenant();
     const hooks = await Promise.all([1, 2, 3].map(() => createWebhook(tenant, webhookBody())));
     const outcomes: AttemptOutcome[] = [];
@@ -46,7 +59,9 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
       outcomes.push(i % 5 === 0 ? outcome(hook.id, deliveryId, 404, { status: "failed" }) : outcome(hook.id, deliveryId, 200, { status: "success" }));
     }
     const deltasBefore = await deltaRows();
-    await recordOutcomes(env.DB, outcomes, HEALTH);
+    const counting = countingD1();
+    await recordOutcomes(counting.d1, outcomes, HEALTH);
+    expect(counting.batches).toEqual([3]);
     // One counter row for the write (up to 500 outcomes), not one per webhook or per 100; the webhook rows are untouched.
     expect((await deltaRows()) - deltasBefore).toBe(1);
     expect(await storedCounters(hooks[0].id)).toEqual({ delivery_count: 0, failure_count: 0 });
@@ -73,9 +88,12 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
     const firstDone = outcome(hook.id, first.deliveryId, 200, { status: "success" });
     await recordOutcomes(env.DB, [firstDone], HEALTH);
 
-    // The same delivery again (already finished) next to a new one: the chunk's UPDATE changes
-    // one row of two, so only the qualifying row (the new one) is counted.
-    await recordOutcomes(env.DB, [firstDone, outcome(hook.id, second.deliveryId, 500, { status: "failed" })], HEALTH);
+    // The same delivery again (already finished) next to a new one: the upsert changes one row
+    // of two, so the single-upsert write is rolled back and the exact path counts only the
+    // qualifying row (the new one): 2 delta statements, 1 upsert and 1 health update.
+    const counting = countingD1();
+    await recordOutcomes(counting.d1, [firstDone, outcome(hook.id, second.deliveryId, 500, { status: "failed" })], HEALTH);
+    expect(counting.batches).toEqual([3, 4]);
 
     expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
     await foldCounterDeltas(env.DB);
@@ -92,6 +110,45 @@ describe("recordOutcomes: a handful of statements per batch, counters equal to t
       { id: first.deliveryId, status: "success", attempts: 1 },
       { id: second.deliveryId, status: "failed", attempts: 1 },
     ]);
+  });
+});
+
+describe("recordOutcomes: a retry's outcome updates its row", () => {
+  it("the upsert's update counts as written (one batch of 3), and the delivery counts once when it finishes", async () => {
+    const tenant = await createTenant();
+    const hook = await createWebhook(tenant, webhookBody());
+    const { deliveryId } = await insertDelivery(tenant, hook.id);
+    await recordOutcomes(env.DB, [outcome(hook.id, deliveryId, 503, { status: "pending", retryInSeconds: 1 })], HEALTH);
+    const counting = countingD1();
+    await recordOutcomes(counting.d1, [{ ...outcome(hook.id, deliveryId, 200, { status: "success" }), attemptsBefore: 1 }], HEALTH);
+    expect(counting.batches).toEqual([3]);
+    expect(await storedDelivery(deliveryId)).toMatchObject({ status: "success", attempts: 2 });
+    expect(await webhookView(tenant, hook.id)).toMatchObject({ delivery_count: 1, failure_count: 0 });
+  });
+});
+
+describe("recordOutcomes: outcomes too big for one statement", () => {
+  it("writes 500 outcomes with 1,024-character excerpts in chunks of 100 (exact path), each row and count once", async () => {
+    const tenant = await createTenant();
+    const hooks = await Promise.all([1, 2].map(() => createWebhook(tenant, webhookBody())));
+    const createdAt = Date.now();
+    const outcomes = Array.from({ length: 500 }, (_, i) => {
+      const deliveryId = newTimeOrderedId(createdAt);
+      const event = { tenantId: tenant.id, eventId: deliveryId, type: "query.created", createdAt };
+      const o = outcome(hooks[i % 2].id, deliveryId, i % 4 === 0 ? 404 : 200, { status: i % 4 === 0 ? "failed" : "success" }, event);
+      return { ...o, result: { ...o.result, responseExcerpt: "é".repeat(1024) } };
+    });
+    const counting = countingD1();
+    await recordOutcomes(counting.d1, outcomes, HEALTH);
+    // 2 delta statements, then 5 upserts and 5 health updates of 100 outcomes each.
+    expect(counting.batches).toEqual([12]);
+    // Failures fall on every fourth outcome, all of them the first webhook's (even positions).
+    expect(await webhookView(tenant, hooks[0].id)).toMatchObject({ delivery_count: 250, failure_count: 125 });
+    expect(await webhookView(tenant, hooks[1].id)).toMatchObject({ delivery_count: 250, failure_count: 0 });
+    const written = await env.DB.prepare("SELECT count(*) AS n, min(length(last_response_excerpt)) AS len FROM deliveries WHERE tenant_id = ?")
+      .bind(tenant.id)
+      .first();
+    expect(written).toEqual({ n: 500, len: 1024 });
   });
 });
 
