@@ -267,6 +267,9 @@ async function attemptMode(baselineWorker, receiver, rounds = 3) {
   return out;
 }
 
+/** Every expected delivery succeeded, and none arrived twice. */
+const complete = (p) => p.successes === p.deliveries_expected && p.distinct_deliveries_received === p.deliveries_received;
+
 /**
  * BURST_ROUNDS bursts, each followed by its baselines (plain fetch, and attemptDelivery() alone)
  * at the same N and concurrency, so that this shared machine's drift falls on both sides of each
@@ -297,7 +300,7 @@ async function burstRounds({ fanout, tenant, worker, receiver, api, baselineWork
       50,
     ),
     rounds: rounds.map((r) => ({
-      complete: r.burst.successes === r.burst.deliveries_expected && r.burst.distinct_deliveries_received === r.burst.deliveries_received,
+      complete: complete(r.burst),
       ratio: r.ratio,
       cpu_ratio: r.cpu_ratio,
       deliveries_per_second: r.burst.deliveries_per_second,
@@ -404,7 +407,6 @@ async function main() {
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`\nWrote ${path.relative(ROOT, out)} (${fmt(results.seconds, 0)} s).`);
   rmSync(dir, { recursive: true, force: true });
-  const complete = (p) => p.successes === p.deliveries_expected && p.distinct_deliveries_received === p.deliveries_received;
   const loneComplete = (l) => l.deliveries_received === l.events * l.fanout && l.distinct_deliveries_received === l.deliveries_received;
   const broken = results.runs.filter(
     (r) =>
