@@ -23,9 +23,10 @@
 // Options: --fanouts=1,10,100,1000  --burst=5000  --consumer=max_batch_size:100,max_batch_timeout:0.2
 // (overrides [[queues.consumers]] in the private config copy, to try consumer settings)
 // --phases=floor,latency,lone,burst,attempt (default all; burst also measures the plain-fetch baseline,
-// attempt measures attemptDelivery() alone against it without a burst, at --attempt-n=5000 POSTs and
-// --attempt-c=6 in flight), --lone=20 (events per fan-out in the lone-event run), --rounds=3 (bursts per
-// fan-out, each with its own baselines; the median round is reported, see burstRounds).
+// attempt measures attemptDelivery() alone against it without a burst, with the steps between them
+// (wire, signed: see bench/baseline-worker.js), at --attempt-n=5000 POSTs and --attempt-c=6 in flight),
+// --lone=20 (events per fan-out in the lone-event run), --rounds=3 (bursts per fan-out, each with its
+// own baselines; the median round is reported, see burstRounds).
 // --phases=batchburst (not in the default set): the burst again, published through
 // POST /api/v1/events/batch, 100 events a request (results key `batch_burst`), for publishers
 // with several events at once.
@@ -234,35 +235,51 @@ async function baseline(baselineWorker, receiver, n, c, mode = "plain") {
   };
 }
 
+/** The baseline worker's modes, each a step from a plain POST towards an attempt (bench/baseline-worker.js). */
+const ATTEMPT_STEPS = ["plain", "wire", "signed", "attempt"];
+
 /**
- * attemptDelivery() alone against plain fetch, ATTEMPT_N POSTs at ATTEMPT_C in flight, in three
- * alternating rounds (plain, attempt, plain, attempt…) so that a neighbour's load falls on both;
- * the ratio is of the medians.
+ * attemptDelivery() alone against plain fetch, ATTEMPT_N POSTs at ATTEMPT_C in flight, with the
+ * steps between them (the attempt's headers, body and timeout on the wire; then its signing), in
+ * alternating rounds (plain, wire, signed, attempt, plain…) so that a neighbour's load falls on
+ * all of them; figures are medians over the rounds, and each step's CPU is also a ratio to plain.
  */
-async function attemptMode(baselineWorker, receiver, rounds = 3) {
-  const plain = [];
-  const attempt = [];
+async function attemptMode(baselineWorker, receiver, rounds = 5) {
+  const runs = Object.fromEntries(ATTEMPT_STEPS.map((mode) => [mode, []]));
   for (let i = 0; i < rounds; i++) {
-    plain.push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C));
-    attempt.push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C, "attempt"));
+    for (const mode of ATTEMPT_STEPS) runs[mode].push(await baseline(baselineWorker, receiver, ATTEMPT_N, ATTEMPT_C, mode));
   }
-  const median = (runs, key) =>
+  const median = (list, key) =>
     percentile(
-      runs.map((r) => r[key]),
+      list.map((r) => r[key]),
       50,
     );
+  const steps = Object.fromEntries(
+    ATTEMPT_STEPS.map((mode) => [
+      mode,
+      {
+        per_second: median(runs[mode], "deliveries_per_second"),
+        cpu_ms: median(runs[mode], "cpu_ms_per_post"),
+        cpu_ratio: percentile(
+          runs[mode].map((r, i) => r.cpu_ms_per_post / runs.plain[i].cpu_ms_per_post),
+          50,
+        ),
+      },
+    ]),
+  );
   const out = {
     n: ATTEMPT_N,
     concurrency: ATTEMPT_C,
-    plain_per_second: median(plain, "deliveries_per_second"),
-    attempt_per_second: median(attempt, "deliveries_per_second"),
-    plain_cpu_ms: median(plain, "cpu_ms_per_post"),
-    attempt_cpu_ms: median(attempt, "cpu_ms_per_post"),
-    rounds: { plain, attempt },
+    plain_per_second: steps.plain.per_second,
+    attempt_per_second: steps.attempt.per_second,
+    plain_cpu_ms: steps.plain.cpu_ms,
+    attempt_cpu_ms: steps.attempt.cpu_ms,
+    steps,
+    rounds: runs,
   };
   out.ratio = out.attempt_per_second / out.plain_per_second;
   log(
-    `attempt mode: plain ${fmt(out.plain_per_second, 0)}/s, attemptDelivery() ${fmt(out.attempt_per_second, 0)}/s, ratio ${fmt(out.ratio, 2)}; CPU ms ${fmt(out.plain_cpu_ms, 3)} vs ${fmt(out.attempt_cpu_ms, 3)}`,
+    `attempt mode: ${ATTEMPT_STEPS.map((mode) => `${mode} ${fmt(steps[mode].per_second, 0)}/s, ${fmt(steps[mode].cpu_ms, 3)} CPU ms (${fmt(steps[mode].cpu_ratio, 2)}×)`).join("; ")}`,
   );
   return out;
 }
@@ -446,10 +463,17 @@ function report(results) {
     );
   }
   const a = results.attempt_mode;
-  if (a)
+  if (a) {
     console.log(
       `\nattemptDelivery() alone (${a.n} POSTs, ${a.concurrency} in flight, median of ${a.rounds.plain.length} alternating rounds): ${fmt(a.attempt_per_second, 0)}/s against plain fetch ${fmt(a.plain_per_second, 0)}/s = ${fmt(a.ratio, 2)}; CPU ms per POST ${fmt(a.attempt_cpu_ms, 3)} against ${fmt(a.plain_cpu_ms, 3)}`,
     );
+    console.log(
+      table(
+        ["step (baseline worker mode)", "POSTs/s", "CPU ms per POST", "CPU ÷ plain (median of rounds)"],
+        ATTEMPT_STEPS.map((mode) => [mode, fmt(a.steps[mode].per_second, 0), fmt(a.steps[mode].cpu_ms, 3), fmt(a.steps[mode].cpu_ratio, 2)]),
+      ),
+    );
+  }
   const rows = results.runs.filter((r) => r.burst && r.latency);
   if (rows.length > 0) reportBursts(results, rows);
 }
