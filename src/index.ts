@@ -1,6 +1,6 @@
 import { createApp } from "./app";
 import { type Config, MisconfiguredError, parseConfig, reportMisconfiguration } from "./config";
-import { foldCounterDeltas } from "./db/counters";
+import { foldCounterDeltasIfDue } from "./db/counters";
 import { consumeDeliveries } from "./delivery/consumer";
 import type { DeliveryJob } from "./delivery/job";
 import { sweepLostDeliveries } from "./delivery/sweep";
@@ -37,10 +37,10 @@ export default {
   fetch: (request, env, ctx) => withUsage("fetch", env, (metered) => Promise.resolve(app.fetch(request, metered, ctx))),
   queue,
   // Every minute: re-enqueue lost jobs, fold the webhook counter deltas into the webhooks and the
-  // hourly statistics, re-seal a chunk of webhook secrets not yet under SECRET_ENCRYPTION_KEY, and
+  // hourly statistics when due (about hourly, src/db/counters.ts), re-seal a chunk of webhook secrets not yet under SECRET_ENCRYPTION_KEY, and
   // delete a few chunks of deliveries and events past RETENTION_SECONDS. A misconfigured
   // deployment logs what is wrong and skips the run: the next minute tries again.
-  scheduled: async (_controller, env) => {
+  scheduled: async (controller, env) => {
     const parsed = parseConfig(env);
     if (!parsed.ok) return reportMisconfiguration("scheduled", parsed.error);
     const config = parsed.config;
@@ -50,7 +50,7 @@ export default {
       async (metered) =>
         void (await Promise.all([
           sweepLostDeliveries(metered, config),
-          foldCounterDeltas(metered.DB),
+          foldCounterDeltasIfDue(metered.DB, controller.scheduledTime),
           resealSecrets(metered, config),
           deleteExpired(metered, config),
         ])),

@@ -319,11 +319,13 @@ export class WranglerDev {
   }
 
   /**
-   * Runs the Worker's scheduled handler (the outbox sweep) now. Miniflare's trigger endpoint, since
-   * --test-scheduled's /__scheduled is bundler middleware that a snapshot (no_bundle) lacks.
+   * Runs the Worker's scheduled handler (the outbox sweep) now, as if at `time` (epoch ms; default
+   * now). Miniflare's trigger endpoint, since --test-scheduled's /__scheduled is bundler middleware
+   * that a snapshot (no_bundle) lacks.
    */
-  async scheduled() {
-    const res = await fetch(`${this.base}/cdn-cgi/local/scheduled`, { signal: AbortSignal.timeout(10_000) });
+  async scheduled(time) {
+    const query = time === undefined ? "" : `?time=${time}`;
+    const res = await fetch(`${this.base}/cdn-cgi/local/scheduled${query}`, { signal: AbortSignal.timeout(10_000) });
     await res.arrayBuffer();
     return res.status;
   }

@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../src/config";
+import { FOLD_AT_ENTRIES, HOUR_MS, hourOf } from "../../src/db/counters";
 import type { DeliveryJob, DeliveryRef } from "../../src/delivery/job";
 import { sweepLostDeliveries } from "../../src/delivery/sweep";
 import { serviceContext } from "../../src/services/context";
@@ -234,12 +235,46 @@ describe("the cron folds webhook counter deltas", () => {
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
     expect(await stored()).toEqual({ delivery_count: 0, failure_count: 0 });
 
-    const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
-    await waitOnExecutionContext(ctx);
+    // Runs within the hour of the oldest delta leave it for later; readers still count it.
+    const oldest = await oldestDelta();
+    await cronAt(oldest);
+    expect(await stored()).toEqual({ delivery_count: 0, failure_count: 0 });
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
 
+    // The first run of the next hour folds.
+    await cronAt(hourOf(oldest) + HOUR_MS);
     expect(await stored()).toEqual({ delivery_count: 2, failure_count: 1 });
     expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 2, failure_count: 1 });
-    expect(await env.DB.prepare("SELECT count(*) AS n FROM webhook_counter_deltas").first()).toEqual({ n: 0 });
+    expect(await deltaRows()).toBe(0);
+  });
+
+  it("folds within the hour once the deltas hold FOLD_AT_ENTRIES webhook entries, which every reader scans", async () => {
+    const tenant = await createTenant();
+    const webhook = await receiverWebhook(tenant, uniqueKey());
+    const now = Date.now();
+    const insertDelta = (hourly: unknown[] | null) =>
+      env.DB.prepare("INSERT INTO webhook_counter_deltas (counts, hourly, created_at) VALUES (?, ?, ?)")
+        .bind(JSON.stringify({ [webhook.id]: [1, 0, now, now] }), hourly && JSON.stringify(hourly), now)
+        .run();
+    // One entry short: one row of FOLD_AT_ENTRIES - 1 hourly entries.
+    await insertDelta(Array.from({ length: FOLD_AT_ENTRIES - 1 }, () => [webhook.id, hourOf(now), 1, 1, 0, {}]));
+    await cronAt(now);
+    expect(await deltaRows()).toBe(1);
+
+    // A counts-only row is one entry more: due.
+    await insertDelta(null);
+    await cronAt(now);
+    expect(await deltaRows()).toBe(0);
+    expect(await webhookView(tenant, webhook.id)).toMatchObject({ delivery_count: 2, failure_count: 0 });
+    const hourRow = await env.DB.prepare("SELECT attempts FROM webhook_hourly_stats WHERE webhook_id = ?").bind(webhook.id).first();
+    expect(hourRow).toEqual({ attempts: FOLD_AT_ENTRIES - 1 });
   });
 });
+
+async function cronAt(scheduledTime: number) {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+const deltaRows = async () => (await env.DB.prepare("SELECT count(*) AS n FROM webhook_counter_deltas").first<{ n: number }>())!.n;
+const oldestDelta = async () => (await env.DB.prepare("SELECT min(created_at) AS t FROM webhook_counter_deltas").first<{ t: number }>())!.t;

@@ -21,9 +21,10 @@ async function allFinished(tenant: Tenant, n: number) {
   }, 90_000);
 }
 
+/** The cron's first run of the next hour: it folds the counter deltas (and deletes them), so they are not measured. */
 const runCron = async () => {
   const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+  await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 60 * 60 * 1000, cron: "* * * * *" }), env, ctx);
   await waitOnExecutionContext(ctx);
 };
 

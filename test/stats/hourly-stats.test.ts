@@ -68,9 +68,10 @@ async function allFinished(hooks: { id: string }[], n: number) {
   for (const hook of hooks) await finishedHurrying(hook.id, n);
 }
 
+/** The cron's first run of the next hour, when it folds the deltas of this one. */
 const runCron = async () => {
   const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: Date.now(), cron: "* * * * *" }), env, ctx);
+  await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + HOUR, cron: "* * * * *" }), env, ctx);
   await waitOnExecutionContext(ctx);
 };
 
