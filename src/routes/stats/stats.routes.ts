@@ -102,7 +102,7 @@ export const getWebhookStats = createRoute({
   summary: "Hourly attempts, outcomes and response times of one webhook (default: the last 24 hours; at most 31 days)",
   description:
     "Read from the hourly statistics, which outlive the delivery log (RETENTION_SECONDS). An attempt counts in the hour it was made; " +
-    "figures reach the hourly table within a minute (the cron's fold) and are included before that too.",
+    "figures reach the hourly table after their hour (the cron's fold, about hourly) and are included before that too.",
   request: { params: IdParams, query: StatsRange },
   responses: {
     200: jsonResponse(WebhookStats, "The webhook's hours", {
