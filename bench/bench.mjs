@@ -30,6 +30,9 @@
 // --phases=batchburst (not in the default set): the burst again, published through
 // POST /api/v1/events/batch, 100 events a request (results key `batch_burst`), for publishers
 // with several events at once.
+// --phases=trickle (not in the default set): one event a simulated minute for --trickle=60 minutes,
+// the cron run after each (results key `trickle`): what the counter fold costs at one delivery
+// per webhook a minute.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -52,6 +55,7 @@ const BURST_ROUNDS = Number(args.rounds ?? 3);
 const ATTEMPT_N = Number(args["attempt-n"] ?? 5000);
 const ATTEMPT_C = Number(args["attempt-c"] ?? 6);
 const CONSUMER = Object.fromEntries((args.consumer ? args.consumer.split(",") : []).map((kv) => kv.split(":")).map(([k, v]) => [k, Number(v)]));
+const TRICKLE_MINUTES = Number(args.trickle ?? 60);
 const HOUR_MS = 60 * 60 * 1000;
 // --ports=worker,baseline: two runs side by side (an A/B of consumer settings under the same load) need their own.
 const [workerPort, baselinePort] = (args.ports ?? "8797,8798").split(",").map(Number);
@@ -170,6 +174,71 @@ async function phase({ name, fanout, tenant, events, concurrency, worker, receiv
 }
 
 /**
+ * Publishes one event `seq` and waits until the receiver has its `fanout` deliveries (scanning
+ * receiver.requests from cursor.scanned on). Returns when it was sent, the publish latency and
+ * the deliveries' arrival times.
+ */
+async function publishDelivered({ fanout, tenant, receiver, api, cursor, seq }) {
+  const sentAt = wallNow();
+  const res = await api.publish(tenant.key, eventData(seq));
+  if (res.status !== 202 || res.body.deliveries_scheduled !== fanout) throw new Error(`event ${seq}: ${res.status} ${JSON.stringify(res.body)}`);
+  const arrivals = [];
+  await waitFor(
+    () => {
+      for (; cursor.scanned < receiver.requests.length; cursor.scanned++) {
+        if (receiver.requests[cursor.scanned].seq === seq) arrivals.push(receiver.requests[cursor.scanned].receivedAt);
+      }
+      return arrivals.length >= fanout;
+    },
+    PHASE_TIMEOUT_MS,
+    `the ${fanout} deliveries of ${seq}`,
+    5,
+  );
+  return { sentAt, publishedMs: res.ms, arrivals };
+}
+
+/**
+ * A trickle: TRICKLE_MINUTES events, each as one minute of traffic in which each webhook gets one
+ * delivery (the traffic whose fold costs the most per delivery): the event is delivered, then the
+ * cron runs as it would at the end of that minute. Those runs are made now, within one clock hour
+ * as an hour's minutes are (deltas are stamped with the real clock, so a run scheduled in a later
+ * hour would fold); then the run of the next hour folds the hour. Counts the rows and dollars of the whole, the cron's
+ * included, and checks that the API's counters equal the deliveries made (folded or not).
+ */
+async function trickle({ fanout, tenant, worker, receiver, api }) {
+  await quiet(worker);
+  await worker.scheduled(Date.now() + HOUR_MS); // what earlier phases left is folded outside the count
+  await quiet(worker);
+  const before = sumCounters(await api.webhooks(tenant.key));
+  const mark = { usage: worker.usage.length, cpu: worker.cpuSeconds().worker };
+  const cursor = { scanned: receiver.requests.length };
+  for (let minute = 1; minute <= TRICKLE_MINUTES; minute++) {
+    await publishDelivered({ fanout, tenant, receiver, api, cursor, seq: `trickle-${fanout}-${minute}` });
+    await quiet(worker);
+    await worker.scheduled();
+  }
+  const beforeLastFold = sumCounters(await api.webhooks(tenant.key)); // the reads add what is not folded yet
+  await worker.scheduled(Date.now() + HOUR_MS);
+  await quiet(worker);
+  const after = sumCounters(await api.webhooks(tenant.key));
+  const deliveries = TRICKLE_MINUTES * fanout;
+  const usage = sumUsage(worker.usage.slice(mark.usage));
+  const per = { ...perUnit(usage, deliveries), cpu_ms: ((worker.cpuSeconds().worker - mark.cpu) * 1000) / deliveries };
+  return {
+    fanout,
+    minutes: TRICKLE_MINUTES,
+    deliveries,
+    counted_before_last_fold: beforeLastFold.delivered - before.delivered,
+    counted_after_last_fold: after.delivered - before.delivered,
+    cron_runs: usage.invocations.scheduled,
+    cron_rows_written_per_delivery: usage.d1_rows_written_by_invocation.scheduled / deliveries,
+    usage,
+    per_delivery: per,
+    usd_per_million_deliveries: costPerMillion(per),
+  };
+}
+
+/**
  * Lone events: each published only once every delivery of the one before has arrived at the
  * receiver, so nothing queues behind anything. Per event: publish latency, and the time from the
  * publish request's start to the first and to the last of its deliveries.
@@ -180,23 +249,10 @@ async function loneEvents({ fanout, tenant, events, worker, receiver, api }) {
   const publishMs = [];
   const firstMs = [];
   const lastMs = [];
-  let scanned = mark.requests;
+  const cursor = { scanned: mark.requests };
   for (let i = 0; i < events; i++) {
-    const seq = `lone-${fanout}-${i}`;
-    const sentAt = wallNow();
-    const res = await api.publish(tenant.key, eventData(seq));
-    publishMs.push(res.ms);
-    if (res.status !== 202 || res.body.deliveries_scheduled !== fanout) throw new Error(`lone event ${seq}: ${res.status} ${JSON.stringify(res.body)}`);
-    const arrivals = [];
-    await waitFor(
-      () => {
-        for (; scanned < receiver.requests.length; scanned++) if (receiver.requests[scanned].seq === seq) arrivals.push(receiver.requests[scanned].receivedAt);
-        return arrivals.length >= fanout;
-      },
-      PHASE_TIMEOUT_MS,
-      `the ${fanout} deliveries of ${seq}`,
-      5,
-    );
+    const { sentAt, publishedMs, arrivals } = await publishDelivered({ fanout, tenant, receiver, api, cursor, seq: `lone-${fanout}-${i}` });
+    publishMs.push(publishedMs);
     firstMs.push(Math.min(...arrivals) - sentAt);
     lastMs.push(Math.max(...arrivals) - sentAt);
   }
@@ -403,6 +459,13 @@ async function main() {
         );
       }
       if (PHASES.has("burst")) Object.assign(run, await burstRounds(common));
+      if (PHASES.has("trickle")) {
+        run.trickle = await trickle(common);
+        log(
+          `fan-out ${fanout}: trickle of ${run.trickle.minutes} minutes, one event a minute: ${fmt(run.trickle.per_delivery.d1_rows_written, 3)} rows written ` +
+            `(the cron ${fmt(run.trickle.cron_rows_written_per_delivery, 3)}) and $${fmt(run.trickle.usd_per_million_deliveries.total, 2)}/M per delivery`,
+        );
+      }
       if (PHASES.has("batchburst")) {
         const events = Math.ceil(BURST_DELIVERIES / fanout);
         run.batch_burst = await phase({ ...common, name: "batch-burst", events, concurrency: PUBLISH_CONCURRENCY, eventsPerRequest: 100 });

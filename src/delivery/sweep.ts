@@ -84,7 +84,8 @@ export function writeUnsentFirstSends(now: number, graceMs: number) {
       LIMIT ${SWEEP_LIMIT}
       ON CONFLICT DO NOTHING
       RETURNING webhook_id AS webhookId, id AS deliveryId, tenant_id AS tenantId, attempts AS attempt`,
-    sql`UPDATE sweep_cursors SET value = coalesce((SELECT max(id) FROM (${walked})), value)
-      WHERE name = 'events' AND changes() < ${SWEEP_LIMIT}`,
+    // Only when events were walked (they are all past the cursor): an idle minute writes no row.
+    sql`UPDATE sweep_cursors SET value = (SELECT max(id) FROM (${walked}))
+      WHERE name = 'events' AND changes() < ${SWEEP_LIMIT} AND EXISTS (${walked})`,
   ];
 }
