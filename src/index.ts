@@ -37,9 +37,10 @@ export default {
   fetch: (request, env, ctx) => withUsage("fetch", env, (metered) => Promise.resolve(app.fetch(request, metered, ctx))),
   queue,
   // Every minute: re-enqueue lost jobs, fold the webhook counter deltas into the webhooks and the
-  // hourly statistics when due (about hourly, src/db/counters.ts), re-seal a chunk of webhook secrets not yet under SECRET_ENCRYPTION_KEY, and
-  // delete a few chunks of deliveries and events past RETENTION_SECONDS. A misconfigured
-  // deployment logs what is wrong and skips the run: the next minute tries again.
+  // hourly statistics when due (about hourly, src/db/counters.ts), re-seal a chunk of webhook
+  // secrets not yet under SECRET_ENCRYPTION_KEY, and delete a few chunks of deliveries and
+  // events past RETENTION_SECONDS. A misconfigured deployment logs what is wrong and skips the
+  // run: the next minute tries again.
   scheduled: async (controller, env) => {
     const parsed = parseConfig(env);
     if (!parsed.ok) return reportMisconfiguration("scheduled", parsed.error);
