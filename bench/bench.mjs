@@ -202,8 +202,9 @@ async function publishDelivered({ fanout, tenant, receiver, api, cursor, seq }) 
  * delivery (the traffic whose fold costs the most per delivery): the event is delivered, then the
  * cron runs as it would at the end of that minute. Those runs are made now, within one clock hour
  * as an hour's minutes are (deltas are stamped with the real clock, so a run scheduled in a later
- * hour would fold); then the run of the next hour folds the hour. Counts the rows and dollars of the whole, the cron's
- * included, and checks that the API's counters equal the deliveries made (folded or not).
+ * hour would fold); then the run of the next hour folds the hour. Counts the rows and dollars of
+ * the whole, the cron's included, and checks that the API's counters equal the deliveries made
+ * (folded or not).
  */
 async function trickle({ fanout, tenant, worker, receiver, api }) {
   await quiet(worker);

@@ -1,6 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { HOUR_MS } from "../../src/db/counters";
 import { eventually, published, receiverWebhook, worker } from "../helpers/delivery";
 import { createTenant, type Tenant, uniqueKey } from "../helpers/harness";
 
@@ -24,7 +25,7 @@ async function allFinished(tenant: Tenant, n: number) {
 /** The cron's first run of the next hour: it folds the counter deltas (and deletes them), so they are not measured. */
 const runCron = async () => {
   const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + 60 * 60 * 1000, cron: "* * * * *" }), env, ctx);
+  await worker.scheduled(createScheduledController({ scheduledTime: Date.now() + HOUR_MS, cron: "* * * * *" }), env, ctx);
   await waitOnExecutionContext(ctx);
 };
 
